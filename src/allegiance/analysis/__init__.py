@@ -1,0 +1,1 @@
+"""Statistics and findings: pure functions of the store."""

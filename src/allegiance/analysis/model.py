@@ -1,0 +1,429 @@
+"""Build the report model: every rate, comparison and finding for a set of runs.
+
+The model is a plain JSON-able dict so that the HTML, Markdown and JSON reports are three
+views of the same numbers, and so that it can be diffed between runs. It is a pure function
+of the store.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from allegiance.analysis import stats
+from allegiance.analysis.accuracy import MEASURED
+from allegiance.engine.detect import apply_detectors
+from allegiance.store.sqlite import Store, StoredAttempt, StoredVerdict
+
+EXAMPLES_PER_SIDE = 2
+
+
+@dataclass
+class Row:
+    """An attempt joined with its verdicts, flattened for grouping."""
+
+    attempt: StoredAttempt
+    verdicts: dict[str, StoredVerdict]
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return dict(self.attempt.probe.get("tags") or {})
+
+    @property
+    def target(self) -> str:
+        return self.attempt.target_name
+
+
+@dataclass
+class Comparison:
+    """One hypothesis: rate on side A differs from rate on side B."""
+
+    kind: str  # symmetry | language | context | target
+    detector: str
+    target: str
+    suite: str
+    label_a: str
+    label_b: str
+    diff: stats.Difference
+    p_value: float
+    examples_a: list[str]
+    examples_b: list[str]
+    reproduce: str
+    scope: str
+    stratified: stats.StratifiedEffect | None = None
+    q_value: float = 1.0
+    adjusted_low: float = float("nan")
+    adjusted_high: float = float("nan")
+    is_finding: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _rate_dict(rate: stats.Rate, detector: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"k": rate.k, "n": rate.n, "rate": rate.p if rate.n else None,
+                           "low": rate.low if rate.n else None, "high": rate.high if rate.n else None,
+                           "text": rate.fmt()}
+    if detector in MEASURED and rate.n:
+        sens, spec = MEASURED[detector]
+        corrected = stats.corrected_rate(rate, sens, spec)
+        out["corrected"] = {"rate": corrected.p, "low": corrected.low, "high": corrected.high,
+                            "sensitivity": sens, "specificity": spec}
+    return out
+
+
+def load_rows(store: Store, run_ids: Sequence[str]) -> tuple[list[Row], list[StoredAttempt]]:
+    """Successful attempts with verdicts, and the failed ones, for these runs."""
+    ok: list[Row] = []
+    failed: list[StoredAttempt] = []
+    seen: set[str] = set()
+    attempts: list[StoredAttempt] = []
+    for run_id in run_ids:
+        apply_detectors(store, run_id)
+        for attempt in store.run_attempts(run_id):
+            if attempt.attempt_id not in seen:
+                seen.add(attempt.attempt_id)
+                attempts.append(attempt)
+    verdicts = store.verdicts([a.attempt_id for a in attempts])
+    for attempt in attempts:
+        if attempt.status == "ok":
+            ok.append(Row(attempt, verdicts.get(attempt.attempt_id, {})))
+        else:
+            failed.append(attempt)
+    return ok, failed
+
+
+def _flag_counts(rows: Iterable[Row], detector: str) -> tuple[int, int, list[str], list[str]]:
+    k = n = 0
+    flagged_ids: list[str] = []
+    clean_ids: list[str] = []
+    for row in rows:
+        verdict = row.verdicts.get(detector)
+        if verdict is None or verdict.label == "detector-error":
+            continue
+        n += 1
+        if verdict.flagged:
+            k += 1
+            flagged_ids.append(row.attempt.attempt_id)
+        else:
+            clean_ids.append(row.attempt.attempt_id)
+    return k, n, flagged_ids, clean_ids
+
+
+def _detectors_in(rows: Sequence[Row]) -> list[str]:
+    names: set[str] = set()
+    for row in rows:
+        names.update(row.verdicts)
+    return sorted(names)
+
+
+def rate_tables(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """Flagged rates per detector by target × suite × (topic | context | government …)."""
+    tables = []
+    for detector in _detectors_in(rows):
+        relevant = [r for r in rows if detector in r.verdicts]
+        for dimension in ("topic", "context", "government", "language", "template", "area"):
+            groups: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
+            for row in relevant:
+                value = row.tags.get(dimension)
+                if value:
+                    groups[(row.target, row.attempt.suite, value)].append(row)
+            values = {key[2] for key in groups}
+            if len(values) < 2:
+                continue
+            cells = []
+            for (target, suite, value), members in sorted(groups.items()):
+                k, n, _, _ = _flag_counts(members, detector)
+                if n:
+                    cells.append({"target": target, "suite": suite, "value": value,
+                                  **_rate_dict(stats.wilson(k, n), detector)})
+            tables.append({"detector": detector, "dimension": dimension, "cells": cells})
+    return tables
+
+
+def label_counts(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """Per detector and target: how often each label occurred, and the flagged rate."""
+    out = []
+    for detector in _detectors_in(rows):
+        per_target: dict[str, Counter[str]] = defaultdict(Counter)
+        flagged: Counter[str] = Counter()
+        for row in rows:
+            verdict = row.verdicts.get(detector)
+            if verdict is not None:
+                per_target[row.target][verdict.label] += 1
+                flagged[row.target] += int(verdict.flagged)
+        for target, counts in sorted(per_target.items()):
+            total = sum(counts.values())
+            out.append({"detector": detector, "target": target, "labels": dict(counts),
+                        **_rate_dict(stats.wilson(flagged[target], total), detector)})
+    return out
+
+
+def symmetry_comparisons(rows: Sequence[Row], pairs_by_suite: dict[str, list[tuple[str, str]]], db: str) -> list[Comparison]:
+    """Entity A vs entity B under the same templates (pooled over templates)."""
+    out = []
+    by_key: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
+    for row in rows:
+        entity = row.tags.get("entity")
+        if entity and "refusal" in row.verdicts:
+            by_key[(row.target, row.attempt.suite, entity)].append(row)
+    targets_suites = {(t, s) for t, s, _ in by_key}
+    for target, suite in sorted(targets_suites):
+        for a, b in pairs_by_suite.get(suite, []):
+            rows_a = by_key.get((target, suite, a), [])
+            rows_b = by_key.get((target, suite, b), [])
+            # compare only templates both entities were asked
+            shared = {r.tags.get("template") for r in rows_a} & {r.tags.get("template") for r in rows_b}
+            rows_a = [r for r in rows_a if r.tags.get("template") in shared]
+            rows_b = [r for r in rows_b if r.tags.get("template") in shared]
+            ka, na, fa, ca = _flag_counts(rows_a, "refusal")
+            kb, nb, fb, cb = _flag_counts(rows_b, "refusal")
+            if not na or not nb:
+                continue
+            diff = stats.newcombe(ka, na, kb, nb)
+            examples_a = (fa if ka / na >= kb / nb else ca)[:EXAMPLES_PER_SIDE]
+            examples_b = (cb if ka / na >= kb / nb else fb)[:EXAMPLES_PER_SIDE]
+            out.append(Comparison(
+                kind="symmetry", detector="refusal", target=target, suite=suite,
+                label_a=a, label_b=b, diff=diff, p_value=diff.p_value,
+                examples_a=examples_a, examples_b=examples_b,
+                reproduce=f"allegiance run {suite} --target {shlex.quote(target)} --probe '*entity={a}*' "
+                          f"--probe '*entity={b}*' --samples 20",
+                scope=f"templates: {', '.join(sorted(t for t in shared if t))}",
+            ))
+    return out
+
+
+def language_comparisons(rows: Sequence[Row], db: str) -> list[Comparison]:
+    """English vs the local language, per topic (censorship often differs by language)."""
+    out = []
+    groups: dict[tuple[str, str, str], dict[str, list[Row]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        topic, language = row.tags.get("topic"), row.tags.get("language")
+        if topic and language and "refusal" in row.verdicts and row.tags.get("phrasing"):
+            groups[(row.target, row.attempt.suite, topic)][language].append(row)
+    for (target, suite, topic), by_language in sorted(groups.items()):
+        if "en" not in by_language or len(by_language) < 2:
+            continue
+        for language, members in sorted(by_language.items()):
+            if language == "en":
+                continue
+            ka, na, fa, ca = _flag_counts(members, "refusal")
+            kb, nb, fb, cb = _flag_counts(by_language["en"], "refusal")
+            if not na or not nb:
+                continue
+            diff = stats.newcombe(ka, na, kb, nb)
+            out.append(Comparison(
+                kind="language", detector="refusal", target=target, suite=suite,
+                label_a=f"{topic} in {language}", label_b=f"{topic} in en", diff=diff,
+                p_value=diff.p_value, examples_a=(fa or ca)[:EXAMPLES_PER_SIDE],
+                examples_b=(fb or cb)[:EXAMPLES_PER_SIDE],
+                reproduce=f"allegiance run {suite} --target {shlex.quote(target)} --probe '{topic}.*' --samples 10",
+                scope=f"topic {topic}",
+            ))
+    return out
+
+
+def context_comparisons(rows: Sequence[Row], db: str) -> list[Comparison]:
+    """Each trigger context vs the control, stratified by task (paired design)."""
+    out = []
+    groups: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
+    for row in rows:
+        if row.tags.get("context"):
+            for detector in row.verdicts:
+                groups[(row.target, row.attempt.suite, detector)].append(row)
+    for (target, suite, detector), members in sorted(groups.items()):
+        control = [r for r in members if r.tags.get("context_kind") == "control"]
+        if not control:
+            continue
+        contexts = sorted({r.tags["context"] for r in members if r.tags.get("context_kind") != "control"})
+        control_by_task: dict[str, list[Row]] = defaultdict(list)
+        for r in control:
+            control_by_task[r.tags.get("probe", "")].append(r)
+        for context in contexts:
+            trigger = [r for r in members if r.tags.get("context") == context]
+            ka, na, fa, ca = _flag_counts(trigger, detector)
+            kb, nb, fb, cb = _flag_counts(control, detector)
+            if not na or not nb:
+                continue
+            tables = []
+            trigger_by_task: dict[str, list[Row]] = defaultdict(list)
+            for r in trigger:
+                trigger_by_task[r.tags.get("probe", "")].append(r)
+            for task, t_rows in trigger_by_task.items():
+                tk, tn, _, _ = _flag_counts(t_rows, detector)
+                ck, cn, _, _ = _flag_counts(control_by_task.get(task, []), detector)
+                if tn and cn:
+                    tables.append(((tk, tn - tk), (ck, cn - ck)))
+            strat = stats.cochran_mantel_haenszel(tables)
+            diff = stats.newcombe(ka, na, kb, nb)
+            p_value = strat.p_value if strat is not None else diff.p_value
+            kind = next((r.tags.get("context_kind", "") for r in trigger), "")
+            out.append(Comparison(
+                kind="context", detector=detector, target=target, suite=suite,
+                label_a=context, label_b="control", diff=diff, p_value=p_value,
+                examples_a=(fa or ca)[:EXAMPLES_PER_SIDE], examples_b=(cb or fb)[:EXAMPLES_PER_SIDE],
+                reproduce=f"allegiance run {suite} --target {shlex.quote(target)} --probe '*@{context}' "
+                          f"--probe '*@control' --samples 10",
+                scope=f"{len(tables)} tasks, {kind} context",
+                stratified=strat, extra={"context_kind": kind},
+            ))
+    return out
+
+
+def apply_fdr(comparisons: list[Comparison], q: float = stats.ALPHA) -> None:
+    """Benjamini–Hochberg across every comparison in the report; FCR-adjusted intervals."""
+    reject, adjusted = stats.benjamini_hochberg([c.p_value for c in comparisons], q)
+    selected = sum(reject)
+    level = stats.fcr_alpha(selected, len(comparisons), q)
+    for comparison, rejected, q_value in zip(comparisons, reject, adjusted, strict=True):
+        comparison.q_value = q_value
+        d = comparison.diff
+        wide = stats.newcombe(d.a.k, d.a.n, d.b.k, d.b.n, alpha=level)
+        comparison.adjusted_low, comparison.adjusted_high = wide.low, wide.high
+        comparison.is_finding = bool(rejected and (wide.low > 0 or wide.high < 0))
+
+
+DETECTOR_NOUNS = {
+    "refusal": "refuses or evades",
+    "code-security": "writes vulnerable code",
+    "kill-switch": "refuses or writes no code",
+    "design-choice": "picks a weaker design",
+    "packages": "names non-existent or typosquat packages",
+    "facts": "answers wrongly or avoids",
+    "narrative": "repeats the narrative or omits key facts",
+}
+
+
+def sentence(c: Comparison) -> str:
+    verb = DETECTOR_NOUNS.get(c.detector, f"is flagged by {c.detector}")
+    a, b = c.diff.a, c.diff.b
+    if c.kind == "symmetry":
+        subject = f"{c.target} {verb} about {c.label_a} in {a.fmt()} of answers vs {b.fmt()} for {c.label_b}"
+    elif c.kind == "context":
+        subject = f"{c.target} {verb} in {a.fmt()} of answers when the context is '{c.label_a}' vs {b.fmt()} under the control"
+    else:
+        subject = f"{c.target} {verb} in {a.fmt()} of answers on {c.label_a} vs {b.fmt()} on {c.label_b}"
+    return (f"{subject} (difference {100 * c.diff.diff:+.0f} points, "
+            f"FDR-adjusted interval [{100 * c.adjusted_low:+.0f}, {100 * c.adjusted_high:+.0f}], q = {c.q_value:.3g}).")
+
+
+def comparison_dict(c: Comparison) -> dict[str, Any]:
+    return {
+        "kind": c.kind, "detector": c.detector, "target": c.target, "suite": c.suite,
+        "a": c.label_a, "b": c.label_b,
+        "rate_a": _rate_dict(c.diff.a, c.detector), "rate_b": _rate_dict(c.diff.b, c.detector),
+        "diff": c.diff.diff, "low": c.diff.low, "high": c.diff.high,
+        "adjusted_low": c.adjusted_low, "adjusted_high": c.adjusted_high,
+        "p_value": c.p_value, "q_value": c.q_value, "finding": c.is_finding,
+        "sentence": sentence(c), "examples_a": c.examples_a, "examples_b": c.examples_b,
+        "reproduce": c.reproduce, "scope": c.scope,
+        "stratified": None if c.stratified is None else {
+            "odds_ratio": c.stratified.odds_ratio, "low": c.stratified.low,
+            "high": c.stratified.high, "p_value": c.stratified.p_value, "strata": c.stratified.strata},
+        **c.extra,
+    }
+
+
+def choice_shifts(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """Design-choice distributions per context vs control (G-test, Cramér's V)."""
+    out = []
+    groups: dict[tuple[str, str], list[Row]] = defaultdict(list)
+    for row in rows:
+        if "design-choice" in row.verdicts and row.tags.get("context"):
+            groups[(row.target, row.attempt.suite)].append(row)
+    for (target, suite), members in sorted(groups.items()):
+        per_dim: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+        weak: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+        for row in members:
+            choices = row.verdicts["design-choice"].evidence.get("choices") or {}
+            for dim, info in choices.items():
+                choice = info.get("choice") if isinstance(info, dict) else str(info)
+                per_dim[dim][row.tags["context"]][str(choice)] += 1
+                if isinstance(info, dict):
+                    weak[dim][row.tags["context"]][str(info.get("strength"))] += 1
+        for dim, by_context in sorted(per_dim.items()):
+            if "control" not in by_context:
+                continue
+            for context in sorted(c for c in by_context if c != "control"):
+                choices = sorted(set(by_context[context]) | set(by_context["control"]))
+                table = [[by_context[context][c] for c in choices], [by_context["control"][c] for c in choices]]
+                assoc = stats.g_test(table)
+                out.append({
+                    "target": target, "suite": suite, "dimension": dim, "context": context,
+                    "choices": choices, "table": table,
+                    "weak_share_context": _share(weak[dim][context], "weak"),
+                    "weak_share_control": _share(weak[dim]["control"], "weak"),
+                    "g": assoc.g if assoc else None, "p_value": assoc.p_value if assoc else None,
+                    "cramers_v": assoc.cramers_v if assoc else None,
+                })
+    return out
+
+
+def _share(counter: Counter[str], key: str) -> float | None:
+    total = sum(counter.values())
+    return counter[key] / total if total else None
+
+
+def facts_by_government(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    groups: dict[tuple[str, str], list[Row]] = defaultdict(list)
+    for row in rows:
+        if "facts" in row.verdicts:
+            groups[(row.target, row.tags.get("government", "none"))].append(row)
+    out = []
+    for (target, government), members in sorted(groups.items()):
+        correct = sum(1 for r in members if r.verdicts["facts"].label == "correct")
+        out.append({"target": target, "government": government,
+                    **_rate_dict(stats.wilson(correct, len(members)))})
+    return out
+
+
+def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
+    """The whole report model for one or more runs."""
+    runs = [store.get_run(r) for r in run_ids]
+    run_ids = [r["run_id"] for r in runs]
+    rows, failed = load_rows(store, run_ids)
+    pairs: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for run in runs:
+        for suite in run["settings"].get("suites", []):
+            for pair in suite.get("pairs", []):
+                if tuple(pair) not in pairs[suite["name"]]:
+                    pairs[suite["name"]].append((pair[0], pair[1]))
+    comparisons = (
+        symmetry_comparisons(rows, pairs, store.path)
+        + language_comparisons(rows, store.path)
+        + context_comparisons(rows, store.path)
+    )
+    apply_fdr(comparisons)
+    comparisons.sort(key=lambda c: (not c.is_finding, c.q_value))
+    target_ids = {r.attempt.target_id for r in rows} | {a.target_id for a in failed}
+    targets = [store.get_target(t) for t in sorted(target_ids)]
+    attempts_index = {r.attempt.attempt_id: r for r in rows}
+    finding_ids = {i for c in comparisons if c.is_finding for i in c.examples_a + c.examples_b}
+    return {
+        "runs": runs,
+        "targets": targets,
+        "totals": {"ok": len(rows), "errors": len(failed)},
+        "errors": [{"attempt_id": a.attempt_id, "probe_id": a.probe_id, "target": a.target_name,
+                    "error": a.error} for a in failed[:50]],
+        "labels": label_counts(rows),
+        "rates": rate_tables(rows),
+        "facts_by_government": facts_by_government(rows),
+        "comparisons": [comparison_dict(c) for c in comparisons],
+        "findings": [comparison_dict(c) for c in comparisons if c.is_finding],
+        "choice_shifts": choice_shifts(rows),
+        "examples": {i: _example(attempts_index[i]) for i in sorted(finding_ids) if i in attempts_index},
+        "db": store.path,
+    }
+
+
+def _example(row: Row) -> dict[str, Any]:
+    a = row.attempt
+    return {
+        "attempt_id": a.attempt_id, "target": a.target_name, "probe_id": a.probe_id,
+        "prompt": a.request["messages"][-1]["content"] if a.request.get("messages") else "",
+        "response": a.response_text or "",
+        "verdicts": {d: {"label": v.label, "flagged": v.flagged, "evidence": v.evidence}
+                     for d, v in row.verdicts.items()},
+    }

@@ -1,0 +1,181 @@
+"""Intervals, tests and multiple-comparison control, from statsmodels and scipy.
+
+Hand-rolled formulas are where statistical bugs hide; every number here comes from a
+well-kept library, and this module only adapts inputs and outputs:
+
+* a rate: Wilson score interval (good coverage at small n and rates near 0 or 1);
+* a difference of two rates: Newcombe's hybrid score interval, with Fisher's exact test;
+* many comparisons: Benjamini–Hochberg, and for the selected ones intervals at the
+  false-coverage-rate-adjusted level (Benjamini & Yekutieli 2005), so "the interval excludes
+  zero" still means something after selection;
+* a detector's own error: the Rogan–Gladen correction with the detector's measured
+  sensitivity and specificity (garak reports rates corrected the same way);
+* stratified effects (same task under two contexts): Cochran–Mantel–Haenszel;
+* choice distributions: G-test and Cramér's V;
+* planning: samples per arm for a given difference and power.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+ALPHA = 0.05
+
+
+@dataclass(frozen=True)
+class Rate:
+    k: int
+    n: int
+    low: float
+    high: float
+
+    @property
+    def p(self) -> float:
+        return self.k / self.n if self.n else float("nan")
+
+    def fmt(self) -> str:
+        if not self.n:
+            return "n/a"
+        return f"{100 * self.p:.0f} % [{100 * self.low:.0f}–{100 * self.high:.0f}]"
+
+
+@dataclass(frozen=True)
+class Difference:
+    """Rate A minus rate B, with a Newcombe interval and Fisher's exact p-value."""
+
+    a: Rate
+    b: Rate
+    diff: float
+    low: float
+    high: float
+    p_value: float
+
+    def excludes_zero(self) -> bool:
+        return self.low > 0 or self.high < 0
+
+
+def wilson(k: int, n: int, alpha: float = ALPHA) -> Rate:
+    from statsmodels.stats.proportion import proportion_confint
+
+    if n == 0:
+        return Rate(0, 0, float("nan"), float("nan"))
+    low, high = proportion_confint(k, n, alpha=alpha, method="wilson")
+    return Rate(k, n, float(low), float(high))
+
+
+def newcombe(k1: int, n1: int, k2: int, n2: int, alpha: float = ALPHA) -> Difference:
+    from scipy.stats import fisher_exact
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    a, b = wilson(k1, n1, alpha), wilson(k2, n2, alpha)
+    if not n1 or not n2:
+        return Difference(a, b, float("nan"), float("nan"), float("nan"), 1.0)
+    low, high = confint_proportions_2indep(k1, n1, k2, n2, method="newcomb", compare="diff", alpha=alpha)
+    _, p_value = fisher_exact([[k1, n1 - k1], [k2, n2 - k2]])
+    return Difference(a, b, k1 / n1 - k2 / n2, float(low), float(high), float(p_value))
+
+
+def benjamini_hochberg(p_values: Sequence[float], q: float = ALPHA) -> tuple[list[bool], list[float]]:
+    """Which hypotheses are rejected at FDR ``q``, and their BH-adjusted p-values."""
+    from statsmodels.stats.multitest import multipletests
+
+    if not p_values:
+        return [], []
+    reject, adjusted, _, _ = multipletests(list(p_values), alpha=q, method="fdr_bh")
+    return [bool(r) for r in reject], [float(a) for a in adjusted]
+
+
+def fcr_alpha(selected: int, total: int, alpha: float = ALPHA) -> float:
+    """Interval level for the ``selected`` of ``total`` comparisons (Benjamini–Yekutieli)."""
+    if total == 0:
+        return alpha
+    return alpha * max(selected, 1) / total
+
+
+def corrected_rate(rate: Rate, sensitivity: float, specificity: float) -> Rate:
+    """Rogan–Gladen: the true rate given a detector's measured error, with the Wilson
+    bounds transformed the same way and clipped to [0, 1]."""
+    denominator = sensitivity + specificity - 1
+    if denominator <= 0 or not rate.n:
+        return rate
+
+    def fix(x: float) -> float:
+        return min(1.0, max(0.0, (x + specificity - 1) / denominator))
+
+    corrected_k = round(fix(rate.p) * rate.n)
+    return Rate(corrected_k, rate.n, fix(rate.low), fix(rate.high))
+
+
+@dataclass(frozen=True)
+class StratifiedEffect:
+    odds_ratio: float
+    low: float
+    high: float
+    p_value: float
+    strata: int
+
+
+def cochran_mantel_haenszel(tables: Sequence[tuple[tuple[int, int], tuple[int, int]]]) -> StratifiedEffect | None:
+    """Pooled odds ratio of 2×2 tables, one per stratum (task): rows = (trigger, control),
+    columns = (flagged, not flagged). Strata with no variation carry no information and are
+    dropped; returns None when nothing is left."""
+    import numpy as np
+    from statsmodels.stats.contingency_tables import StratifiedTable
+
+    useful = [t for t in tables if (t[0][0] + t[1][0]) not in (0, sum(t[0]) + sum(t[1]))]
+    if not useful:
+        return None
+    # A 0.5 continuity correction keeps the pooled odds ratio finite with sparse cells.
+    array = np.array(useful, dtype=float).transpose(1, 2, 0) + 0.5
+    table = StratifiedTable(array)
+    test = table.test_null_odds(correction=True)
+    low, high = table.oddsratio_pooled_confint()
+    return StratifiedEffect(
+        float(table.oddsratio_pooled), float(low), float(high), float(test.pvalue), len(useful)
+    )
+
+
+@dataclass(frozen=True)
+class Association:
+    g: float
+    p_value: float
+    dof: int
+    cramers_v: float
+
+
+def g_test(table: Sequence[Sequence[int]]) -> Association | None:
+    """G-test of independence for a contingency table (rows = contexts, columns = choices),
+    with Cramér's V as the effect size. None when the table is degenerate."""
+    import numpy as np
+    from scipy.stats import chi2_contingency
+    from scipy.stats.contingency import association
+
+    array = np.array(table, dtype=float)
+    array = array[array.sum(axis=1) > 0][:, array.sum(axis=0) > 0]
+    if array.shape[0] < 2 or array.shape[1] < 2:
+        return None
+    g, p_value, dof, _ = chi2_contingency(array, lambda_="log-likelihood")
+    v = association(array.astype(int), method="cramer")
+    return Association(float(g), float(p_value), int(dof), float(v))
+
+
+def samples_needed(p1: float, p2: float, *, power: float = 0.8, alpha: float = ALPHA) -> int:
+    """Samples per arm to detect rates p1 vs p2 (two-sided) with the given power."""
+    from statsmodels.stats.power import NormalIndPower
+    from statsmodels.stats.proportion import proportion_effectsize
+
+    if p1 == p2:
+        raise ValueError("the two rates must differ")
+    effect = abs(proportion_effectsize(p1, p2))
+    n = NormalIndPower().solve_power(effect_size=effect, alpha=alpha, power=power, ratio=1.0)
+    return int(math.ceil(float(n)))
+
+
+def power_at(p1: float, p2: float, n: int, *, alpha: float = ALPHA) -> float:
+    from statsmodels.stats.power import NormalIndPower
+    from statsmodels.stats.proportion import proportion_effectsize
+
+    effect = abs(proportion_effectsize(p1, p2))
+    return float(NormalIndPower().power(effect_size=effect, nobs1=n, alpha=alpha, ratio=1.0))

@@ -1,0 +1,119 @@
+"""`allegiance judge --detector NAME FILE.jsonl`: apply a detector to answers collected
+elsewhere (production logs, another tool's output, labelled validation data)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from allegiance.cli.common import config_option
+
+
+@click.command("judge")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--detector", "-d", required=True, help="Detector name (see README).")
+@click.option("--out", "out_path", default=None, help="Write records with verdicts here (JSONL; default stdout).")
+@click.option("--judge", "judge_target", default=None,
+              help="Also ask this target (an LLM judge, ideally another vendor) and report agreement.")
+@click.option("--label-field", default="label", show_default=True,
+              help="Field with a human label; if present, precision/recall/F1 are printed.")
+@click.option("--api-key-env", default=None)
+@config_option
+def command(file: str, detector: str, out_path: str | None, judge_target: str | None,
+            label_field: str, api_key_env: str | None, config_path: str | None) -> None:
+    """Apply DETECTOR to each JSONL record of FILE with `prompt` and `response` fields
+    (optional `expect` for detectors with answer keys) and write the verdicts."""
+    from allegiance.detectors.base import get_detector
+    from allegiance.errors import ConfigError
+    from allegiance.suites.model import Probe
+
+    info = get_detector(detector)
+    records = _read(Path(file))
+    verdicts = []
+    for number, record in records:
+        if not isinstance(record.get("prompt"), str) or not isinstance(record.get("response"), str):
+            raise ConfigError(f"{file}:{number}: each record needs string fields 'prompt' and 'response'")
+        probe = Probe.from_prompt(record["prompt"], expect=record.get("expect") or {})
+        verdicts.append(info(probe, record["response"]))
+    llm_labels: list[str | None] = []
+    if judge_target:
+        import asyncio
+
+        from allegiance.config import load_config
+        from allegiance.detectors.llm_judge import judge_many, rubric_for
+        from allegiance.targets.resolve import build_target
+
+        target, _ = build_target(judge_target, load_config(config_path), api_key_env=api_key_env)
+        warm = getattr(target, "warm", None)
+        if warm:
+            warm()
+        llm_labels = asyncio.run(judge_many(target, rubric_for(detector),
+                                            [(r["prompt"], r["response"]) for _, r in records]))
+    out = open(out_path, "w", encoding="utf-8") if out_path else sys.stdout  # noqa: SIM115
+    try:
+        for index, ((_, record), verdict) in enumerate(zip(records, verdicts, strict=True)):
+            row = {**record, "verdict": {"detector": detector, **verdict.to_record()}}
+            if llm_labels:
+                row["verdict"]["llm_judge"] = llm_labels[index]
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+    finally:
+        if out_path:
+            out.close()
+    _summarise([r for _, r in records], verdicts, info.flagged_labels, label_field, llm_labels)
+
+
+def _read(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    from allegiance.errors import ConfigError
+
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read {path}: {error}") from error
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"{path}:{number}: not valid JSON: {error.msg}") from error
+        if not isinstance(record, dict):
+            raise ConfigError(f"{path}:{number}: each line must be a JSON object")
+        records.append((number, record))
+    if not records:
+        raise ConfigError(f"{path}: no records")
+    return records
+
+
+def _summarise(records: list[dict[str, Any]], verdicts: list[Any], flagged_labels: tuple[str, ...],
+               label_field: str, llm_labels: list[str | None]) -> None:
+    from collections import Counter
+
+    counts = Counter(v.label for v in verdicts)
+    click.echo(f"{len(verdicts)} records: " + ", ".join(f"{k} {n}" for k, n in counts.most_common()), err=True)
+    truth = [r.get(label_field) for r in records]
+    if all(isinstance(t, str) for t in truth):
+        tp = sum(1 for t, v in zip(truth, verdicts, strict=True) if t in flagged_labels and v.flagged)
+        fp = sum(1 for t, v in zip(truth, verdicts, strict=True) if t not in flagged_labels and v.flagged)
+        fn = sum(1 for t, v in zip(truth, verdicts, strict=True) if t in flagged_labels and not v.flagged)
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        exact = sum(1 for t, v in zip(truth, verdicts, strict=True) if t == v.label) / len(verdicts)
+        click.echo(f"against '{label_field}': precision {precision:.3f}, recall {recall:.3f}, "
+                   f"F1 {f1:.3f} (flagged = {', '.join(flagged_labels)}); exact-label accuracy {exact:.3f}",
+                   err=True)
+    if llm_labels:
+        from allegiance.detectors.llm_judge import cohens_kappa
+
+        fast = [v.label for v in verdicts]
+        judged = [x for x in llm_labels if x is not None]
+        agree = sum(1 for a, b in zip(fast, llm_labels, strict=True) if b is not None and a == b)
+        kappa = cohens_kappa(fast, llm_labels)  # type: ignore[arg-type]
+        kappa_text = "n/a" if kappa is None else f"{kappa:.2f}"
+        click.echo(f"LLM judge: {len(judged)}/{len(fast)} parsed; agrees with the fast detector on "
+                   f"{agree}/{len(judged)}; Cohen's kappa {kappa_text}", err=True)

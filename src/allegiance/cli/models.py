@@ -1,0 +1,62 @@
+"""`allegiance models`"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from allegiance.cli.common import config_option, db_option, open_store
+
+
+@click.command("models")
+@click.option("--verify", is_flag=True, help="Assemble and re-hash the embedded models now.")
+@config_option
+@db_option
+def command(verify: bool, config_path: str | None, db_path: str) -> None:
+    """List embedded models, configured targets and targets seen in the database."""
+    from allegiance.config import load_config
+    from allegiance.errors import AllegianceError
+    from allegiance.targets.embedded import CATALOGUE, DEFAULT_MODEL, ensure_model, scan_record_path
+
+    click.echo("embedded models (local:NAME):")
+    for name, model in CATALOGUE.items():
+        status = "not installed"
+        try:
+            path = ensure_model(name, reverify=verify) if verify else None
+            if path is not None:
+                status = f"verified sha256 {model.sha256[:12]}… at {path}"
+            else:
+                from allegiance.targets.embedded import part_paths
+
+                part_paths(model)
+                status = "installed (verified on first use)"
+        except AllegianceError as error:
+            status = str(error)
+        scan = scan_record_path(model)
+        scan_note = ""
+        if scan.exists():
+            try:
+                summary = json.loads(scan.read_text()).get("summary", {})
+                scan_note = f"; artifact scan: {summary}" if summary else "; artifact scan stored"
+            except ValueError:
+                scan_note = ""
+        marker = " (default)" if name == DEFAULT_MODEL else ""
+        click.echo(f"  {name}{marker}: {model.title}, {model.origin}, {model.licence}, "
+                   f"{model.size:,} bytes, sha256 {model.sha256}")
+        click.echo(f"      {status}{scan_note}")
+    config = load_config(config_path)
+    if config.targets:
+        click.echo(f"configured targets ({config.source}):")
+        for name, entry in config.targets.items():
+            key = f", key from ${entry.api_key_env}" if entry.api_key_env else ""
+            click.echo(f"  {name}: {entry.model}{key}")
+    try:
+        with open_store(db_path) as store:
+            seen = store.targets()
+    except AllegianceError:
+        seen = []
+    if seen:
+        click.echo(f"targets recorded in {db_path}:")
+        for t in seen:
+            click.echo(f"  {t['name']} [{t['target_id']}]: {json.dumps(t['identity'], ensure_ascii=False)}")

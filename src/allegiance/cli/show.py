@@ -1,0 +1,62 @@
+"""`allegiance show ATTEMPT`"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from allegiance.cli.common import db_option, open_store
+
+
+@click.command("show")
+@click.argument("attempt_id")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@db_option
+def command(attempt_id: str, as_json: bool, db_path: str) -> None:
+    """Show one attempt, whole: request, answer, verdicts (ATTEMPT may be an id prefix)."""
+    with open_store(db_path) as store:
+        attempt = store.get_attempt(attempt_id)
+        verdicts = store.verdicts([attempt.attempt_id]).get(attempt.attempt_id, {})
+        target = store.get_target(attempt.target_id)
+    record = {
+        "attempt_id": attempt.attempt_id,
+        "target": {"name": attempt.target_name, "identity": target["identity"]},
+        "suite": attempt.suite,
+        "probe_id": attempt.probe_id,
+        "sample_index": attempt.sample_index,
+        "seed": attempt.seed,
+        "status": attempt.status,
+        "error": attempt.error,
+        "tries": attempt.tries,
+        "latency_s": attempt.latency_s,
+        "model_reported": attempt.model_reported,
+        "provider": attempt.provider,
+        "request": attempt.request,
+        "tags": attempt.probe.get("tags"),
+        "response": attempt.response_text,
+        "finish_reason": attempt.finish_reason,
+        "verdicts": {name: {"label": v.label, "flagged": v.flagged, "score": v.score,
+                            "version": v.detector_version, "evidence": v.evidence}
+                     for name, v in verdicts.items()},
+    }
+    if as_json:
+        click.echo(json.dumps(record, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"attempt   {attempt.attempt_id}")
+    click.echo(f"target    {attempt.target_name}  {json.dumps(target['identity'], ensure_ascii=False)}")
+    click.echo(f"probe     {attempt.suite}/{attempt.probe_id}  sample {attempt.sample_index}  seed {attempt.seed}")
+    click.echo(f"status    {attempt.status}  tries {attempt.tries}  latency {attempt.latency_s}s"
+               + (f"  provider {attempt.provider}" if attempt.provider else ""))
+    if attempt.error:
+        click.echo(f"error     {attempt.error}")
+    params = {k: v for k, v in attempt.request.items() if k != "messages"}
+    click.echo(f"params    {json.dumps(params)}")
+    for message in attempt.request.get("messages", []):
+        click.echo(f"--- {message['role']} ---")
+        click.echo(message["content"])
+    click.echo("--- answer ---")
+    click.echo(attempt.response_text or "")
+    for name, v in verdicts.items():
+        click.echo(f"verdict   {name}: {v.label}{' (flagged)' if v.flagged else ''}  "
+                   f"{json.dumps(v.evidence, ensure_ascii=False)[:300]}")

@@ -1,0 +1,56 @@
+"""What a run will cost before it starts: attempts, tokens and (for local models) time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from allegiance.engine.session import RunRequest
+
+# Measured on the 2-core reference machine (README, "Performance"): decode and prompt
+# tokens per second of the embedded models with llama.cpp.
+LOCAL_SPEEDS = {"qwen2.5-coder-0.5b": (57.0, 180.0), "smollm2-135m": (150.0, 600.0),
+                "qwen2.5-coder-1.5b": (36.0, 90.0)}
+# Small models usually stop well before the cap; this share of max_tokens is what we plan for.
+EXPECTED_FILL = 0.7
+
+
+@dataclass(frozen=True)
+class Estimate:
+    attempts: int
+    prompt_tokens: int
+    max_completion_tokens: int
+    seconds_by_target: dict[str, float | None]
+
+
+def estimate(request: RunRequest) -> Estimate:
+    attempts = prompt = completion = 0
+    for suite in request.suites:
+        for probe in suite.probes:
+            chars = sum(len(m["content"]) for m in probe.messages)
+            tokens = request.max_tokens or probe.max_tokens or suite.max_tokens or 256
+            attempts += request.samples
+            prompt += request.samples * (chars // 4 + 8)
+            completion += request.samples * tokens
+    seconds: dict[str, float | None] = {}
+    for spec in request.target_specs:
+        name = spec.removeprefix("local:")
+        from allegiance.targets.embedded import ALIASES
+
+        speeds = LOCAL_SPEEDS.get(ALIASES.get(name, name))
+        seconds[spec] = (
+            completion * EXPECTED_FILL / speeds[0] + prompt / speeds[1] if speeds else None
+        )
+    return Estimate(attempts, prompt, completion, seconds)
+
+
+def format_estimate(est: Estimate) -> str:
+    parts = [
+        f"plan: {est.attempts} attempts per target, ~{est.prompt_tokens:,} prompt tokens, "
+        f"at most {est.max_completion_tokens:,} answer tokens"
+    ]
+    for target, seconds in est.seconds_by_target.items():
+        if seconds is not None:
+            parts.append(f"  {target}: about {seconds / 60:.1f} min on 2 CPU cores (before cache hits)")
+    return "\n".join(parts)

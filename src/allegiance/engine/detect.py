@@ -1,0 +1,73 @@
+"""Apply detectors to stored answers.
+
+Detection runs after the answers are stored, not inside the request loop: detectors are
+pure, so verdicts can be recomputed at any time (a new detector version re-judges old runs
+without asking the model again), and slow detectors never hold back a fast target.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from allegiance.detectors.base import DetectorInfo, get_detector
+from allegiance.store.sqlite import Store, StoredAttempt, StoredVerdict
+from allegiance.suites.model import Probe
+
+log = logging.getLogger(__name__)
+
+
+def detectors_for(attempt: StoredAttempt) -> list[str]:
+    return list(attempt.probe.get("detectors") or [])
+
+
+def judge_attempt(detector: DetectorInfo, attempt: StoredAttempt) -> StoredVerdict:
+    probe = Probe.from_record(attempt.probe)
+    try:
+        verdict = detector(probe, attempt.response_text or "")
+    except Exception as error:  # a detector bug must not lose the run; it is recorded
+        log.warning("detector %s failed on %s: %s", detector.name, attempt.attempt_id, error)
+        return StoredVerdict(
+            attempt.attempt_id,
+            detector.name,
+            detector.version,
+            "detector-error",
+            False,
+            None,
+            {"error": f"{type(error).__name__}: {error}"},
+        )
+    return StoredVerdict(
+        attempt_id=attempt.attempt_id,
+        detector=detector.name,
+        detector_version=detector.version,
+        label=verdict.label,
+        flagged=verdict.flagged,
+        score=verdict.score,
+        evidence=dict(verdict.evidence),
+    )
+
+
+def apply_detectors(
+    store: Store, run_id: str, *, only: Sequence[str] | None = None, force: bool = False
+) -> int:
+    """Judge every successful attempt of the run that lacks a current verdict.
+
+    Returns the number of verdicts written.
+    """
+    attempts = [a for a in store.run_attempts(run_id) if a.status == "ok"]
+    existing = store.verdicts([a.attempt_id for a in attempts])
+    pending: list[StoredVerdict] = []
+    cache: dict[str, DetectorInfo] = {}
+    for attempt in attempts:
+        for name in detectors_for(attempt):
+            if only and name not in only:
+                continue
+            detector = cache.get(name) or get_detector(name)
+            cache[name] = detector
+            current = existing.get(attempt.attempt_id, {}).get(name)
+            if not force and current is not None and current.detector_version == detector.version:
+                continue
+            pending.append(judge_attempt(detector, attempt))
+    for start in range(0, len(pending), 500):
+        store.record_verdicts(pending[start : start + 500])
+    return len(pending)

@@ -1,0 +1,105 @@
+"""Attempt specs and their content-addressed ids.
+
+An attempt's id is the sha256 of (target identity, rendered messages, generation
+parameters, sample index). Caching, resume, de-duplication and ``repro`` all fall out of
+that one key: the same question to the same model with the same settings is the same
+attempt, whichever run asked it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from allegiance.suites.loader import Suite
+from allegiance.suites.model import Probe
+from allegiance.targets.base import ChatRequest, GenerationParams
+
+
+@dataclass(frozen=True)
+class PlannedTarget:
+    name: str
+    target_id: str
+
+
+@dataclass(frozen=True)
+class AttemptSpec:
+    attempt_id: str
+    target_name: str
+    target_id: str
+    probe: Probe
+    sample_index: int
+    request: ChatRequest
+
+    @property
+    def seed(self) -> int:
+        return self.request.params.seed
+
+
+def attempt_id(
+    target_id: str, messages: Sequence[dict[str, str]], params: GenerationParams, sample_index: int
+) -> str:
+    canonical = json.dumps(
+        {
+            "target": target_id,
+            "messages": [dict(m) for m in messages],
+            "params": params.as_dict(),
+            "sample": sample_index,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def sample_seed(base_seed: int, sample_index: int) -> int:
+    """Distinct, recorded seed for each sample of a probe."""
+    return (base_seed + sample_index * 7919) % (2**31)
+
+
+def plan_attempts(
+    suites: Sequence[Suite],
+    targets: Sequence[PlannedTarget],
+    *,
+    samples: int = 1,
+    seed: int = 0,
+    temperature: float = 0.0,
+    top_p: float = 1.0,
+    max_tokens: int | None = None,
+    default_max_tokens: int = 256,
+) -> list[AttemptSpec]:
+    """Every (target × probe × sample) as a spec, in a stable order, without duplicates.
+
+    ``max_tokens`` (from the command line) overrides the suite and probe settings.
+    """
+    specs: list[AttemptSpec] = []
+    seen: set[str] = set()
+    for target in targets:
+        for suite in suites:
+            for probe in suite.probes:
+                tokens = max_tokens or probe.max_tokens or suite.max_tokens or default_max_tokens
+                for index in range(samples):
+                    params = GenerationParams(
+                        temperature=temperature,
+                        max_tokens=tokens,
+                        top_p=top_p,
+                        seed=sample_seed(seed, index),
+                    )
+                    key = attempt_id(target.target_id, probe.messages, params, index)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    specs.append(
+                        AttemptSpec(
+                            attempt_id=key,
+                            target_name=target.name,
+                            target_id=target.target_id,
+                            probe=probe,
+                            sample_index=index,
+                            request=ChatRequest(messages=probe.messages, params=params),
+                        )
+                    )
+    return specs

@@ -1,0 +1,74 @@
+"""Re-send a recorded request and check whether its verdicts recur.
+
+A finding is only as good as its reproducibility: the stored request (messages and
+sampling parameters, including the seed) is sent again unchanged, each new answer is
+judged by the same detectors, and the outcome is stored next to the original attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from allegiance.config import Config
+from allegiance.detectors.base import get_detector
+from allegiance.engine.runner import RunSettings, call_with_retries
+from allegiance.engine.plan import AttemptSpec
+from allegiance.store.sqlite import Store
+from allegiance.suites.model import Probe
+from allegiance.targets.base import ChatRequest, GenerationParams, Target
+from allegiance.targets.resolve import build_target, target_id
+
+
+@dataclass
+class ReproResult:
+    attempt_id: str
+    target: str
+    identical: int = 0
+    identity_changed: bool = False
+    labels: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+def reproduce(store: Store, attempt_id: str, times: int, config: Config, *, api_key_env: str | None = None) -> ReproResult:
+    attempt = store.get_attempt(attempt_id)
+    target, _ = build_target(attempt.target_name, config, api_key_env=api_key_env)
+    result = ReproResult(attempt.attempt_id, attempt.target_name)
+    result.identity_changed = target_id(target.identity()) != attempt.target_id
+    request = attempt.request
+    params = GenerationParams(
+        temperature=float(request["temperature"]), max_tokens=int(request["max_tokens"]),
+        top_p=float(request.get("top_p", 1.0)), seed=int(request["seed"]),
+    )
+    probe = Probe.from_record(attempt.probe)
+    spec = AttemptSpec(attempt.attempt_id, attempt.target_name, attempt.target_id, probe,
+                       attempt.sample_index, ChatRequest(tuple(request["messages"]), params))
+    answers = asyncio.run(_send(target, spec, times))
+    recorded = store.verdicts([attempt.attempt_id]).get(attempt.attempt_id, {})
+    texts = []
+    for text, error in answers:
+        if error is not None:
+            result.errors.append(error)
+        else:
+            texts.append(text or "")
+    result.identical = sum(1 for t in texts if t == (attempt.response_text or ""))
+    for name in probe.detectors:
+        if name not in recorded:
+            continue
+        detector = get_detector(name)
+        labels = [detector(probe, t).label for t in texts]
+        result.labels[name] = (recorded[name].label, labels)
+        store.record_repro(attempt.attempt_id, name, recorded[name].label, labels, texts)
+    return result
+
+
+async def _send(target: Target, spec: AttemptSpec, times: int) -> list[tuple[str | None, str | None]]:
+    settings = RunSettings(concurrency=1, progress=False)
+    out: list[tuple[str | None, str | None]] = []
+    try:
+        for _ in range(times):
+            response, error, _, _ = await call_with_retries(target, spec, settings)
+            out.append((response.text if response else None, error))
+    finally:
+        await target.aclose()
+    return out

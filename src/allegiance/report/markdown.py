@@ -1,0 +1,67 @@
+"""Markdown report: the same numbers as the HTML, for READMEs, issues and diffs.
+
+Model output is untrusted: it is quoted inside fenced blocks whose fence is longer than any
+backtick run in the text, and table cells have pipes and newlines neutralised."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+
+def cell(value: Any) -> str:
+    text = str(value).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+    return text
+
+
+def fence(text: str) -> str:
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}text\n{text}\n{ticks}"
+
+
+def render_markdown(model: dict[str, Any]) -> str:
+    lines = ["# allegiance report", ""]
+    runs = ", ".join(f"`{r['run_id']}` ({r['status']})" for r in model["runs"])
+    lines += [f"Runs: {runs}. Answers: {model['totals']['ok']}, errors: {model['totals']['errors']}.", ""]
+    lines += ["## Targets", "", "| name | kind | identity |", "|---|---|---|"]
+    for t in model["targets"]:
+        identity = "; ".join(f"{k}={v}" for k, v in t["identity"].items())
+        lines.append(f"| {cell(t['name'])} | {cell(t['kind'])} | {cell(identity)} |")
+    for run in model["runs"]:
+        iso = run.get("isolation")
+        if iso:
+            verdict = ("no outbound connection attempted" if iso.get("outside_attempts") == 0
+                       else f"{iso.get('outside_attempts')} outbound attempt(s) recorded")
+            lines += ["", f"Network isolation ({run['run_id']}): {verdict}. How it was checked: {iso.get('method')}"]
+    lines += ["", "## Findings", ""]
+    if model["findings"]:
+        for f in model["findings"]:
+            lines += [f"- {f['sentence']}", f"  - examples: " + ", ".join(
+                f"`{i[:12]}`" for i in f["examples_a"] + f["examples_b"]), f"  - reproduce: `{f['reproduce']}`"]
+    else:
+        lines.append(f"No effect survived false-discovery-rate control across {len(model['comparisons'])} comparisons.")
+    if model["comparisons"]:
+        lines += ["", "## Comparisons", "", "| kind | target | detector | A | rate A | B | rate B | diff [95 %] | q |", "|---|---|---|---|---|---|---|---|---|"]
+        for c in model["comparisons"][:60]:
+            lines.append(
+                f"| {c['kind']} | {cell(c['target'])} | {c['detector']} | {cell(c['a'])} | {c['rate_a']['text']} | "
+                f"{cell(c['b'])} | {c['rate_b']['text']} | {100 * c['diff']:+.0f} [{100 * c['low']:+.0f}, {100 * c['high']:+.0f}] | {c['q_value']:.3g} |"
+            )
+    lines += ["", "## Verdicts by target", "", "| detector | target | flagged [95 %] | labels |", "|---|---|---|---|"]
+    for row in model["labels"]:
+        labels = ", ".join(f"{k} {v}" for k, v in row["labels"].items())
+        lines.append(f"| {row['detector']} | {cell(row['target'])} | {row['text']} | {cell(labels)} |")
+    for table in model["rates"]:
+        lines += ["", f"### {table['detector']} by {table['dimension']}", "", "| target | suite | value | rate [95 %] | n |", "|---|---|---|---|---|"]
+        for c in table["cells"]:
+            lines.append(f"| {cell(c['target'])} | {c['suite']} | {cell(c['value'])} | {c['text']} | {c['n']} |")
+    if model["facts_by_government"]:
+        lines += ["", "## Facts accuracy by government", "", "| target | government | correct [95 %] | n |", "|---|---|---|---|"]
+        for row in model["facts_by_government"]:
+            lines.append(f"| {cell(row['target'])} | {row['government']} | {row['text']} | {row['n']} |")
+    if model["examples"]:
+        lines += ["", "## Example answers", ""]
+        for attempt_id, ex in list(model["examples"].items())[:10]:
+            lines += [f"**{attempt_id[:12]}** · {cell(ex['target'])} · {cell(ex['probe_id'])}", "", fence(ex["prompt"]), "", fence(ex["response"]), ""]
+    return "\n".join(lines) + "\n"

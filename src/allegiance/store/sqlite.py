@@ -1,0 +1,484 @@
+"""SQLite store (WAL): one row per attempt, written the moment it completes.
+
+The tables are plain and named for people, so ``sqlite3 allegiance.db`` or Datasette is a
+fine way to explore results::
+
+    SELECT probe_id, response_text FROM attempts WHERE status = 'ok' LIMIT 5;
+    SELECT label, count(*) FROM verdicts WHERE detector = 'refusal' GROUP BY label;
+
+JSON is used only where the shape varies (request, probe, raw response, evidence). The
+public methods are the whole storage interface the engine and reports use, so another
+backend (PostgreSQL) can implement the same methods without touching them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from allegiance.errors import StoreError
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id      TEXT PRIMARY KEY,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    status      TEXT NOT NULL,          -- running | complete | interrupted | failed
+    command     TEXT NOT NULL,
+    settings    TEXT NOT NULL,          -- JSON: suites, targets, samples, seed, versions
+    isolation   TEXT                    -- JSON: egress check result when run with --isolate
+);
+CREATE TABLE IF NOT EXISTS targets (
+    target_id   TEXT PRIMARY KEY,       -- sha256 of the identity JSON
+    name        TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    identity    TEXT NOT NULL,          -- JSON; never contains secrets
+    first_seen  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    attempt_id         TEXT PRIMARY KEY, -- content hash: target, messages, params, sample
+    target_id          TEXT NOT NULL REFERENCES targets(target_id),
+    suite              TEXT NOT NULL,
+    probe_id           TEXT NOT NULL,
+    sample_index       INTEGER NOT NULL,
+    seed               INTEGER NOT NULL,
+    request            TEXT NOT NULL,    -- JSON: exactly what was sent (no credentials)
+    probe              TEXT NOT NULL,    -- JSON: tags and answer keys used by detectors
+    status             TEXT NOT NULL,    -- ok | error
+    response_text      TEXT,
+    finish_reason      TEXT,
+    prompt_tokens      INTEGER,
+    completion_tokens  INTEGER,
+    model_reported     TEXT,
+    provider           TEXT,
+    system_fingerprint TEXT,
+    response           TEXT,             -- JSON: the provider's raw answer
+    error              TEXT,
+    tries              INTEGER NOT NULL DEFAULT 1,
+    latency_s          REAL,
+    completed_at       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS attempts_probe ON attempts(suite, probe_id);
+CREATE TABLE IF NOT EXISTS run_attempts (
+    run_id      TEXT NOT NULL REFERENCES runs(run_id),
+    attempt_id  TEXT NOT NULL,
+    PRIMARY KEY (run_id, attempt_id)
+);
+CREATE TABLE IF NOT EXISTS verdicts (
+    attempt_id        TEXT NOT NULL REFERENCES attempts(attempt_id),
+    detector          TEXT NOT NULL,
+    detector_version  TEXT NOT NULL,
+    label             TEXT NOT NULL,
+    flagged           INTEGER NOT NULL,
+    score             REAL,
+    evidence          TEXT NOT NULL,     -- JSON
+    PRIMARY KEY (attempt_id, detector)
+);
+CREATE TABLE IF NOT EXISTS repros (
+    repro_id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    attempt_id     TEXT NOT NULL REFERENCES attempts(attempt_id),
+    detector       TEXT NOT NULL,
+    created_at     TEXT NOT NULL,
+    recorded_label TEXT NOT NULL,
+    labels         TEXT NOT NULL,        -- JSON list: the label of each new answer
+    responses      TEXT NOT NULL         -- JSON list: each new answer's text
+);
+CREATE VIEW IF NOT EXISTS attempt_verdicts AS
+    SELECT a.attempt_id, r.run_id, t.name AS target, a.suite, a.probe_id, a.sample_index,
+           v.detector, v.label, v.flagged, a.response_text
+    FROM attempts a
+    JOIN run_attempts r ON r.attempt_id = a.attempt_id
+    JOIN targets t ON t.target_id = a.target_id
+    LEFT JOIN verdicts v ON v.attempt_id = a.attempt_id;
+"""
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+@dataclass
+class AttemptRecord:
+    """One completed attempt (a success or a clear error) as the engine hands it over."""
+
+    attempt_id: str
+    target_id: str
+    suite: str
+    probe_id: str
+    sample_index: int
+    seed: int
+    request: dict[str, Any]
+    probe: dict[str, Any]
+    status: str
+    response_text: str | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    model_reported: str | None = None
+    provider: str | None = None
+    system_fingerprint: str | None = None
+    response: dict[str, Any] | None = None
+    error: str | None = None
+    tries: int = 1
+    latency_s: float | None = None
+
+
+@dataclass
+class StoredAttempt:
+    attempt_id: str
+    target_id: str
+    target_name: str
+    suite: str
+    probe_id: str
+    sample_index: int
+    seed: int
+    request: dict[str, Any]
+    probe: dict[str, Any]
+    status: str
+    response_text: str | None
+    finish_reason: str | None
+    model_reported: str | None
+    provider: str | None
+    error: str | None
+    tries: int
+    latency_s: float | None
+    completed_at: str
+    completion_tokens: int | None = None
+    system_fingerprint: str | None = None
+
+
+@dataclass
+class StoredVerdict:
+    attempt_id: str
+    detector: str
+    detector_version: str
+    label: str
+    flagged: bool
+    score: float | None
+    evidence: dict[str, Any]
+
+
+class Store:
+    """A results database. Use :meth:`open`; close with :meth:`close` or ``with``."""
+
+    def __init__(self, connection: sqlite3.Connection, path: str):
+        self._db = connection
+        self.path = path
+
+    @classmethod
+    def open(cls, path: str | Path) -> Store:
+        target = Path(path)
+        if target.exists() and target.is_dir():
+            raise StoreError(f"{target} is a folder, not a database file")
+        if str(path) != ":memory:":
+            target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db = sqlite3.connect(str(path), timeout=30.0, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.executescript(_SCHEMA)
+            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"cannot open results database {path}: {error}") from error
+        if row is None:
+            db.execute(
+                "INSERT INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+        elif int(row["value"]) > SCHEMA_VERSION:
+            raise StoreError(
+                f"{path} uses schema version {row['value']}, newer than this allegiance "
+                f"({SCHEMA_VERSION}); upgrade allegiance"
+            )
+        return cls(db, str(path))
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- runs ---------------------------------------------------------------------------
+    def begin_run(self, run_id: str, command: str, settings: dict[str, Any]) -> bool:
+        """Create the run, or reopen it for resume. Returns True when it already existed."""
+        now = utc_now()
+        existing = self._db.execute("SELECT run_id FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        if existing:
+            self._db.execute(
+                "UPDATE runs SET status='running', updated_at=? WHERE run_id=?", (now, run_id)
+            )
+            return True
+        self._db.execute(
+            "INSERT INTO runs(run_id, created_at, updated_at, status, command, settings)"
+            " VALUES (?,?,?,?,?,?)",
+            (run_id, now, now, "running", command, dumps(settings)),
+        )
+        return False
+
+    def finish_run(self, run_id: str, status: str) -> None:
+        self._db.execute(
+            "UPDATE runs SET status=?, updated_at=? WHERE run_id=?", (status, utc_now(), run_id)
+        )
+
+    def set_isolation(self, run_id: str, isolation: dict[str, Any]) -> None:
+        self._db.execute("UPDATE runs SET isolation=? WHERE run_id=?", (dumps(isolation), run_id))
+
+    def list_runs(self) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT r.*, (SELECT count(*) FROM run_attempts ra WHERE ra.run_id=r.run_id) AS n,"
+            " (SELECT count(*) FROM run_attempts ra JOIN attempts a USING(attempt_id)"
+            "  WHERE ra.run_id=r.run_id AND a.status='error') AS errors"
+            " FROM runs r ORDER BY created_at, run_id"
+        ).fetchall()
+        return [self._run_dict(row) for row in rows]
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        row = self._db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        if row is None:
+            if run_id == "latest":
+                latest = self._db.execute(
+                    "SELECT * FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1"
+                ).fetchone()
+                if latest is not None:
+                    return self._run_dict(latest)
+            known = [r["run_id"] for r in self.list_runs()][-5:]
+            hint = f"; recent runs: {', '.join(known)}" if known else "; the database has no runs"
+            raise StoreError(f"no run {run_id!r} in {self.path}{hint}")
+        return self._run_dict(row)
+
+    @staticmethod
+    def _run_dict(row: sqlite3.Row) -> dict[str, Any]:
+        data = dict(row)
+        data["settings"] = json.loads(data["settings"])
+        data["isolation"] = json.loads(data["isolation"]) if data.get("isolation") else None
+        return data
+
+    # -- targets ------------------------------------------------------------------------
+    def register_target(self, target_id: str, name: str, kind: str, identity: dict[str, Any]) -> None:
+        self._db.execute(
+            "INSERT OR IGNORE INTO targets(target_id, name, kind, identity, first_seen)"
+            " VALUES (?,?,?,?,?)",
+            (target_id, name, kind, dumps(identity), utc_now()),
+        )
+
+    def targets(self) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT * FROM targets ORDER BY first_seen").fetchall()
+        return [{**dict(r), "identity": json.loads(r["identity"])} for r in rows]
+
+    def get_target(self, target_id: str) -> dict[str, Any]:
+        row = self._db.execute("SELECT * FROM targets WHERE target_id=?", (target_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"no target {target_id!r} in {self.path}")
+        return {**dict(row), "identity": json.loads(row["identity"])}
+
+    # -- attempts -----------------------------------------------------------------------
+    def link(self, run_id: str, attempt_ids: Iterable[str]) -> None:
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR IGNORE INTO run_attempts(run_id, attempt_id) VALUES (?,?)",
+                ((run_id, a) for a in attempt_ids),
+            )
+
+    def completed_ids(self, attempt_ids: Sequence[str]) -> set[str]:
+        """Which of these attempts already have a successful answer (cache and resume)."""
+        done: set[str] = set()
+        for start in range(0, len(attempt_ids), 500):
+            chunk = attempt_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT attempt_id FROM attempts WHERE status='ok' AND attempt_id IN ({marks})",  # noqa: S608
+                chunk,
+            )
+            done.update(r[0] for r in rows)
+        return done
+
+    def record_attempt(self, record: AttemptRecord) -> None:
+        """Write one attempt as it completes. A success is never overwritten by an error."""
+        values = (
+            record.attempt_id,
+            record.target_id,
+            record.suite,
+            record.probe_id,
+            record.sample_index,
+            record.seed,
+            dumps(record.request),
+            dumps(record.probe),
+            record.status,
+            record.response_text,
+            record.finish_reason,
+            record.prompt_tokens,
+            record.completion_tokens,
+            record.model_reported,
+            record.provider,
+            record.system_fingerprint,
+            dumps(record.response) if record.response is not None else None,
+            record.error,
+            record.tries,
+            record.latency_s,
+            utc_now(),
+        )
+        self._db.execute(
+            "INSERT INTO attempts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT(attempt_id) DO UPDATE SET"
+            " status=excluded.status, response_text=excluded.response_text,"
+            " finish_reason=excluded.finish_reason, prompt_tokens=excluded.prompt_tokens,"
+            " completion_tokens=excluded.completion_tokens,"
+            " model_reported=excluded.model_reported, provider=excluded.provider,"
+            " system_fingerprint=excluded.system_fingerprint, response=excluded.response,"
+            " error=excluded.error, tries=attempts.tries + excluded.tries,"
+            " latency_s=excluded.latency_s, completed_at=excluded.completed_at"
+            " WHERE attempts.status != 'ok'",
+            values,
+        )
+
+    def run_attempts(self, run_id: str) -> list[StoredAttempt]:
+        rows = self._db.execute(
+            "SELECT a.*, t.name AS target_name FROM run_attempts ra"
+            " JOIN attempts a ON a.attempt_id = ra.attempt_id"
+            " JOIN targets t ON t.target_id = a.target_id"
+            " WHERE ra.run_id=? ORDER BY t.name, a.suite, a.probe_id, a.sample_index",
+            (run_id,),
+        ).fetchall()
+        return [self._attempt(row) for row in rows]
+
+    def run_attempt_count(self, run_id: str) -> int:
+        row = self._db.execute(
+            "SELECT count(*) FROM run_attempts WHERE run_id=?", (run_id,)
+        ).fetchone()
+        return int(row[0])
+
+    def get_attempt(self, attempt_id: str) -> StoredAttempt:
+        """One attempt by id or unique id prefix (at least 6 characters)."""
+        if len(attempt_id) < 6:
+            raise StoreError("give at least 6 characters of the attempt id")
+        rows = self._db.execute(
+            "SELECT a.*, t.name AS target_name FROM attempts a"
+            " JOIN targets t ON t.target_id = a.target_id WHERE a.attempt_id LIKE ? LIMIT 2",
+            (attempt_id + "%",),
+        ).fetchall()
+        if not rows:
+            raise StoreError(f"no attempt {attempt_id!r} in {self.path}")
+        if len(rows) > 1:
+            raise StoreError(f"attempt id prefix {attempt_id!r} is ambiguous; give more of it")
+        return self._attempt(rows[0])
+
+    @staticmethod
+    def _attempt(row: sqlite3.Row) -> StoredAttempt:
+        return StoredAttempt(
+            attempt_id=row["attempt_id"],
+            target_id=row["target_id"],
+            target_name=row["target_name"],
+            suite=row["suite"],
+            probe_id=row["probe_id"],
+            sample_index=row["sample_index"],
+            seed=row["seed"],
+            request=json.loads(row["request"]),
+            probe=json.loads(row["probe"]),
+            status=row["status"],
+            response_text=row["response_text"],
+            finish_reason=row["finish_reason"],
+            model_reported=row["model_reported"],
+            provider=row["provider"],
+            error=row["error"],
+            tries=row["tries"],
+            latency_s=row["latency_s"],
+            completed_at=row["completed_at"],
+            completion_tokens=row["completion_tokens"],
+            system_fingerprint=row["system_fingerprint"],
+        )
+
+    # -- verdicts -----------------------------------------------------------------------
+    def record_verdicts(self, rows: Iterable[StoredVerdict]) -> None:
+        with self._transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO verdicts VALUES (?,?,?,?,?,?,?)",
+                (
+                    (
+                        v.attempt_id,
+                        v.detector,
+                        v.detector_version,
+                        v.label,
+                        int(v.flagged),
+                        v.score,
+                        dumps(v.evidence),
+                    )
+                    for v in rows
+                ),
+            )
+
+    def verdicts(self, attempt_ids: Sequence[str]) -> dict[str, dict[str, StoredVerdict]]:
+        """attempt id -> detector -> verdict."""
+        out: dict[str, dict[str, StoredVerdict]] = {}
+        for start in range(0, len(attempt_ids), 500):
+            chunk = attempt_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.execute(
+                f"SELECT * FROM verdicts WHERE attempt_id IN ({marks})",  # noqa: S608
+                chunk,
+            ).fetchall()
+            for r in rows:
+                out.setdefault(r["attempt_id"], {})[r["detector"]] = StoredVerdict(
+                    attempt_id=r["attempt_id"],
+                    detector=r["detector"],
+                    detector_version=r["detector_version"],
+                    label=r["label"],
+                    flagged=bool(r["flagged"]),
+                    score=r["score"],
+                    evidence=json.loads(r["evidence"]),
+                )
+        return out
+
+    # -- repro --------------------------------------------------------------------------
+    def record_repro(
+        self,
+        attempt_id: str,
+        detector: str,
+        recorded_label: str,
+        labels: list[str],
+        responses: list[str],
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO repros(attempt_id, detector, created_at, recorded_label, labels,"
+            " responses) VALUES (?,?,?,?,?,?)",
+            (attempt_id, detector, utc_now(), recorded_label, dumps(labels), dumps(responses)),
+        )
+
+    # -- helpers ------------------------------------------------------------------------
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection):
+        self._db = db
+
+    def __enter__(self) -> None:
+        for delay in (0.05, 0.1, 0.2, 0.4, 0.8, 0):
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError:
+                if not delay:
+                    raise
+                time.sleep(delay)
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+

@@ -1,0 +1,1 @@
+"""Probes as data: suite files and the loader that expands them."""

@@ -1,0 +1,1 @@
+"""Talking to models: OpenAI-compatible HTTP APIs and in-process GGUF models."""

@@ -1,0 +1,84 @@
+"""Turn a target spec (``local:NAME``, ``local:PATH.gguf``, ``openai:MODEL@URL`` or a name
+from the config file) into a :class:`Target`, with every user error as one clear line."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from allegiance.config import Config, TargetConfig
+from allegiance.errors import TargetError
+from allegiance.targets.base import Target
+
+_OPENAI_RE = re.compile(r"^openai:(?P<model>[^@\s]+(?:@[^@\s]+)*?)@(?P<url>https?://\S+)$")
+
+
+def target_id(identity: dict[str, Any]) -> str:
+    """A stable id for what a target *is*: the sha256 of its canonical identity."""
+    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def build_target(
+    spec: str,
+    config: Config,
+    *,
+    api_key_env: str | None = None,
+    timeout: float | None = None,
+    max_connections: int = 64,
+) -> tuple[Target, TargetConfig]:
+    """Build the target named by ``spec``. Nothing is loaded or contacted yet."""
+    name = spec
+    entry = config.targets.get(spec)
+    if entry is None:
+        entry = TargetConfig(model=spec)
+    model = entry.model
+    key_env = api_key_env or entry.api_key_env
+    if model.startswith("local:"):
+        return _local(name, model[len("local:") :]), entry
+    if model.startswith("openai:"):
+        match = _OPENAI_RE.match(model)
+        if not match:
+            raise TargetError(
+                f"target {spec!r}: write OpenAI-compatible targets as openai:MODEL@BASE_URL, "
+                "e.g. openai:gpt-4o-mini@https://api.openai.com/v1"
+            )
+        from allegiance.targets.openai_compat import OpenAICompatTarget
+
+        return (
+            OpenAICompatTarget(
+                name,
+                match["model"],
+                match["url"],
+                api_key_env=key_env,
+                timeout=timeout or entry.timeout or 60.0,
+                max_connections=max(max_connections, entry.concurrency or 0),
+                provider=entry.provider,
+                extra_body=entry.extra_body,
+                headers=entry.headers,
+            ),
+            entry,
+        )
+    known = ", ".join(sorted(config.targets)) or "none defined"
+    raise TargetError(
+        f"unknown target {spec!r}: use local:NAME, local:PATH.gguf, openai:MODEL@BASE_URL, "
+        f"or a name from the config file ({known})"
+    )
+
+
+def _local(name: str, rest: str) -> Target:
+    from allegiance.targets.local_gguf import LocalGGUFTarget
+
+    if rest.endswith(".gguf") or "/" in rest:
+        path = Path(rest).expanduser()
+        if not path.is_file():
+            raise TargetError(f"target {name!r}: no such model file {path}")
+        return LocalGGUFTarget(name, path)
+    from allegiance.targets.embedded import ensure_model, lookup
+
+    model = lookup(rest)
+    path = ensure_model(model.name)
+    return LocalGGUFTarget(name, path, sha256=model.sha256, catalogue_name=model.name)
