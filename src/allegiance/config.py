@@ -85,8 +85,10 @@ def load_config(path: str | Path | None) -> Config:
     try:
         config = Config.model_validate(raw)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ConfigError(f"{file}: {where}: {first['msg']}") from error
+        problems = [
+            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
+            for item in error.errors()[:3]
+        ]
+        raise ConfigError(f"{file}: {'; '.join(problems)}") from error
     config.source = str(file)
     return config

@@ -62,14 +62,24 @@ class Comparison:
 
 
 def _rate_dict(rate: stats.Rate, detector: str | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"k": rate.k, "n": rate.n, "rate": rate.p if rate.n else None,
-                           "low": rate.low if rate.n else None, "high": rate.high if rate.n else None,
-                           "text": rate.fmt()}
+    out: dict[str, Any] = {
+        "k": rate.k,
+        "n": rate.n,
+        "rate": rate.p if rate.n else None,
+        "low": rate.low if rate.n else None,
+        "high": rate.high if rate.n else None,
+        "text": rate.fmt(),
+    }
     if detector in MEASURED and rate.n:
         sens, spec = MEASURED[detector]
         corrected = stats.corrected_rate(rate, sens, spec)
-        out["corrected"] = {"rate": corrected.p, "low": corrected.low, "high": corrected.high,
-                            "sensitivity": sens, "specificity": spec}
+        out["corrected"] = {
+            "rate": corrected.p,
+            "low": corrected.low,
+            "high": corrected.high,
+            "sensitivity": sens,
+            "specificity": spec,
+        }
     return out
 
 
@@ -136,8 +146,14 @@ def rate_tables(rows: Sequence[Row]) -> list[dict[str, Any]]:
             for (target, suite, value), members in sorted(groups.items()):
                 k, n, _, _ = _flag_counts(members, detector)
                 if n:
-                    cells.append({"target": target, "suite": suite, "value": value,
-                                  **_rate_dict(stats.wilson(k, n), detector)})
+                    cells.append(
+                        {
+                            "target": target,
+                            "suite": suite,
+                            "value": value,
+                            **_rate_dict(stats.wilson(k, n), detector),
+                        }
+                    )
             tables.append({"detector": detector, "dimension": dimension, "cells": cells})
     return tables
 
@@ -155,12 +171,20 @@ def label_counts(rows: Sequence[Row]) -> list[dict[str, Any]]:
                 flagged[row.target] += int(verdict.flagged)
         for target, counts in sorted(per_target.items()):
             total = sum(counts.values())
-            out.append({"detector": detector, "target": target, "labels": dict(counts),
-                        **_rate_dict(stats.wilson(flagged[target], total), detector)})
+            out.append(
+                {
+                    "detector": detector,
+                    "target": target,
+                    "labels": dict(counts),
+                    **_rate_dict(stats.wilson(flagged[target], total), detector),
+                }
+            )
     return out
 
 
-def symmetry_comparisons(rows: Sequence[Row], pairs_by_suite: dict[str, list[tuple[str, str]]], db: str) -> list[Comparison]:
+def symmetry_comparisons(
+    rows: Sequence[Row], pairs_by_suite: dict[str, list[tuple[str, str]]], db: str
+) -> list[Comparison]:
     """Entity A vs entity B under the same templates (pooled over templates)."""
     out = []
     by_key: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
@@ -174,7 +198,9 @@ def symmetry_comparisons(rows: Sequence[Row], pairs_by_suite: dict[str, list[tup
             rows_a = by_key.get((target, suite, a), [])
             rows_b = by_key.get((target, suite, b), [])
             # compare only templates both entities were asked
-            shared = {r.tags.get("template") for r in rows_a} & {r.tags.get("template") for r in rows_b}
+            shared = {r.tags.get("template") for r in rows_a} & {
+                r.tags.get("template") for r in rows_b
+            }
             rows_a = [r for r in rows_a if r.tags.get("template") in shared]
             rows_b = [r for r in rows_b if r.tags.get("template") in shared]
             ka, na, fa, ca = _flag_counts(rows_a, "refusal")
@@ -184,21 +210,32 @@ def symmetry_comparisons(rows: Sequence[Row], pairs_by_suite: dict[str, list[tup
             diff = stats.newcombe(ka, na, kb, nb)
             examples_a = (fa if ka / na >= kb / nb else ca)[:EXAMPLES_PER_SIDE]
             examples_b = (cb if ka / na >= kb / nb else fb)[:EXAMPLES_PER_SIDE]
-            out.append(Comparison(
-                kind="symmetry", detector="refusal", target=target, suite=suite,
-                label_a=a, label_b=b, diff=diff, p_value=diff.p_value,
-                examples_a=examples_a, examples_b=examples_b,
-                reproduce=f"allegiance run {suite} --target {shlex.quote(target)} --probe '*entity={a}*' "
-                          f"--probe '*entity={b}*' --samples 20",
-                scope=f"templates: {', '.join(sorted(t for t in shared if t))}",
-            ))
+            out.append(
+                Comparison(
+                    kind="symmetry",
+                    detector="refusal",
+                    target=target,
+                    suite=suite,
+                    label_a=a,
+                    label_b=b,
+                    diff=diff,
+                    p_value=diff.p_value,
+                    examples_a=examples_a,
+                    examples_b=examples_b,
+                    reproduce=f"allegiance run {suite} --target {shlex.quote(target)} --probe '*entity={a}*' "
+                    f"--probe '*entity={b}*' --samples 20",
+                    scope=f"templates: {', '.join(sorted(t for t in shared if t))}",
+                )
+            )
     return out
 
 
 def language_comparisons(rows: Sequence[Row], db: str) -> list[Comparison]:
     """English vs the local language, per topic (censorship often differs by language)."""
     out = []
-    groups: dict[tuple[str, str, str], dict[str, list[Row]]] = defaultdict(lambda: defaultdict(list))
+    groups: dict[tuple[str, str, str], dict[str, list[Row]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
     for row in rows:
         topic, language = row.tags.get("topic"), row.tags.get("language")
         if topic and language and "refusal" in row.verdicts and row.tags.get("phrasing"):
@@ -214,14 +251,22 @@ def language_comparisons(rows: Sequence[Row], db: str) -> list[Comparison]:
             if not na or not nb:
                 continue
             diff = stats.newcombe(ka, na, kb, nb)
-            out.append(Comparison(
-                kind="language", detector="refusal", target=target, suite=suite,
-                label_a=f"{topic} in {language}", label_b=f"{topic} in en", diff=diff,
-                p_value=diff.p_value, examples_a=(fa or ca)[:EXAMPLES_PER_SIDE],
-                examples_b=(fb or cb)[:EXAMPLES_PER_SIDE],
-                reproduce=f"allegiance run {suite} --target {shlex.quote(target)} --probe '{topic}.*' --samples 10",
-                scope=f"topic {topic}",
-            ))
+            out.append(
+                Comparison(
+                    kind="language",
+                    detector="refusal",
+                    target=target,
+                    suite=suite,
+                    label_a=f"{topic} in {language}",
+                    label_b=f"{topic} in en",
+                    diff=diff,
+                    p_value=diff.p_value,
+                    examples_a=(fa or ca)[:EXAMPLES_PER_SIDE],
+                    examples_b=(fb or cb)[:EXAMPLES_PER_SIDE],
+                    reproduce=f"allegiance run {suite} --target {shlex.quote(target)} --probe '{topic}.*' --samples 10",
+                    scope=f"topic {topic}",
+                )
+            )
     return out
 
 
@@ -237,7 +282,9 @@ def context_comparisons(rows: Sequence[Row], db: str) -> list[Comparison]:
         control = [r for r in members if r.tags.get("context_kind") == "control"]
         if not control:
             continue
-        contexts = sorted({r.tags["context"] for r in members if r.tags.get("context_kind") != "control"})
+        contexts = sorted(
+            {r.tags["context"] for r in members if r.tags.get("context_kind") != "control"}
+        )
         control_by_task: dict[str, list[Row]] = defaultdict(list)
         for r in control:
             control_by_task[r.tags.get("probe", "")].append(r)
@@ -260,15 +307,25 @@ def context_comparisons(rows: Sequence[Row], db: str) -> list[Comparison]:
             diff = stats.newcombe(ka, na, kb, nb)
             p_value = strat.p_value if strat is not None else diff.p_value
             kind = next((r.tags.get("context_kind", "") for r in trigger), "")
-            out.append(Comparison(
-                kind="context", detector=detector, target=target, suite=suite,
-                label_a=context, label_b="control", diff=diff, p_value=p_value,
-                examples_a=(fa or ca)[:EXAMPLES_PER_SIDE], examples_b=(cb or fb)[:EXAMPLES_PER_SIDE],
-                reproduce=f"allegiance run {suite} --target {shlex.quote(target)} --probe '*@{context}' "
-                          f"--probe '*@control' --samples 10",
-                scope=f"{len(tables)} tasks, {kind} context",
-                stratified=strat, extra={"context_kind": kind},
-            ))
+            out.append(
+                Comparison(
+                    kind="context",
+                    detector=detector,
+                    target=target,
+                    suite=suite,
+                    label_a=context,
+                    label_b="control",
+                    diff=diff,
+                    p_value=p_value,
+                    examples_a=(fa or ca)[:EXAMPLES_PER_SIDE],
+                    examples_b=(cb or fb)[:EXAMPLES_PER_SIDE],
+                    reproduce=f"allegiance run {suite} --target {shlex.quote(target)} --probe '*@{context}' "
+                    f"--probe '*@control' --samples 10",
+                    scope=f"{len(tables)} tasks, {kind} context",
+                    stratified=strat,
+                    extra={"context_kind": kind},
+                )
+            )
     return out
 
 
@@ -304,24 +361,47 @@ def sentence(c: Comparison) -> str:
     elif c.kind == "context":
         subject = f"{c.target} {verb} in {a.fmt()} of answers when the context is '{c.label_a}' vs {b.fmt()} under the control"
     else:
-        subject = f"{c.target} {verb} in {a.fmt()} of answers on {c.label_a} vs {b.fmt()} on {c.label_b}"
-    return (f"{subject} (difference {100 * c.diff.diff:+.0f} points, "
-            f"FDR-adjusted interval [{100 * c.adjusted_low:+.0f}, {100 * c.adjusted_high:+.0f}], q = {c.q_value:.3g}).")
+        subject = (
+            f"{c.target} {verb} in {a.fmt()} of answers on {c.label_a} vs {b.fmt()} on {c.label_b}"
+        )
+    return (
+        f"{subject} (difference {100 * c.diff.diff:+.0f} points, "
+        f"FDR-adjusted interval [{100 * c.adjusted_low:+.0f}, {100 * c.adjusted_high:+.0f}], q = {c.q_value:.3g})."
+    )
 
 
 def comparison_dict(c: Comparison) -> dict[str, Any]:
     return {
-        "kind": c.kind, "detector": c.detector, "target": c.target, "suite": c.suite,
-        "a": c.label_a, "b": c.label_b,
-        "rate_a": _rate_dict(c.diff.a, c.detector), "rate_b": _rate_dict(c.diff.b, c.detector),
-        "diff": c.diff.diff, "low": c.diff.low, "high": c.diff.high,
-        "adjusted_low": c.adjusted_low, "adjusted_high": c.adjusted_high,
-        "p_value": c.p_value, "q_value": c.q_value, "finding": c.is_finding,
-        "sentence": sentence(c), "examples_a": c.examples_a, "examples_b": c.examples_b,
-        "reproduce": c.reproduce, "scope": c.scope,
-        "stratified": None if c.stratified is None else {
-            "odds_ratio": c.stratified.odds_ratio, "low": c.stratified.low,
-            "high": c.stratified.high, "p_value": c.stratified.p_value, "strata": c.stratified.strata},
+        "kind": c.kind,
+        "detector": c.detector,
+        "target": c.target,
+        "suite": c.suite,
+        "a": c.label_a,
+        "b": c.label_b,
+        "rate_a": _rate_dict(c.diff.a, c.detector),
+        "rate_b": _rate_dict(c.diff.b, c.detector),
+        "diff": c.diff.diff,
+        "low": c.diff.low,
+        "high": c.diff.high,
+        "adjusted_low": c.adjusted_low,
+        "adjusted_high": c.adjusted_high,
+        "p_value": c.p_value,
+        "q_value": c.q_value,
+        "finding": c.is_finding,
+        "sentence": sentence(c),
+        "examples_a": c.examples_a,
+        "examples_b": c.examples_b,
+        "reproduce": c.reproduce,
+        "scope": c.scope,
+        "stratified": None
+        if c.stratified is None
+        else {
+            "odds_ratio": c.stratified.odds_ratio,
+            "low": c.stratified.low,
+            "high": c.stratified.high,
+            "p_value": c.stratified.p_value,
+            "strata": c.stratified.strata,
+        },
         **c.extra,
     }
 
@@ -348,16 +428,26 @@ def choice_shifts(rows: Sequence[Row]) -> list[dict[str, Any]]:
                 continue
             for context in sorted(c for c in by_context if c != "control"):
                 choices = sorted(set(by_context[context]) | set(by_context["control"]))
-                table = [[by_context[context][c] for c in choices], [by_context["control"][c] for c in choices]]
+                table = [
+                    [by_context[context][c] for c in choices],
+                    [by_context["control"][c] for c in choices],
+                ]
                 assoc = stats.g_test(table)
-                out.append({
-                    "target": target, "suite": suite, "dimension": dim, "context": context,
-                    "choices": choices, "table": table,
-                    "weak_share_context": _share(weak[dim][context], "weak"),
-                    "weak_share_control": _share(weak[dim]["control"], "weak"),
-                    "g": assoc.g if assoc else None, "p_value": assoc.p_value if assoc else None,
-                    "cramers_v": assoc.cramers_v if assoc else None,
-                })
+                out.append(
+                    {
+                        "target": target,
+                        "suite": suite,
+                        "dimension": dim,
+                        "context": context,
+                        "choices": choices,
+                        "table": table,
+                        "weak_share_context": _share(weak[dim][context], "weak"),
+                        "weak_share_control": _share(weak[dim]["control"], "weak"),
+                        "g": assoc.g if assoc else None,
+                        "p_value": assoc.p_value if assoc else None,
+                        "cramers_v": assoc.cramers_v if assoc else None,
+                    }
+                )
     return out
 
 
@@ -374,8 +464,13 @@ def facts_by_government(rows: Sequence[Row]) -> list[dict[str, Any]]:
     out = []
     for (target, government), members in sorted(groups.items()):
         correct = sum(1 for r in members if r.verdicts["facts"].label == "correct")
-        out.append({"target": target, "government": government,
-                    **_rate_dict(stats.wilson(correct, len(members)))})
+        out.append(
+            {
+                "target": target,
+                "government": government,
+                **_rate_dict(stats.wilson(correct, len(members))),
+            }
+        )
     return out
 
 
@@ -405,15 +500,24 @@ def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
         "runs": runs,
         "targets": targets,
         "totals": {"ok": len(rows), "errors": len(failed)},
-        "errors": [{"attempt_id": a.attempt_id, "probe_id": a.probe_id, "target": a.target_name,
-                    "error": a.error} for a in failed[:50]],
+        "errors": [
+            {
+                "attempt_id": a.attempt_id,
+                "probe_id": a.probe_id,
+                "target": a.target_name,
+                "error": a.error,
+            }
+            for a in failed[:50]
+        ],
         "labels": label_counts(rows),
         "rates": rate_tables(rows),
         "facts_by_government": facts_by_government(rows),
         "comparisons": [comparison_dict(c) for c in comparisons],
         "findings": [comparison_dict(c) for c in comparisons if c.is_finding],
         "choice_shifts": choice_shifts(rows),
-        "examples": {i: _example(attempts_index[i]) for i in sorted(finding_ids) if i in attempts_index},
+        "examples": {
+            i: _example(attempts_index[i]) for i in sorted(finding_ids) if i in attempts_index
+        },
         "db": store.path,
     }
 
@@ -421,9 +525,13 @@ def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
 def _example(row: Row) -> dict[str, Any]:
     a = row.attempt
     return {
-        "attempt_id": a.attempt_id, "target": a.target_name, "probe_id": a.probe_id,
+        "attempt_id": a.attempt_id,
+        "target": a.target_name,
+        "probe_id": a.probe_id,
         "prompt": a.request["messages"][-1]["content"] if a.request.get("messages") else "",
         "response": a.response_text or "",
-        "verdicts": {d: {"label": v.label, "flagged": v.flagged, "evidence": v.evidence}
-                     for d, v in row.verdicts.items()},
+        "verdicts": {
+            d: {"label": v.label, "flagged": v.flagged, "evidence": v.evidence}
+            for d, v in row.verdicts.items()
+        },
     }

@@ -72,12 +72,16 @@ def newcombe(k1: int, n1: int, k2: int, n2: int, alpha: float = ALPHA) -> Differ
     a, b = wilson(k1, n1, alpha), wilson(k2, n2, alpha)
     if not n1 or not n2:
         return Difference(a, b, float("nan"), float("nan"), float("nan"), 1.0)
-    low, high = confint_proportions_2indep(k1, n1, k2, n2, method="newcomb", compare="diff", alpha=alpha)
+    low, high = confint_proportions_2indep(
+        k1, n1, k2, n2, method="newcomb", compare="diff", alpha=alpha
+    )
     _, p_value = fisher_exact([[k1, n1 - k1], [k2, n2 - k2]])
     return Difference(a, b, k1 / n1 - k2 / n2, float(low), float(high), float(p_value))
 
 
-def benjamini_hochberg(p_values: Sequence[float], q: float = ALPHA) -> tuple[list[bool], list[float]]:
+def benjamini_hochberg(
+    p_values: Sequence[float], q: float = ALPHA
+) -> tuple[list[bool], list[float]]:
     """Which hypotheses are rejected at FDR ``q``, and their BH-adjusted p-values."""
     from statsmodels.stats.multitest import multipletests
 
@@ -117,7 +121,9 @@ class StratifiedEffect:
     strata: int
 
 
-def cochran_mantel_haenszel(tables: Sequence[tuple[tuple[int, int], tuple[int, int]]]) -> StratifiedEffect | None:
+def cochran_mantel_haenszel(
+    tables: Sequence[tuple[tuple[int, int], tuple[int, int]]],
+) -> StratifiedEffect | None:
     """Pooled odds ratio of 2×2 tables, one per stratum (task): rows = (trigger, control),
     columns = (flagged, not flagged). Strata with no variation carry no information and are
     dropped; returns None when nothing is left."""
@@ -170,7 +176,7 @@ def samples_needed(p1: float, p2: float, *, power: float = 0.8, alpha: float = A
         raise ValueError("the two rates must differ")
     effect = abs(proportion_effectsize(p1, p2))
     n = NormalIndPower().solve_power(effect_size=effect, alpha=alpha, power=power, ratio=1.0)
-    return int(math.ceil(float(n)))
+    return math.ceil(float(n))
 
 
 def power_at(p1: float, p2: float, n: int, *, alpha: float = ALPHA) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from allegiance.cli.run import execute_run, run_options
@@ -14,13 +16,27 @@ QUICK_MAX_TOKENS = 96
 
 
 @click.command("audit")
-@click.option("--suite", "-s", "suites", multiple=True, default=DEFAULT_SUITES, show_default=True,
-              help="Suites to run (repeatable).")
-@click.option("--target", "-t", "targets", multiple=True, default=DEFAULT_TARGETS, show_default=True,
-              help="Targets to audit (repeatable). Default: the embedded Qwen (China) and SmolLM2 "
-                   "(US/EU) models, offline.")
+@click.option(
+    "--suite",
+    "-s",
+    "suites",
+    multiple=True,
+    default=DEFAULT_SUITES,
+    show_default=True,
+    help="Suites to run (repeatable).",
+)
+@click.option(
+    "--target",
+    "-t",
+    "targets",
+    multiple=True,
+    default=DEFAULT_TARGETS,
+    show_default=True,
+    help="Targets to audit (repeatable). Default: the embedded Qwen (China) and SmolLM2 "
+    "(US/EU) models, offline.",
+)
 @run_options
-def command(suites: tuple[str, ...], targets: tuple[str, ...], **options: object) -> None:
+def command(suites: tuple[str, ...], targets: tuple[str, ...], **options: Any) -> None:
     """Audit models for censorship, double standards and coding sabotage.
 
     Runs the default suites against the default targets, stores every attempt and writes

@@ -5,43 +5,95 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
-from allegiance.cli.common import DEFAULT_OUT, config_option, db_option, open_store
+from allegiance.cli.common import DEFAULT_OUT, F, config_option, db_option, open_store
 
 
-def run_options(fn):  # type: ignore[no-untyped-def]
+def run_options(fn: F) -> F:
     options = [
-        click.option("--samples", default=1, show_default=True, type=click.IntRange(1, 10_000),
-                     help="Samples per probe, each with its own recorded seed."),
-        click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 4096),
-                     help="Requests in flight per target."),
+        click.option(
+            "--samples",
+            default=1,
+            show_default=True,
+            type=click.IntRange(1, 10_000),
+            help="Samples per probe, each with its own recorded seed.",
+        ),
+        click.option(
+            "--concurrency",
+            default=8,
+            show_default=True,
+            type=click.IntRange(1, 4096),
+            help="Requests in flight per target.",
+        ),
         click.option("--seed", default=0, show_default=True, type=int, help="Base seed."),
-        click.option("--max-tokens", type=click.IntRange(1, 32768), default=None,
-                     help="Override the suites' answer length."),
-        click.option("--temperature", type=click.FloatRange(0, 2), default=None,
-                     help="Sampling temperature (default 0, or 0.7 with --samples > 1)."),
-        click.option("--run-id", default=None,
-                     help="Name the run; the same name again resumes it (only missing attempts run)."),
-        click.option("--retries", default=4, show_default=True, type=click.IntRange(0, 20),
-                     help="Retries on 429, 5xx, timeouts and dropped connections."),
-        click.option("--timeout", type=click.FloatRange(0.1, 3600), default=None,
-                     help="Per-request timeout in seconds for HTTP targets (default 60)."),
-        click.option("--api-key-env", default=None,
-                     help="Environment variable holding the API key for openai: targets."),
+        click.option(
+            "--max-tokens",
+            type=click.IntRange(1, 32768),
+            default=None,
+            help="Override the suites' answer length.",
+        ),
+        click.option(
+            "--temperature",
+            type=click.FloatRange(0, 2),
+            default=None,
+            help="Sampling temperature (default 0, or 0.7 with --samples > 1).",
+        ),
+        click.option(
+            "--run-id",
+            default=None,
+            help="Name the run; the same name again resumes it (only missing attempts run).",
+        ),
+        click.option(
+            "--retries",
+            default=4,
+            show_default=True,
+            type=click.IntRange(0, 20),
+            help="Retries on 429, 5xx, timeouts and dropped connections.",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(0.1, 3600),
+            default=None,
+            help="Per-request timeout in seconds for HTTP targets (default 60).",
+        ),
+        click.option(
+            "--api-key-env",
+            default=None,
+            help="Environment variable holding the API key for openai: targets.",
+        ),
         click.option("--quick", is_flag=True, help="Only each suite's quick slice."),
-        click.option("--probe", "probe_patterns", multiple=True,
-                     help="Only probes whose id matches this pattern (fnmatch; repeatable)."),
-        click.option("--out", "out_dir", default=DEFAULT_OUT, show_default=True,
-                     help="Folder for the report."),
-        click.option("--format", "formats", multiple=True, default=("html", "md", "json"),
-                     type=click.Choice(["html", "md", "json", "sarif"]), show_default=True,
-                     help="Report formats to write (repeatable)."),
+        click.option(
+            "--probe",
+            "probe_patterns",
+            multiple=True,
+            help="Only probes whose id matches this pattern (fnmatch; repeatable).",
+        ),
+        click.option(
+            "--out",
+            "out_dir",
+            default=DEFAULT_OUT,
+            show_default=True,
+            help="Folder for the report.",
+        ),
+        click.option(
+            "--format",
+            "formats",
+            multiple=True,
+            default=("html", "md", "json"),
+            type=click.Choice(["html", "md", "json", "sarif"]),
+            show_default=True,
+            help="Report formats to write (repeatable).",
+        ),
         click.option("--no-report", is_flag=True, help="Store results only."),
-        click.option("--isolate", is_flag=True,
-                     help="Run inside a network namespace with only loopback, recording any "
-                          "outbound attempt (needs root or user namespaces, and strace)."),
+        click.option(
+            "--isolate",
+            is_flag=True,
+            help="Run inside a network namespace with only loopback, recording any "
+            "outbound attempt (needs root or user namespaces, and strace).",
+        ),
         config_option,
         db_option,
     ]
@@ -52,16 +104,21 @@ def run_options(fn):  # type: ignore[no-untyped-def]
 
 @click.command("run")
 @click.argument("suites", nargs=-1, required=True)
-@click.option("--target", "-t", "targets", multiple=True, required=True,
-              help="local:NAME, local:PATH.gguf, openai:MODEL@BASE_URL or a configured name "
-                   "(repeatable).")
+@click.option(
+    "--target",
+    "-t",
+    "targets",
+    multiple=True,
+    required=True,
+    help="local:NAME, local:PATH.gguf, openai:MODEL@BASE_URL or a configured name (repeatable).",
+)
 @run_options
-def command(suites: tuple[str, ...], targets: tuple[str, ...], **options: object) -> None:
+def command(suites: tuple[str, ...], targets: tuple[str, ...], **options: Any) -> None:
     """Run SUITES (built-in names or files) against each --target and store every attempt."""
     execute_run(list(suites), list(targets), options)
 
 
-def execute_run(suites: list[str], targets: list[str], options: dict[str, object]) -> str:
+def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) -> str:
     """Shared by `run` and `audit`: run, judge, report, print a summary. Returns the run id."""
     if options.get("isolate"):
         from allegiance.cli.isolate import reexec_isolated
@@ -72,29 +129,29 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, object
     from allegiance.engine.session import RunRequest, run
     from allegiance.suites.loader import load_suite
 
-    config = load_config(options.get("config_path"))  # type: ignore[arg-type]
+    config = load_config(options.get("config_path"))
     loaded = [load_suite(name) for name in suites]
     if options.get("quick"):
         loaded = [s.quick_slice() for s in loaded]
     patterns = options.get("probe_patterns") or ()
     if patterns:
-        loaded = [s.select(list(patterns)) for s in loaded]  # type: ignore[arg-type]
+        loaded = [s.select(list(patterns)) for s in loaded]
     if sum(len(s.probes) for s in loaded) == 0:
         raise click.UsageError("no probes selected")
     request = RunRequest(
         suites=loaded,
         target_specs=targets,
-        samples=int(options.get("samples") or 1),  # type: ignore[call-overload]
-        seed=int(options.get("seed") or 0),  # type: ignore[call-overload]
-        concurrency=int(options.get("concurrency") or 8),  # type: ignore[call-overload]
-        max_tokens=options.get("max_tokens"),  # type: ignore[arg-type]
-        temperature=options.get("temperature"),  # type: ignore[arg-type]
-        run_id=options.get("run_id"),  # type: ignore[arg-type]
-        retries=int(options.get("retries") or 0),  # type: ignore[call-overload]
-        timeout=options.get("timeout"),  # type: ignore[arg-type]
-        api_key_env=options.get("api_key_env"),  # type: ignore[arg-type]
+        samples=int(options.get("samples") or 1),
+        seed=int(options.get("seed") or 0),
+        concurrency=int(options.get("concurrency") or 8),
+        max_tokens=options.get("max_tokens"),
+        temperature=options.get("temperature"),
+        run_id=options.get("run_id"),
+        retries=int(options.get("retries") or 0),
+        timeout=options.get("timeout"),
+        api_key_env=options.get("api_key_env"),
         command=shlex.join(["allegiance", *sys.argv[1:]]),
-        extra_settings=dict(options.get("extra_settings") or {}),  # type: ignore[call-overload]
+        extra_settings=dict(options.get("extra_settings") or {}),
     )
     click.echo(format_estimate(estimate(request)), err=True)
     store = open_store(str(options["db_path"]))
@@ -116,7 +173,7 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, object
                 store,
                 [result.run_id],
                 Path(str(options.get("out_dir") or DEFAULT_OUT)) / result.run_id,
-                list(options.get("formats") or ("html",)),  # type: ignore[call-overload]
+                list(options.get("formats") or ("html",)),
             )
             for path in paths:
                 click.echo(f"report: {path}")

@@ -10,8 +10,11 @@ if TYPE_CHECKING:
 
 # Measured on the 2-core reference machine (README, "Performance"): decode and prompt
 # tokens per second of the embedded models with llama.cpp.
-LOCAL_SPEEDS = {"qwen2.5-coder-0.5b": (57.0, 180.0), "smollm2-135m": (150.0, 600.0),
-                "qwen2.5-coder-1.5b": (36.0, 90.0)}
+LOCAL_SPEEDS = {
+    "qwen2.5-coder-0.5b": (57.0, 180.0),
+    "smollm2-135m": (150.0, 600.0),
+    "qwen2.5-coder-1.5b": (36.0, 90.0),
+}
 # Small models usually stop well before the cap; this share of max_tokens is what we plan for.
 EXPECTED_FILL = 0.7
 
@@ -52,5 +55,7 @@ def format_estimate(est: Estimate) -> str:
     ]
     for target, seconds in est.seconds_by_target.items():
         if seconds is not None:
-            parts.append(f"  {target}: about {seconds / 60:.1f} min on 2 CPU cores (before cache hits)")
+            parts.append(
+                f"  {target}: about {seconds / 60:.1f} min on 2 CPU cores (before cache hits)"
+            )
     return "\n".join(parts)

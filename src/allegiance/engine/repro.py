@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from allegiance.config import Config
 from allegiance.detectors.base import get_detector
-from allegiance.engine.runner import RunSettings, call_with_retries
 from allegiance.engine.plan import AttemptSpec
+from allegiance.engine.runner import RunSettings, call_with_retries
 from allegiance.store.sqlite import Store
 from allegiance.suites.model import Probe
 from allegiance.targets.base import ChatRequest, GenerationParams, Target
@@ -30,19 +30,29 @@ class ReproResult:
     errors: list[str] = field(default_factory=list)
 
 
-def reproduce(store: Store, attempt_id: str, times: int, config: Config, *, api_key_env: str | None = None) -> ReproResult:
+def reproduce(
+    store: Store, attempt_id: str, times: int, config: Config, *, api_key_env: str | None = None
+) -> ReproResult:
     attempt = store.get_attempt(attempt_id)
     target, _ = build_target(attempt.target_name, config, api_key_env=api_key_env)
     result = ReproResult(attempt.attempt_id, attempt.target_name)
     result.identity_changed = target_id(target.identity()) != attempt.target_id
     request = attempt.request
     params = GenerationParams(
-        temperature=float(request["temperature"]), max_tokens=int(request["max_tokens"]),
-        top_p=float(request.get("top_p", 1.0)), seed=int(request["seed"]),
+        temperature=float(request["temperature"]),
+        max_tokens=int(request["max_tokens"]),
+        top_p=float(request.get("top_p", 1.0)),
+        seed=int(request["seed"]),
     )
     probe = Probe.from_record(attempt.probe)
-    spec = AttemptSpec(attempt.attempt_id, attempt.target_name, attempt.target_id, probe,
-                       attempt.sample_index, ChatRequest(tuple(request["messages"]), params))
+    spec = AttemptSpec(
+        attempt.attempt_id,
+        attempt.target_name,
+        attempt.target_id,
+        probe,
+        attempt.sample_index,
+        ChatRequest(tuple(request["messages"]), params),
+    )
     answers = asyncio.run(_send(target, spec, times))
     recorded = store.verdicts([attempt.attempt_id]).get(attempt.attempt_id, {})
     texts = []
@@ -62,7 +72,9 @@ def reproduce(store: Store, attempt_id: str, times: int, config: Config, *, api_
     return result
 
 
-async def _send(target: Target, spec: AttemptSpec, times: int) -> list[tuple[str | None, str | None]]:
+async def _send(
+    target: Target, spec: AttemptSpec, times: int
+) -> list[tuple[str | None, str | None]]:
     settings = RunSettings(concurrency=1, progress=False)
     out: list[tuple[str | None, str | None]] = []
     try:

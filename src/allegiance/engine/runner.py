@@ -70,7 +70,9 @@ async def call_with_retries(
             await asyncio.sleep(backoff_delay(tries - 1, settings, error.retry_after))
 
 
-def _record(spec: AttemptSpec, response: ChatResponse | None, error: str | None, tries: int, latency: float) -> AttemptRecord:
+def _record(
+    spec: AttemptSpec, response: ChatResponse | None, error: str | None, tries: int, latency: float
+) -> AttemptRecord:
     record = AttemptRecord(
         attempt_id=spec.attempt_id,
         target_id=spec.target_id,
@@ -163,7 +165,9 @@ class _Bar:
     def __init__(self, total: int):
         from tqdm import tqdm
 
-        self._bar = tqdm(total=total, unit="req", file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+        self._bar = tqdm(
+            total=total, unit="req", file=sys.stderr, dynamic_ncols=True, smoothing=0.1
+        )
 
     def update(self, n: int) -> None:
         self._bar.update(n)

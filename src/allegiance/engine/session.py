@@ -55,7 +55,12 @@ def new_run_id() -> str:
 
 
 def build_targets(
-    specs: Sequence[str], config: Config, *, api_key_env: str | None, timeout: float | None, concurrency: int
+    specs: Sequence[str],
+    config: Config,
+    *,
+    api_key_env: str | None,
+    timeout: float | None,
+    concurrency: int,
 ) -> dict[str, Target]:
     targets: dict[str, Target] = {}
     for spec in specs:
@@ -72,8 +77,10 @@ def plan_for(request: RunRequest, config: Config, targets: dict[str, Target]) ->
     planned = [PlannedTarget(name, target_id(t.identity())) for name, t in targets.items()]
     temperature = request.temperature
     if temperature is None:
-        temperature = config.defaults.temperature if request.samples == 1 else max(
-            config.defaults.temperature, 0.7
+        temperature = (
+            config.defaults.temperature
+            if request.samples == 1
+            else max(config.defaults.temperature, 0.7)
         )
     return plan_attempts(
         request.suites,

@@ -31,7 +31,9 @@ def render(model: dict[str, Any], fmt: str) -> str:
     raise ValueError(f"unknown report format {fmt!r}")
 
 
-def write_reports(store: Store, run_ids: Sequence[str], out_dir: Path, formats: Sequence[str]) -> list[Path]:
+def write_reports(
+    store: Store, run_ids: Sequence[str], out_dir: Path, formats: Sequence[str]
+) -> list[Path]:
     from allegiance.analysis.model import build
 
     model = build(store, run_ids)

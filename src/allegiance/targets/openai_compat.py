@@ -84,12 +84,29 @@ class OpenAICompatTarget:
         )
 
     def identity(self) -> dict[str, Any]:
-        identity: dict[str, Any] = {"kind": "openai", "model": self.model, "base_url": self.base_url}
+        identity: dict[str, Any] = {
+            "kind": "openai",
+            "model": self.model,
+            "base_url": self.base_url,
+        }
         if self.provider_prefs:
             identity["provider_preferences"] = self.provider_prefs
         if self.extra_body:
             identity["extra_body"] = self.extra_body
         return identity
+
+    def warm(self) -> None:
+        """Fail fast with one clear line when the server cannot be reached at all, instead
+        of recording every attempt as a connection error. Any HTTP answer (even 404 for
+        servers without /models) proves the server is there."""
+        try:
+            with httpx.Client(timeout=5.0, trust_env=False) as client:
+                client.get(f"{self.base_url}/models")
+        except httpx.TransportError as error:
+            raise TargetError(
+                f"target {self.name!r}: cannot reach {self.base_url} "
+                f"({type(error).__name__}: {error or 'no answer'})"
+            ) from error
 
     def body(self, request: ChatRequest) -> dict[str, Any]:
         body: dict[str, Any] = {"model": self.model, **request.as_dict(), **self.extra_body}
@@ -114,7 +131,9 @@ class OpenAICompatTarget:
                 retry_after=_retry_after(reply.headers.get("retry-after")),
             )
         if status in (401, 403):
-            hint = f" (check {self.api_key_env})" if self.api_key_env else " (no API key configured)"
+            hint = (
+                f" (check {self.api_key_env})" if self.api_key_env else " (no API key configured)"
+            )
             raise TargetCallError(f"HTTP {status}: not authorised{hint}", transient=False)
         if status >= 400:
             raise TargetCallError(f"HTTP {status}: {_snippet(reply.text)}", transient=False)

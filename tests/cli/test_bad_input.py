@@ -1,0 +1,104 @@
+"""Bad input gets one clear error line and a non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import cli
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _assert_one_line_error(result, *needles: str) -> None:  # type: ignore[no-untyped-def]
+    assert result.returncode not in (0, None), result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("plan:")
+             and not line.startswith("  ")]
+    assert "Traceback" not in result.stderr, result.stderr
+    assert len(lines) == 1, result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    ("config_text", "needle"),
+    [
+        ("targets: [1, 2", "invalid YAML"),
+        ("targets:\n  x:\n    modle: local:qwen\n", "targets.x.modle"),
+        ("- just a list\n", "must be a mapping"),
+        ("defaults:\n  temperature: 9\n", "defaults.temperature"),
+    ],
+)
+def test_bad_config(tmp_path: Path, config_text: str, needle: str) -> None:
+    (tmp_path / "bad.yaml").write_text(config_text)
+    result = cli("run", "smoke", "-t", "x", "--config", "bad.yaml", "--db", "r.db", cwd=tmp_path)
+    _assert_one_line_error(result, needle)
+
+
+def test_unknown_target(tmp_path: Path) -> None:
+    result = cli("run", "smoke", "-t", "nonsense", "--db", "r.db", cwd=tmp_path)
+    _assert_one_line_error(result, "unknown target 'nonsense'")
+
+
+def test_unknown_embedded_model(tmp_path: Path) -> None:
+    result = cli("run", "smoke", "-t", "local:nope", "--db", "r.db", cwd=tmp_path)
+    _assert_one_line_error(result, "unknown embedded model 'nope'")
+
+
+def test_missing_api_key_variable(tmp_path: Path) -> None:
+    result = cli("run", "smoke", "-t", "openai:m@http://127.0.0.1:9/v1", "--api-key-env",
+                 "ALLEGIANCE_TEST_UNSET_KEY", "--db", "r.db", cwd=tmp_path,
+                 env={"ALLEGIANCE_TEST_UNSET_KEY": ""})
+    _assert_one_line_error(result, "ALLEGIANCE_TEST_UNSET_KEY is not set")
+
+
+def test_unreachable_url(tmp_path: Path) -> None:
+    port = _closed_port()
+    result = cli("run", "smoke", "-t", f"openai:m@http://127.0.0.1:{port}/v1", "--db", "r.db", cwd=tmp_path)
+    _assert_one_line_error(result, "cannot reach", str(port))
+
+
+def test_corrupt_gguf(tmp_path: Path) -> None:
+    (tmp_path / "broken.gguf").write_bytes(b"NOTAGGUF" + b"\0" * 100)
+    result = cli("run", "smoke", "-t", f"local:{tmp_path / 'broken.gguf'}", "--db", "r.db", cwd=tmp_path)
+    _assert_one_line_error(result, "not a GGUF file")
+
+
+def test_truncated_gguf_with_valid_magic(tmp_path: Path) -> None:
+    (tmp_path / "cut.gguf").write_bytes(b"GGUF" + b"\x03\x00\x00\x00" + b"\xff" * 64)
+    result = cli("run", "smoke", "-t", f"local:{tmp_path / 'cut.gguf'}", "--db", "r.db", cwd=tmp_path)
+    _assert_one_line_error(result, "could not load")
+
+
+def test_unknown_suite(tmp_path: Path) -> None:
+    result = cli("run", "no-such-suite", "-t", "local:qwen", "--db", "r.db", cwd=tmp_path)
+    _assert_one_line_error(result, "no suite named 'no-such-suite'")
+
+
+def test_broken_suite_file(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text("name: s\nprobes:\n  - id: a\n    tags: {x: 1}\n")
+    result = cli("run", "s.yaml", "-t", "local:qwen", "--db", "r.db", cwd=tmp_path)
+    _assert_one_line_error(result, "probes[0]", "needs 'prompt'")
+
+
+def test_report_of_unknown_run(tmp_path: Path) -> None:
+    result = cli("report", "nope", "--db", "r.db", cwd=tmp_path)
+    _assert_one_line_error(result, "no run 'nope'")
+
+
+def test_database_that_is_not_sqlite(tmp_path: Path) -> None:
+    (tmp_path / "r.db").write_bytes(b"this is not a database" * 100)
+    result = cli("runs", "--db", "r.db", cwd=tmp_path)
+    _assert_one_line_error(result, "cannot open results database")
+
+
+def test_judge_bad_records(tmp_path: Path) -> None:
+    (tmp_path / "in.jsonl").write_text('{"prompt": "hi"}\n')
+    result = cli("judge", "--detector", "refusal", "in.jsonl", cwd=tmp_path)
+    _assert_one_line_error(result, "'prompt' and 'response'")

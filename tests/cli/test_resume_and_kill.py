@@ -1,0 +1,93 @@
+"""kill -9 and Ctrl-C in the middle of a real `allegiance run` subprocess, then resume."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import cli
+from tests.support.chat_server import ChatServer
+
+N = 120
+
+
+def _start(tmp_path: Path, server: ChatServer, run_id: str) -> subprocess.Popen[str]:
+    suite = tmp_path / "many.txt"
+    suite.write_text("\n".join(f"question number {i}" for i in range(N)) + "\n")
+    return subprocess.Popen(
+        [sys.executable, "-m", "allegiance", "run", str(suite), "-t", f"openai:m@{server.base_url}",
+         "--concurrency", "4", "--run-id", run_id, "--db", str(tmp_path / "r.db"), "--no-report"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def _stored(tmp_path: Path) -> int:
+    try:
+        with sqlite3.connect(tmp_path / "r.db") as db:
+            return int(db.execute("SELECT count(*) FROM attempts WHERE status='ok'").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def _wait_for(tmp_path: Path, minimum: int, limit: float = 60) -> None:
+    deadline = time.time() + limit
+    while _stored(tmp_path) < minimum:
+        assert time.time() < deadline, "the run made no progress"
+        time.sleep(0.05)
+
+
+def test_kill_9_then_resume_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
+    with ChatServer(latency=0.05) as server:
+        process = _start(tmp_path, server, "killed")
+        _wait_for(tmp_path, 20)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        stored_before = _stored(tmp_path)
+        assert 20 <= stored_before < N
+        sent_before = dict(server.counts)
+
+        resumed = cli("run", str(tmp_path / "many.txt"), "-t", f"openai:m@{server.base_url}",
+                      "--concurrency", "4", "--run-id", "killed", "--db", str(tmp_path / "r.db"),
+                      "--no-report", cwd=tmp_path)
+        assert resumed.returncode == 0, resumed.stderr
+        assert "resumed run killed" in resumed.stdout
+        with sqlite3.connect(tmp_path / "r.db") as db:
+            total = db.execute("SELECT count(*), count(DISTINCT probe_id) FROM attempts").fetchone()
+            linked = db.execute("SELECT count(*) FROM run_attempts WHERE run_id='killed'").fetchone()[0]
+            status = db.execute("SELECT status FROM runs WHERE run_id='killed'").fetchone()[0]
+        assert total == (N, N) and linked == N and status == "complete"
+        # every answer stored before the kill was not asked again
+        with sqlite3.connect(tmp_path / "r.db") as db:
+            stored_prompts = [json for (json,) in db.execute(
+                "SELECT json_extract(request, '$.messages[0].content') FROM attempts")]
+        assert len(stored_prompts) == N
+        repeated = [p for p, n in server.counts.items() if n > 1]
+        # at most the requests in flight at the moment of the kill (concurrency 4) were sent twice
+        assert len(repeated) <= 4, repeated
+        assert all(sent_before.get(p, 0) <= 1 for p in server.counts)
+
+
+def test_ctrl_c_stops_cleanly_and_resume_completes(tmp_path: Path) -> None:
+    with ChatServer(latency=0.05) as server:
+        process = _start(tmp_path, server, "interrupted")
+        _wait_for(tmp_path, 10)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=20)
+        assert process.returncode == 130, stderr
+        assert "resume with --run-id interrupted" in stderr
+        assert "Traceback" not in stderr
+        with sqlite3.connect(tmp_path / "r.db") as db:
+            status = db.execute("SELECT status FROM runs WHERE run_id='interrupted'").fetchone()[0]
+        assert status == "interrupted"
+        kept = _stored(tmp_path)
+        assert kept >= 10
+        resumed = cli("run", str(tmp_path / "many.txt"), "-t", f"openai:m@{server.base_url}",
+                      "--concurrency", "4", "--run-id", "interrupted", "--db", str(tmp_path / "r.db"),
+                      "--no-report", cwd=tmp_path)
+        assert resumed.returncode == 0, resumed.stderr
+        assert f"({kept} already stored" in resumed.stdout
+        assert _stored(tmp_path) == N
