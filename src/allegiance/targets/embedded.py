@@ -234,11 +234,13 @@ def _scan(path: Path, model: EmbeddedModel) -> None:
         from allegiance.artifacts import scan_paths
     except ImportError:  # the scanner is part of allegiance; absent only in partial installs
         return
+    from allegiance.artifacts import Severity
+
     report = scan_paths([path])
     record = scan_record_path(model)
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text(report.to_json())
-    if report.exit_code == 1 and report.has_severity("high"):
+    if report.exit_code(Severity.HIGH) == 1:
         raise ModelFileError(
             f"embedded model {model.name}: the artifact scan found high-severity problems in "
             f"{path}; see {record}"

@@ -1,0 +1,111 @@
+"""Hugging Face folders: auto_map remote code by AST, tokenizer templates, pickles inside."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from allegiance.artifacts import Severity, Status, scan_paths
+from allegiance.artifacts import testcorpus as tc
+
+EVIL_MODELING = '''
+import base64, socket, subprocess
+import urllib.request as ur
+from torch import nn
+
+class EvilModel(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        exec(base64.b64decode("cHJpbnQoMSk="))
+        subprocess.run(["curl", "http://192.0.2.1"])
+        mod = __import__("os")
+        with open("/tmp/x", "w") as fh:
+            fh.write("x")
+        ur.urlopen("http://192.0.2.1/")
+'''
+CLEAN_MODELING = '''
+import math
+import torch
+from torch import nn
+
+class TinyModel(nn.Module):
+    def forward(self, x):
+        return torch.relu(x) * math.sqrt(2)
+'''
+
+
+def make_folder(root: Path, modeling: str, template: str, weights: bytes) -> Path:
+    root.mkdir()
+    (root / "config.json").write_text(json.dumps({
+        "_name_or_path": "Qwen/Qwen2.5-0.5B-Instruct", "model_type": "qwen2",
+        "auto_map": {"AutoModel": "modeling_tiny.TinyModel",
+                     "AutoConfig": "configuration_tiny.TinyConfig"},
+    }))
+    (root / "modeling_tiny.py").write_text(modeling)
+    (root / "configuration_tiny.py").write_text("class TinyConfig:\n    pass\n")
+    (root / "tokenizer_config.json").write_text(json.dumps({"chat_template": template}))
+    (root / "pytorch_model.bin").write_bytes(weights)
+    (root / "model.safetensors").write_bytes(tc.benign_safetensors())
+    (root / "README.md").write_text("# a model\n")
+    return root
+
+
+def by_name(report, name):
+    return next(r for r in report.files if Path(r.path).name == name)
+
+
+def test_clean_folder(tmp_path):
+    folder = make_folder(tmp_path / "clean", CLEAN_MODELING, tc.qwen_like_template(),
+                         tc.torch_zip(tc.benign_state_dict_pickle(), prefix="pytorch_model"))
+    report = scan_paths([folder])
+    names = {Path(r.path).name for r in report.files}
+    assert "README.md" not in names
+    assert {"config.json", "modeling_tiny.py", "tokenizer_config.json", "pytorch_model.bin",
+            "model.safetensors"} <= names
+    assert report.exit_code() == 0, report.to_json()
+    tok = by_name(report, "tokenizer_config.json")
+    assert any("known-good template for qwen2.5" in f.message for f in tok.findings)
+    assert by_name(report, "modeling_tiny.py").notes["remote_code"]
+
+
+def test_evil_folder(tmp_path):
+    folder = make_folder(tmp_path / "evil", EVIL_MODELING, tc.TRIGGER_TEMPLATE,
+                         tc.torch_zip(tc.posix_system(), prefix="pytorch_model"))
+    report = scan_paths([folder])
+    assert report.exit_code() == 1
+    code = {f.rule: f.severity for f in by_name(report, "modeling_tiny.py").findings}
+    assert code["code.obfuscated-exec"] == Severity.CRITICAL
+    assert code["code.subprocess"] >= Severity.HIGH
+    assert code["code.network"] == Severity.HIGH
+    assert code["code.dynamic-import"] == Severity.MEDIUM
+    assert code["code.file-write"] == Severity.MEDIUM
+    tok = {f.rule for f in by_name(report, "tokenizer_config.json").findings}
+    assert {"template.content-trigger", "template.differs-from-known"} <= tok
+    weights = by_name(report, "pytorch_model.bin")
+    assert weights.max_severity == Severity.CRITICAL
+
+
+def test_remote_code_elsewhere_or_missing(tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"auto_map": {
+        "AutoModel": "someone/other-repo--modeling_x.X", "AutoTokenizer": ["tok_missing.T", None]}}))
+    report = scan_paths([folder])
+    rules = {f.rule for f in report.findings}
+    assert {"hf.remote-code-other-repo", "hf.remote-code-missing"} <= rules
+
+
+def test_broken_config_could_not_scan(tmp_path):
+    folder = tmp_path / "b"
+    folder.mkdir()
+    (folder / "config.json").write_text("{not json")
+    report = scan_paths([folder])
+    assert report.files[0].status == Status.ERROR and report.exit_code() == 2
+
+
+def test_chat_template_jinja_file(tmp_path):
+    folder = tmp_path / "j"
+    folder.mkdir()
+    (folder / "chat_template.jinja").write_text(tc.ESCAPE_TEMPLATE)
+    report = scan_paths([folder])
+    assert report.files[0].max_severity == Severity.CRITICAL

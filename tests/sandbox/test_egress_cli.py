@@ -1,0 +1,37 @@
+"""``allegiance egress`` errors that need neither root nor strace."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from egress_testlib import RunCli
+
+from allegiance.sandbox.egress import CommandError, run_isolated
+
+
+def test_no_command_is_one_line_exit_2(run_cli: RunCli) -> None:
+    done = run_cli("egress")
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr == ("allegiance: error: no command given; usage: allegiance egress "
+                           "[OPTIONS] -- COMMAND [ARGS]...\n")
+    with pytest.raises(CommandError, match="no command given"):
+        run_isolated([])
+
+
+def test_missing_strace_says_how_to_install_it(tmp_path: Path, run_cli: RunCli) -> None:
+    done = run_cli("egress", "--", sys.executable, "-c", "pass",
+                   env=dict(os.environ, PATH=str(tmp_path)))
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "apt-get install strace" in done.stderr
+
+
+def test_help_documents_the_exit_codes(run_cli: RunCli) -> None:
+    done = run_cli("egress", "--help")
+    assert done.returncode == 0
+    for line in ("0  only loopback was attempted", "1  something beyond loopback was attempted",
+                 "2  the command could not be run in isolation"):
+        assert line in done.stdout
