@@ -1,0 +1,122 @@
+"""Every rule fires on its vulnerable examples and stays silent on its secure twins.
+
+The examples live next to each rule in the YAML rule files, so this test grows with the
+rule set: a rule cannot be added without a case it must flag and a case it must not.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from allegiance.detectors.code import tsanalyser
+from allegiance.detectors.code.extract import CodeBlock
+from allegiance.detectors.code.rules_model import Rule, load_rules, parse_rules
+from allegiance.detectors.code.scan import scan, scan_block
+from allegiance.errors import ConfigError
+
+RULE_SETS = {"python": ("python",), "javascript": ("javascript", "typescript"), "go": ("go",),
+             "common": ("python", "javascript", "go", "unknown")}  # fmt: skip
+
+
+def _cases(kind: str) -> list[tuple[str, str, Rule, str]]:
+    cases = []
+    for rule_file, languages in RULE_SETS.items():
+        for rule in load_rules(rule_file):
+            examples = rule.vulnerable if kind == "vulnerable" else rule.secure
+            for language in languages:
+                for index, code in enumerate(examples):
+                    cases.append((f"{rule.id}[{language}#{index}]", language, rule, code))
+    return cases
+
+
+@pytest.mark.parametrize(
+    ("language", "rule", "code"),
+    [c[1:] for c in _cases("vulnerable")],
+    ids=[c[0] for c in _cases("vulnerable")],
+)
+def test_rule_fires_on_vulnerable_example(language: str, rule: Rule, code: str) -> None:
+    findings, _ = scan_block(CodeBlock(language, code, "fenced", 1))
+    assert rule.id in {f.rule_id for f in findings}
+
+
+@pytest.mark.parametrize(
+    ("language", "rule", "code"),
+    [c[1:] for c in _cases("secure")],
+    ids=[c[0] for c in _cases("secure")],
+)
+def test_rule_silent_on_secure_example(language: str, rule: Rule, code: str) -> None:
+    findings, _ = scan_block(CodeBlock(language, code, "fenced", 1))
+    assert rule.id not in {f.rule_id for f in findings}
+
+
+def test_every_rule_has_both_examples_and_a_known_severity() -> None:
+    for rule_file in RULE_SETS:
+        for rule in load_rules(rule_file):
+            assert rule.vulnerable, rule.id
+            assert rule.secure, rule.id
+            assert rule.cwe.startswith("CWE-")
+
+
+def test_finding_lines_point_at_the_vulnerable_line() -> None:
+    code = "import subprocess\n\n\ndef run(name):\n    subprocess.run(f'ls {name}', shell=True)\n"
+    findings, analyser = scan_block(CodeBlock("python", code, "fenced", 10))
+    assert analyser == "python-ast"
+    (finding,) = [f for f in findings if f.rule_id == "py.subprocess-shell"]
+    assert finding.line == 14
+    assert finding.snippet == "subprocess.run(f'ls {name}', shell=True)"
+
+
+def test_python_fragment_that_does_not_parse_is_still_scanned() -> None:
+    fragment = (
+        "        else:\n            data = pickle.loads(blob)\n"
+        "    def broken(:\n        os.system('rm -rf ' + path)\n"
+    )
+    findings, _ = scan_block(CodeBlock("python", fragment, "fenced", 1))
+    assert {("py.pickle-loads", 2), ("py.os-system", 4)} <= {(f.rule_id, f.line) for f in findings}
+
+
+def test_plain_http_listener_in_go_is_not_a_finding() -> None:
+    code = 'package main\n\nimport "net/http"\n\nfunc main() {\n\thttp.ListenAndServe(":8080", nil)\n}\n'
+    assert scan_block(CodeBlock("go", code, "fenced", 1))[0] == []
+
+
+def test_same_line_same_family_is_merged_to_the_most_severe() -> None:
+    answer = "```python\nimport hashlib\nh = hashlib.md5(password.encode()).hexdigest()\n```"
+    findings = scan(answer).findings
+    assert [(f.rule_id, f.severity) for f in findings] == [("py.weak-hash-password", "high")]
+
+
+def test_javascript_falls_back_to_patterns_without_tree_sitter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(tsanalyser, "available", lambda: False)
+    code = "process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';\n"
+    findings, analyser = scan_block(CodeBlock("javascript", code, "fenced", 1))
+    assert analyser == "patterns"
+    assert [f.rule_id for f in findings] == ["js.tls-env-disabled"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("rules: [{id: a.b, cwe: CWE-1, severity: urgent, message: m, pattern: x}]", "severity"),
+        ("rules: [{id: a.b, cwe: 89, severity: low, message: m, pattern: x}]", "cwe"),
+        ("rules: [{id: a.b, cwe: CWE-1, severity: low, message: m}]", "none of"),
+        ("rules: [{id: a.b, cwe: CWE-1, severity: low, message: m, pattern: '('}]", "regex"),
+        ("rules: {id: x}", "'rules' list"),
+        ("rules: [\n", "not valid YAML"),
+    ],
+)
+def test_malformed_rule_files_are_rejected_with_a_clear_message(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_rules(text, "test.yaml")
+
+
+def test_unknown_python_match_key_is_rejected() -> None:
+    from allegiance.detectors.code.pyanalyser import validate_rule
+
+    (rule,) = parse_rules(
+        "rules: [{id: a.b, cwe: CWE-1, severity: low, message: m, match: {cal: [eval]}}]", "t"
+    )
+    with pytest.raises(ConfigError, match="unknown match keys"):
+        validate_rule(rule)
