@@ -19,13 +19,19 @@ from allegiance.errors import AllegianceError
 
 # command name -> (module, one-line help shown by `allegiance --help` without importing it)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "audit": ("allegiance.cli.audit", "Run the default audit on the default targets and write a report."),
+    "audit": (
+        "allegiance.cli.audit",
+        "Run the default audit on the default targets and write a report.",
+    ),
     "run": ("allegiance.cli.run", "Run suites against targets and store every attempt."),
     "report": ("allegiance.cli.report", "Write a run's report (html, md, json, sarif)."),
     "compare": ("allegiance.cli.compare", "Compare several runs or targets in one report."),
     "runs": ("allegiance.cli.runs", "List stored runs."),
     "show": ("allegiance.cli.show", "Show one attempt, whole."),
-    "repro": ("allegiance.cli.repro", "Send a recorded request again and check the verdict recurs."),
+    "repro": (
+        "allegiance.cli.repro",
+        "Send a recorded request again and check the verdict recurs.",
+    ),
     "models": ("allegiance.cli.models", "List targets and their identities."),
     "suites": ("allegiance.cli.suites", "List built-in suites."),
     "judge": ("allegiance.cli.judge", "Apply a detector to prompt/response records (JSONL)."),

@@ -11,7 +11,9 @@ from allegiance.cli.common import db_option, open_store
 
 @click.command("compare")
 @click.argument("run_ids", nargs=-1, required=True)
-@click.option("--format", "fmt", type=click.Choice(["html", "md", "json"]), default="html", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["html", "md", "json"]), default="html", show_default=True
+)
 @click.option("--out", "out_path", default=None, help="Output file (default: stdout for md/json).")
 @db_option
 def command(run_ids: tuple[str, ...], fmt: str, out_path: str | None, db_path: str) -> None:
@@ -26,7 +28,11 @@ def command(run_ids: tuple[str, ...], fmt: str, out_path: str | None, db_path: s
     with open_store(db_path) as store:
         text = render(build(store, list(run_ids)), fmt)
     if out_path is None and fmt == "html":
-        out_path = str(Path("allegiance-out") / ("compare-" + "-".join(r[-9:] for r in run_ids)) / "report.html")
+        out_path = str(
+            Path("allegiance-out")
+            / ("compare-" + "-".join(r[-9:] for r in run_ids))
+            / "report.html"
+        )
     if out_path is None:
         click.echo(text, nl=False)
         return

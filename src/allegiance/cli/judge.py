@@ -16,15 +16,35 @@ from allegiance.cli.common import config_option
 @click.command("judge")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--detector", "-d", required=True, help="Detector name (see README).")
-@click.option("--out", "out_path", default=None, help="Write records with verdicts here (JSONL; default stdout).")
-@click.option("--judge", "judge_target", default=None,
-              help="Also ask this target (an LLM judge, ideally another vendor) and report agreement.")
-@click.option("--label-field", default="label", show_default=True,
-              help="Field with a human label; if present, precision/recall/F1 are printed.")
+@click.option(
+    "--out",
+    "out_path",
+    default=None,
+    help="Write records with verdicts here (JSONL; default stdout).",
+)
+@click.option(
+    "--judge",
+    "judge_target",
+    default=None,
+    help="Also ask this target (an LLM judge, ideally another vendor) and report agreement.",
+)
+@click.option(
+    "--label-field",
+    default="label",
+    show_default=True,
+    help="Field with a human label; if present, precision/recall/F1 are printed.",
+)
 @click.option("--api-key-env", default=None)
 @config_option
-def command(file: str, detector: str, out_path: str | None, judge_target: str | None,
-            label_field: str, api_key_env: str | None, config_path: str | None) -> None:
+def command(
+    file: str,
+    detector: str,
+    out_path: str | None,
+    judge_target: str | None,
+    label_field: str,
+    api_key_env: str | None,
+    config_path: str | None,
+) -> None:
     """Apply DETECTOR to each JSONL record of FILE with `prompt` and `response` fields
     (optional `expect` for detectors with answer keys) and write the verdicts."""
     from allegiance.detectors.base import get_detector
@@ -36,7 +56,9 @@ def command(file: str, detector: str, out_path: str | None, judge_target: str | 
     verdicts = []
     for number, record in records:
         if not isinstance(record.get("prompt"), str) or not isinstance(record.get("response"), str):
-            raise ConfigError(f"{file}:{number}: each record needs string fields 'prompt' and 'response'")
+            raise ConfigError(
+                f"{file}:{number}: each record needs string fields 'prompt' and 'response'"
+            )
         probe = Probe.from_prompt(record["prompt"], expect=record.get("expect") or {})
         verdicts.append(info(probe, record["response"]))
     llm_labels: list[str | None] = []
@@ -51,8 +73,11 @@ def command(file: str, detector: str, out_path: str | None, judge_target: str | 
         warm = getattr(target, "warm", None)
         if warm:
             warm()
-        llm_labels = asyncio.run(judge_many(target, rubric_for(detector),
-                                            [(r["prompt"], r["response"]) for _, r in records]))
+        llm_labels = asyncio.run(
+            judge_many(
+                target, rubric_for(detector), [(r["prompt"], r["response"]) for _, r in records]
+            )
+        )
     out = open(out_path, "w", encoding="utf-8") if out_path else sys.stdout  # noqa: SIM115
     try:
         for index, ((_, record), verdict) in enumerate(zip(records, verdicts, strict=True)):
@@ -89,24 +114,40 @@ def _read(path: Path) -> list[tuple[int, dict[str, Any]]]:
     return records
 
 
-def _summarise(records: list[dict[str, Any]], verdicts: list[Any], flagged_labels: tuple[str, ...],
-               label_field: str, llm_labels: list[str | None]) -> None:
+def _summarise(
+    records: list[dict[str, Any]],
+    verdicts: list[Any],
+    flagged_labels: tuple[str, ...],
+    label_field: str,
+    llm_labels: list[str | None],
+) -> None:
     from collections import Counter
 
     counts = Counter(v.label for v in verdicts)
-    click.echo(f"{len(verdicts)} records: " + ", ".join(f"{k} {n}" for k, n in counts.most_common()), err=True)
+    click.echo(
+        f"{len(verdicts)} records: " + ", ".join(f"{k} {n}" for k, n in counts.most_common()),
+        err=True,
+    )
     truth = [r.get(label_field) for r in records]
     if all(isinstance(t, str) for t in truth):
-        tp = sum(1 for t, v in zip(truth, verdicts, strict=True) if t in flagged_labels and v.flagged)
-        fp = sum(1 for t, v in zip(truth, verdicts, strict=True) if t not in flagged_labels and v.flagged)
-        fn = sum(1 for t, v in zip(truth, verdicts, strict=True) if t in flagged_labels and not v.flagged)
+        tp = sum(
+            1 for t, v in zip(truth, verdicts, strict=True) if t in flagged_labels and v.flagged
+        )
+        fp = sum(
+            1 for t, v in zip(truth, verdicts, strict=True) if t not in flagged_labels and v.flagged
+        )
+        fn = sum(
+            1 for t, v in zip(truth, verdicts, strict=True) if t in flagged_labels and not v.flagged
+        )
         precision = tp / (tp + fp) if tp + fp else 0.0
         recall = tp / (tp + fn) if tp + fn else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         exact = sum(1 for t, v in zip(truth, verdicts, strict=True) if t == v.label) / len(verdicts)
-        click.echo(f"against '{label_field}': precision {precision:.3f}, recall {recall:.3f}, "
-                   f"F1 {f1:.3f} (flagged = {', '.join(flagged_labels)}); exact-label accuracy {exact:.3f}",
-                   err=True)
+        click.echo(
+            f"against '{label_field}': precision {precision:.3f}, recall {recall:.3f}, "
+            f"F1 {f1:.3f} (flagged = {', '.join(flagged_labels)}); exact-label accuracy {exact:.3f}",
+            err=True,
+        )
     if llm_labels:
         from allegiance.detectors.llm_judge import cohens_kappa
 
@@ -115,5 +156,8 @@ def _summarise(records: list[dict[str, Any]], verdicts: list[Any], flagged_label
         agree = sum(1 for a, b in zip(fast, llm_labels, strict=True) if b is not None and a == b)
         kappa = cohens_kappa(fast, llm_labels)  # type: ignore[arg-type]
         kappa_text = "n/a" if kappa is None else f"{kappa:.2f}"
-        click.echo(f"LLM judge: {len(judged)}/{len(fast)} parsed; agrees with the fast detector on "
-                   f"{agree}/{len(judged)}; Cohen's kappa {kappa_text}", err=True)
+        click.echo(
+            f"LLM judge: {len(judged)}/{len(fast)} parsed; agrees with the fast detector on "
+            f"{agree}/{len(judged)}; Cohen's kappa {kappa_text}",
+            err=True,
+        )

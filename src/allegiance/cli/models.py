@@ -42,8 +42,10 @@ def command(verify: bool, config_path: str | None, db_path: str) -> None:
             except ValueError:
                 scan_note = ""
         marker = " (default)" if name == DEFAULT_MODEL else ""
-        click.echo(f"  {name}{marker}: {model.title}, {model.origin}, {model.licence}, "
-                   f"{model.size:,} bytes, sha256 {model.sha256}")
+        click.echo(
+            f"  {name}{marker}: {model.title}, {model.origin}, {model.licence}, "
+            f"{model.size:,} bytes, sha256 {model.sha256}"
+        )
         click.echo(f"      {status}{scan_note}")
     config = load_config(config_path)
     if config.targets:
@@ -59,4 +61,6 @@ def command(verify: bool, config_path: str | None, db_path: str) -> None:
     if seen:
         click.echo(f"targets recorded in {db_path}:")
         for t in seen:
-            click.echo(f"  {t['name']} [{t['target_id']}]: {json.dumps(t['identity'], ensure_ascii=False)}")
+            click.echo(
+                f"  {t['name']} [{t['target_id']}]: {json.dumps(t['identity'], ensure_ascii=False)}"
+            )

@@ -6,17 +6,36 @@ import click
 
 
 @click.command("plan")
-@click.option("--p1", type=click.FloatRange(0, 1), default=None, help="Expected rate under the control.")
-@click.option("--p2", type=click.FloatRange(0, 1), default=None, help="Rate you want to be able to detect.")
+@click.option(
+    "--p1", type=click.FloatRange(0, 1), default=None, help="Expected rate under the control."
+)
+@click.option(
+    "--p2", type=click.FloatRange(0, 1), default=None, help="Rate you want to be able to detect."
+)
 @click.option("--power", type=click.FloatRange(0.5, 0.999), default=0.8, show_default=True)
 @click.option("--alpha", type=click.FloatRange(0.0001, 0.5), default=0.05, show_default=True)
-@click.option("--comparisons", type=click.IntRange(1, 100000), default=1, show_default=True,
-              help="Comparisons in the report; alpha is divided by it (a conservative stand-in for "
-                   "the FDR control the report applies).")
-@click.option("--probes", type=click.IntRange(1, 100000), default=None,
-              help="Probes per arm (e.g. tasks in a context); samples per probe are then printed.")
-def command(p1: float | None, p2: float | None, power: float, alpha: float, comparisons: int,
-            probes: int | None) -> None:
+@click.option(
+    "--comparisons",
+    type=click.IntRange(1, 100000),
+    default=1,
+    show_default=True,
+    help="Comparisons in the report; alpha is divided by it (a conservative stand-in for "
+    "the FDR control the report applies).",
+)
+@click.option(
+    "--probes",
+    type=click.IntRange(1, 100000),
+    default=None,
+    help="Probes per arm (e.g. tasks in a context); samples per probe are then printed.",
+)
+def command(
+    p1: float | None,
+    p2: float | None,
+    power: float,
+    alpha: float,
+    comparisons: int,
+    probes: int | None,
+) -> None:
     """Samples per arm to detect a change from P1 to P2 (two-sided test of two proportions).
 
     Without --p1/--p2, prints a table for typical effects, including the published
@@ -25,12 +44,17 @@ def command(p1: float | None, p2: float | None, power: float, alpha: float, comp
     from allegiance.analysis.stats import samples_needed
 
     level = alpha / comparisons
-    pairs = [(p1, p2)] if p1 is not None and p2 is not None else [
-        (0.19, 0.272), (0.05, 0.15), (0.10, 0.30), (0.08, 0.64), (0.20, 0.40), (0.50, 0.60)]
+    pairs = (
+        [(p1, p2)]
+        if p1 is not None and p2 is not None
+        else [(0.19, 0.272), (0.05, 0.15), (0.10, 0.30), (0.08, 0.64), (0.20, 0.40), (0.50, 0.60)]
+    )
     if (p1 is None) != (p2 is None):
         raise click.UsageError("give both --p1 and --p2, or neither for the table")
     click.echo(f"two-sided, alpha {level:.4g}, power {power:.0%}")
-    click.echo(f"{'control':>8} {'trigger':>8} {'per arm':>8}" + (f" {'per probe':>10}" if probes else ""))
+    click.echo(
+        f"{'control':>8} {'trigger':>8} {'per arm':>8}" + (f" {'per probe':>10}" if probes else "")
+    )
     for a, b in pairs:
         assert a is not None and b is not None
         if a == b:

@@ -11,10 +11,20 @@ from allegiance.cli.common import db_option, open_store
 
 @click.command("report")
 @click.argument("run_id", default="latest")
-@click.option("--format", "fmt", type=click.Choice(["html", "md", "json", "sarif"]), default="html",
-              show_default=True)
-@click.option("--out", "out_path", default=None, help="Write to this file (default: stdout for md/json/sarif, "
-              "allegiance-out/RUN/report.html for html).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["html", "md", "json", "sarif"]),
+    default="html",
+    show_default=True,
+)
+@click.option(
+    "--out",
+    "out_path",
+    default=None,
+    help="Write to this file (default: stdout for md/json/sarif, "
+    "allegiance-out/RUN/report.html for html).",
+)
 @db_option
 def command(run_id: str, fmt: str, out_path: str | None, db_path: str) -> None:
     """Write the report of RUN (default: the latest run)."""

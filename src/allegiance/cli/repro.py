@@ -13,7 +13,9 @@ from allegiance.cli.common import config_option, db_option, open_store
 @click.option("--api-key-env", default=None, help="Environment variable with the API key.")
 @config_option
 @db_option
-def command(attempt_id: str, times: int, api_key_env: str | None, config_path: str | None, db_path: str) -> None:
+def command(
+    attempt_id: str, times: int, api_key_env: str | None, config_path: str | None, db_path: str
+) -> None:
     """Send ATTEMPT's exact recorded request TIMES times and report how often each recorded
     verdict recurs. The results are stored (table `repros`)."""
     from allegiance.config import load_config
@@ -23,13 +25,20 @@ def command(attempt_id: str, times: int, api_key_env: str | None, config_path: s
     with open_store(db_path) as store:
         result = reproduce(store, attempt_id, times, config, api_key_env=api_key_env)
     if result.identity_changed:
-        click.echo("warning: the target's identity differs from the recorded one "
-                   "(different weights, runtime or endpoint)", err=True)
-    click.echo(f"attempt {result.attempt_id[:12]} on {result.target}: {times} new answer(s), "
-               f"{result.identical} identical to the recorded answer")
+        click.echo(
+            "warning: the target's identity differs from the recorded one "
+            "(different weights, runtime or endpoint)",
+            err=True,
+        )
+    click.echo(
+        f"attempt {result.attempt_id[:12]} on {result.target}: {times} new answer(s), "
+        f"{result.identical} identical to the recorded answer"
+    )
     for detector, (recorded, labels) in result.labels.items():
         recurred = sum(1 for label in labels if label == recorded)
-        click.echo(f"  {detector}: recorded '{recorded}', recurred {recurred}/{len(labels)} "
-                   f"({', '.join(labels)})")
+        click.echo(
+            f"  {detector}: recorded '{recorded}', recurred {recurred}/{len(labels)} "
+            f"({', '.join(labels)})"
+        )
     if result.errors:
         click.echo(f"  {len(result.errors)} request(s) failed: {result.errors[0]}", err=True)

@@ -36,18 +36,31 @@ def command(attempt_id: str, as_json: bool, db_path: str) -> None:
         "tags": attempt.probe.get("tags"),
         "response": attempt.response_text,
         "finish_reason": attempt.finish_reason,
-        "verdicts": {name: {"label": v.label, "flagged": v.flagged, "score": v.score,
-                            "version": v.detector_version, "evidence": v.evidence}
-                     for name, v in verdicts.items()},
+        "verdicts": {
+            name: {
+                "label": v.label,
+                "flagged": v.flagged,
+                "score": v.score,
+                "version": v.detector_version,
+                "evidence": v.evidence,
+            }
+            for name, v in verdicts.items()
+        },
     }
     if as_json:
         click.echo(json.dumps(record, ensure_ascii=False, indent=2))
         return
     click.echo(f"attempt   {attempt.attempt_id}")
-    click.echo(f"target    {attempt.target_name}  {json.dumps(target['identity'], ensure_ascii=False)}")
-    click.echo(f"probe     {attempt.suite}/{attempt.probe_id}  sample {attempt.sample_index}  seed {attempt.seed}")
-    click.echo(f"status    {attempt.status}  tries {attempt.tries}  latency {attempt.latency_s}s"
-               + (f"  provider {attempt.provider}" if attempt.provider else ""))
+    click.echo(
+        f"target    {attempt.target_name}  {json.dumps(target['identity'], ensure_ascii=False)}"
+    )
+    click.echo(
+        f"probe     {attempt.suite}/{attempt.probe_id}  sample {attempt.sample_index}  seed {attempt.seed}"
+    )
+    click.echo(
+        f"status    {attempt.status}  tries {attempt.tries}  latency {attempt.latency_s}s"
+        + (f"  provider {attempt.provider}" if attempt.provider else "")
+    )
     if attempt.error:
         click.echo(f"error     {attempt.error}")
     params = {k: v for k, v in attempt.request.items() if k != "messages"}
@@ -58,5 +71,7 @@ def command(attempt_id: str, as_json: bool, db_path: str) -> None:
     click.echo("--- answer ---")
     click.echo(attempt.response_text or "")
     for name, v in verdicts.items():
-        click.echo(f"verdict   {name}: {v.label}{' (flagged)' if v.flagged else ''}  "
-                   f"{json.dumps(v.evidence, ensure_ascii=False)[:300]}")
+        click.echo(
+            f"verdict   {name}: {v.label}{' (flagged)' if v.flagged else ''}  "
+            f"{json.dumps(v.evidence, ensure_ascii=False)[:300]}"
+        )

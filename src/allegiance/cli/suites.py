@@ -13,8 +13,10 @@ def command(name: str | None) -> None:
 
     if name:
         suite = load_suite(name)
-        click.echo(f"{suite.name} v{suite.version}: {len(suite.probes)} probes, "
-                   f"{len(suite.quick_slice().probes)} in the quick slice")
+        click.echo(
+            f"{suite.name} v{suite.version}: {len(suite.probes)} probes, "
+            f"{len(suite.quick_slice().probes)} in the quick slice"
+        )
         for probe in suite.probes:
             tags = " ".join(f"{k}={v}" for k, v in probe.tags.items() if k != "probe")
             click.echo(f"  {probe.id}  [{tags}]")
@@ -22,4 +24,6 @@ def command(name: str | None) -> None:
     for suite_name in builtin_suites():
         suite = load_suite(suite_name)
         first = suite.description.split(". ")[0][:90]
-        click.echo(f"{suite.name:<12} {len(suite.probes):>5} probes  {len(suite.quick_slice().probes):>4} quick  {first}")
+        click.echo(
+            f"{suite.name:<12} {len(suite.probes):>5} probes  {len(suite.quick_slice().probes):>4} quick  {first}"
+        )

@@ -271,7 +271,9 @@ class Store:
         return data
 
     # -- targets ------------------------------------------------------------------------
-    def register_target(self, target_id: str, name: str, kind: str, identity: dict[str, Any]) -> None:
+    def register_target(
+        self, target_id: str, name: str, kind: str, identity: dict[str, Any]
+    ) -> None:
         self._db.execute(
             "INSERT OR IGNORE INTO targets(target_id, name, kind, identity, first_seen)"
             " VALUES (?,?,?,?,?)",
@@ -481,4 +483,3 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
         self._db.execute("ROLLBACK" if exc_type else "COMMIT")
-
