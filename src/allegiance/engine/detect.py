@@ -7,6 +7,8 @@ without asking the model again), and slow detectors never hold back a fast targe
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Sequence
 
@@ -19,6 +21,13 @@ log = logging.getLogger(__name__)
 
 def detectors_for(attempt: StoredAttempt) -> list[str]:
     return list(attempt.probe.get("detectors") or [])
+
+
+def probe_hash(attempt: StoredAttempt) -> str:
+    """What a verdict depends on besides the answer: the answer key and tags."""
+    key = {"expect": attempt.probe.get("expect"), "tags": attempt.probe.get("tags")}
+    canonical = json.dumps(key, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 def judge_attempt(detector: DetectorInfo, attempt: StoredAttempt) -> StoredVerdict:
@@ -35,6 +44,7 @@ def judge_attempt(detector: DetectorInfo, attempt: StoredAttempt) -> StoredVerdi
             False,
             None,
             {"error": f"{type(error).__name__}: {error}"},
+            probe_hash(attempt),
         )
     return StoredVerdict(
         attempt_id=attempt.attempt_id,
@@ -44,13 +54,15 @@ def judge_attempt(detector: DetectorInfo, attempt: StoredAttempt) -> StoredVerdi
         flagged=verdict.flagged,
         score=verdict.score,
         evidence=dict(verdict.evidence),
+        probe_hash=probe_hash(attempt),
     )
 
 
 def apply_detectors(
     store: Store, run_id: str, *, only: Sequence[str] | None = None, force: bool = False
 ) -> int:
-    """Judge every successful attempt of the run that lacks a current verdict.
+    """Judge every successful attempt of the run that lacks a current verdict: none yet, or
+    one from another detector version or another answer key.
 
     Returns the number of verdicts written.
     """
@@ -65,7 +77,12 @@ def apply_detectors(
             detector = cache.get(name) or get_detector(name)
             cache[name] = detector
             current = existing.get(attempt.attempt_id, {}).get(name)
-            if not force and current is not None and current.detector_version == detector.version:
+            if (
+                not force
+                and current is not None
+                and current.detector_version == detector.version
+                and current.probe_hash == probe_hash(attempt)
+            ):
                 continue
             pending.append(judge_attempt(detector, attempt))
     for start in range(0, len(pending), 500):

@@ -113,6 +113,7 @@ async def execute(
     done = store.completed_ids([s.attempt_id for s in specs])
     pending = [s for s in specs if s.attempt_id not in done]
     outcome.cached = len(specs) - len(pending)
+    store.refresh_probes((s.attempt_id, s.probe.to_record()) for s in specs if s.attempt_id in done)
     if not pending:
         outcome.elapsed_s = time.perf_counter() - started
         return outcome

@@ -81,6 +81,7 @@ CREATE TABLE IF NOT EXISTS verdicts (
     flagged           INTEGER NOT NULL,
     score             REAL,
     evidence          TEXT NOT NULL,     -- JSON
+    probe_hash        TEXT NOT NULL,     -- hash of the answer key / tags it was judged with
     PRIMARY KEY (attempt_id, detector)
 );
 CREATE TABLE IF NOT EXISTS repros (
@@ -169,6 +170,7 @@ class StoredVerdict:
     flagged: bool
     score: float | None
     evidence: dict[str, Any]
+    probe_hash: str = ""
 
 
 class Store:
@@ -298,6 +300,16 @@ class Store:
                 ((run_id, a) for a in attempt_ids),
             )
 
+    def refresh_probes(self, records: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        """Update stored probe records (tags, answer keys) of cached attempts to the suite's
+        current version. The attempt id covers what was *sent*; what it is judged against
+        may be corrected later, and verdicts then follow (see ``probe_hash``)."""
+        with self._transaction():
+            self._db.executemany(
+                "UPDATE attempts SET probe=? WHERE attempt_id=? AND probe != ?",
+                ((dumps(probe), attempt_id, dumps(probe)) for attempt_id, probe in records),
+            )
+
     def completed_ids(self, attempt_ids: Sequence[str]) -> set[str]:
         """Which of these attempts already have a successful answer (cache and resume)."""
         done: set[str] = set()
@@ -410,7 +422,7 @@ class Store:
     def record_verdicts(self, rows: Iterable[StoredVerdict]) -> None:
         with self._transaction():
             self._db.executemany(
-                "INSERT OR REPLACE INTO verdicts VALUES (?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO verdicts VALUES (?,?,?,?,?,?,?,?)",
                 (
                     (
                         v.attempt_id,
@@ -420,6 +432,7 @@ class Store:
                         int(v.flagged),
                         v.score,
                         dumps(v.evidence),
+                        v.probe_hash,
                     )
                     for v in rows
                 ),
@@ -444,6 +457,7 @@ class Store:
                     flagged=bool(r["flagged"]),
                     score=r["score"],
                     evidence=json.loads(r["evidence"]),
+                    probe_hash=r["probe_hash"],
                 )
         return out
 
