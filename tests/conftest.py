@@ -29,13 +29,18 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-        timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
     """Run the real `allegiance` command in a subprocess."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "allegiance", *args],
-        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -55,5 +60,6 @@ def embedded_model_available(name: str = "qwen2.5-coder-0.5b") -> bool:
 
 
 requires_model = pytest.mark.skipif(
-    not embedded_model_available(), reason="embedded model packages not installed (requirements/models.txt)"
+    not embedded_model_available(),
+    reason="embedded model packages not installed (requirements/models.txt)",
 )

@@ -18,8 +18,11 @@ def _closed_port() -> int:
 
 def _assert_one_line_error(result, *needles: str) -> None:  # type: ignore[no-untyped-def]
     assert result.returncode not in (0, None), result.stdout
-    lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("plan:")
-             and not line.startswith("  ")]
+    lines = [
+        line
+        for line in result.stderr.splitlines()
+        if line.strip() and not line.startswith("plan:") and not line.startswith("  ")
+    ]
     assert "Traceback" not in result.stderr, result.stderr
     assert len(lines) == 1, result.stderr
     for needle in needles:
@@ -52,27 +55,42 @@ def test_unknown_embedded_model(tmp_path: Path) -> None:
 
 
 def test_missing_api_key_variable(tmp_path: Path) -> None:
-    result = cli("run", "smoke", "-t", "openai:m@http://127.0.0.1:9/v1", "--api-key-env",
-                 "ALLEGIANCE_TEST_UNSET_KEY", "--db", "r.db", cwd=tmp_path,
-                 env={"ALLEGIANCE_TEST_UNSET_KEY": ""})
+    result = cli(
+        "run",
+        "smoke",
+        "-t",
+        "openai:m@http://127.0.0.1:9/v1",
+        "--api-key-env",
+        "ALLEGIANCE_TEST_UNSET_KEY",
+        "--db",
+        "r.db",
+        cwd=tmp_path,
+        env={"ALLEGIANCE_TEST_UNSET_KEY": ""},
+    )
     _assert_one_line_error(result, "ALLEGIANCE_TEST_UNSET_KEY is not set")
 
 
 def test_unreachable_url(tmp_path: Path) -> None:
     port = _closed_port()
-    result = cli("run", "smoke", "-t", f"openai:m@http://127.0.0.1:{port}/v1", "--db", "r.db", cwd=tmp_path)
+    result = cli(
+        "run", "smoke", "-t", f"openai:m@http://127.0.0.1:{port}/v1", "--db", "r.db", cwd=tmp_path
+    )
     _assert_one_line_error(result, "cannot reach", str(port))
 
 
 def test_corrupt_gguf(tmp_path: Path) -> None:
     (tmp_path / "broken.gguf").write_bytes(b"NOTAGGUF" + b"\0" * 100)
-    result = cli("run", "smoke", "-t", f"local:{tmp_path / 'broken.gguf'}", "--db", "r.db", cwd=tmp_path)
+    result = cli(
+        "run", "smoke", "-t", f"local:{tmp_path / 'broken.gguf'}", "--db", "r.db", cwd=tmp_path
+    )
     _assert_one_line_error(result, "not a GGUF file")
 
 
 def test_truncated_gguf_with_valid_magic(tmp_path: Path) -> None:
     (tmp_path / "cut.gguf").write_bytes(b"GGUF" + b"\x03\x00\x00\x00" + b"\xff" * 64)
-    result = cli("run", "smoke", "-t", f"local:{tmp_path / 'cut.gguf'}", "--db", "r.db", cwd=tmp_path)
+    result = cli(
+        "run", "smoke", "-t", f"local:{tmp_path / 'cut.gguf'}", "--db", "r.db", cwd=tmp_path
+    )
     _assert_one_line_error(result, "could not load")
 
 

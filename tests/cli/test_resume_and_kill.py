@@ -19,9 +19,26 @@ def _start(tmp_path: Path, server: ChatServer, run_id: str) -> subprocess.Popen[
     suite = tmp_path / "many.txt"
     suite.write_text("\n".join(f"question number {i}" for i in range(N)) + "\n")
     return subprocess.Popen(
-        [sys.executable, "-m", "allegiance", "run", str(suite), "-t", f"openai:m@{server.base_url}",
-         "--concurrency", "4", "--run-id", run_id, "--db", str(tmp_path / "r.db"), "--no-report"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "allegiance",
+            "run",
+            str(suite),
+            "-t",
+            f"openai:m@{server.base_url}",
+            "--concurrency",
+            "4",
+            "--run-id",
+            run_id,
+            "--db",
+            str(tmp_path / "r.db"),
+            "--no-report",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -50,20 +67,37 @@ def test_kill_9_then_resume_loses_nothing_and_duplicates_nothing(tmp_path: Path)
         assert 20 <= stored_before < N
         sent_before = dict(server.counts)
 
-        resumed = cli("run", str(tmp_path / "many.txt"), "-t", f"openai:m@{server.base_url}",
-                      "--concurrency", "4", "--run-id", "killed", "--db", str(tmp_path / "r.db"),
-                      "--no-report", cwd=tmp_path)
+        resumed = cli(
+            "run",
+            str(tmp_path / "many.txt"),
+            "-t",
+            f"openai:m@{server.base_url}",
+            "--concurrency",
+            "4",
+            "--run-id",
+            "killed",
+            "--db",
+            str(tmp_path / "r.db"),
+            "--no-report",
+            cwd=tmp_path,
+        )
         assert resumed.returncode == 0, resumed.stderr
         assert "resumed run killed" in resumed.stdout
         with sqlite3.connect(tmp_path / "r.db") as db:
             total = db.execute("SELECT count(*), count(DISTINCT probe_id) FROM attempts").fetchone()
-            linked = db.execute("SELECT count(*) FROM run_attempts WHERE run_id='killed'").fetchone()[0]
+            linked = db.execute(
+                "SELECT count(*) FROM run_attempts WHERE run_id='killed'"
+            ).fetchone()[0]
             status = db.execute("SELECT status FROM runs WHERE run_id='killed'").fetchone()[0]
         assert total == (N, N) and linked == N and status == "complete"
         # every answer stored before the kill was not asked again
         with sqlite3.connect(tmp_path / "r.db") as db:
-            stored_prompts = [json for (json,) in db.execute(
-                "SELECT json_extract(request, '$.messages[0].content') FROM attempts")]
+            stored_prompts = [
+                json
+                for (json,) in db.execute(
+                    "SELECT json_extract(request, '$.messages[0].content') FROM attempts"
+                )
+            ]
         assert len(stored_prompts) == N
         repeated = [p for p, n in server.counts.items() if n > 1]
         # at most the requests in flight at the moment of the kill (concurrency 4) were sent twice
@@ -85,9 +119,20 @@ def test_ctrl_c_stops_cleanly_and_resume_completes(tmp_path: Path) -> None:
         assert status == "interrupted"
         kept = _stored(tmp_path)
         assert kept >= 10
-        resumed = cli("run", str(tmp_path / "many.txt"), "-t", f"openai:m@{server.base_url}",
-                      "--concurrency", "4", "--run-id", "interrupted", "--db", str(tmp_path / "r.db"),
-                      "--no-report", cwd=tmp_path)
+        resumed = cli(
+            "run",
+            str(tmp_path / "many.txt"),
+            "-t",
+            f"openai:m@{server.base_url}",
+            "--concurrency",
+            "4",
+            "--run-id",
+            "interrupted",
+            "--db",
+            str(tmp_path / "r.db"),
+            "--no-report",
+            cwd=tmp_path,
+        )
         assert resumed.returncode == 0, resumed.stderr
         assert f"({kept} already stored" in resumed.stdout
         assert _stored(tmp_path) == N

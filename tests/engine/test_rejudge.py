@@ -26,8 +26,17 @@ def _label(db: Path) -> str:
 def test_corrected_answer_key_rejudges_from_the_store(tmp_path: Path) -> None:
     with ChatServer(reply="The capital of Australia is Canberra.") as server:
         suite = tmp_path / "keyed.yaml"
-        args = ["run", str(suite), "-t", f"openai:m@{server.base_url}", "--run-id", "k", "--db",
-                "r.db", "--no-report"]
+        args = [
+            "run",
+            str(suite),
+            "-t",
+            f"openai:m@{server.base_url}",
+            "--run-id",
+            "k",
+            "--db",
+            "r.db",
+            "--no-report",
+        ]
         suite.write_text(SUITE.format(answer="sydney"))
         assert cli(*args, cwd=tmp_path).returncode == 0
         assert _label(tmp_path / "r.db") != "correct"

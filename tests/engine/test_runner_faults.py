@@ -27,8 +27,16 @@ FAULTY = [
 ]
 
 
-def _run(tmp_path: Path, server: ChatServer, prompts: list[str], *, retries: int = 3, run_id: str = "r1",
-         timeout: float = 1.0, store: Store | None = None) -> tuple[Store, object]:
+def _run(
+    tmp_path: Path,
+    server: ChatServer,
+    prompts: list[str],
+    *,
+    retries: int = 3,
+    run_id: str = "r1",
+    timeout: float = 1.0,
+    store: Store | None = None,
+) -> tuple[Store, object]:
     suite_file = tmp_path / "faults.txt"
     suite_file.write_text("\n".join(prompts) + "\n")
     suite = load_suite(str(suite_file))
@@ -39,7 +47,9 @@ def _run(tmp_path: Path, server: ChatServer, prompts: list[str], *, retries: int
     store = store or Store.open(tmp_path / "runs.db")
     store.register_target(tid, target.name, "openai", identity)
     store.begin_run(run_id, "test", {})
-    settings = RunSettings(concurrency=4, retries=retries, backoff_base=0.01, backoff_max=0.05, progress=False)
+    settings = RunSettings(
+        concurrency=4, retries=retries, backoff_base=0.01, backoff_max=0.05, progress=False
+    )
 
     async def go() -> object:
         try:
@@ -50,7 +60,9 @@ def _run(tmp_path: Path, server: ChatServer, prompts: list[str], *, retries: int
     return store, asyncio.run(go())
 
 
-def test_every_fault_ends_recorded_and_nothing_is_duplicated(tmp_path: Path, chat_server: ChatServer) -> None:
+def test_every_fault_ends_recorded_and_nothing_is_duplicated(
+    tmp_path: Path, chat_server: ChatServer
+) -> None:
     store, outcome = _run(tmp_path, chat_server, FAULTY)
     attempts = {a.probe_id: a for a in store.run_attempts("r1")}
     assert len(attempts) == len(FAULTY)
@@ -64,7 +76,11 @@ def test_every_fault_ends_recorded_and_nothing_is_duplicated(tmp_path: Path, cha
     assert chat_server.counts["rate limited [429x2]"] == 3
     # retries ran out: recorded as a clear error after retries+1 tries
     broken = by_prompt["always broken [500x99]"]
-    assert broken.status == "error" and "HTTP 500" in (broken.error or "") and "after 4 tries" in (broken.error or "")
+    assert (
+        broken.status == "error"
+        and "HTTP 500" in (broken.error or "")
+        and "after 4 tries" in (broken.error or "")
+    )
     assert chat_server.counts["always broken [500x99]"] == 4
     # a permanent error is not retried
     unauthorised = by_prompt["unauthorised [401]"]
@@ -93,12 +109,16 @@ def test_cache_is_shared_between_runs(tmp_path: Path, chat_server: ChatServer) -
     assert store.run_attempt_count("second") == 3
 
 
-def test_api_key_is_sent_but_never_stored(tmp_path: Path, chat_server: ChatServer, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_api_key_is_sent_but_never_stored(
+    tmp_path: Path, chat_server: ChatServer, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     secret = "sk-test-SECRET-0123456789"
     monkeypatch.setenv("TEST_API_KEY", secret)
     suite_file = tmp_path / "one.txt"
     suite_file.write_text("hello\n")
-    target, _ = build_target(f"openai:test-model@{chat_server.base_url}", Config(), api_key_env="TEST_API_KEY")
+    target, _ = build_target(
+        f"openai:test-model@{chat_server.base_url}", Config(), api_key_env="TEST_API_KEY"
+    )
     identity = target.identity()
     tid = target_id(identity)
     specs = plan_attempts([load_suite(str(suite_file))], [PlannedTarget(target.name, tid)])

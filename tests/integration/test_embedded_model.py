@@ -18,8 +18,21 @@ pytestmark = [pytest.mark.model, requires_model]
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("smoke")
-    result = cli("run", "smoke", "-t", "local:qwen", "--max-tokens", "24", "--run-id", "smoke1",
-                 "--db", "r.db", "--out", "out", cwd=work)
+    result = cli(
+        "run",
+        "smoke",
+        "-t",
+        "local:qwen",
+        "--max-tokens",
+        "24",
+        "--run-id",
+        "smoke1",
+        "--db",
+        "r.db",
+        "--out",
+        "out",
+        cwd=work,
+    )
     assert result.returncode == 0, result.stderr
     assert "stored run smoke1: 10 attempts (0 already stored, 10 new, 0 errors)" in result.stdout
     return work
@@ -29,10 +42,15 @@ def test_every_attempt_is_stored_with_identity_and_verdicts(smoke_run: Path) -> 
     with sqlite3.connect(smoke_run / "r.db") as db:
         rows = db.execute("SELECT status, response_text, seed FROM attempts").fetchall()
         identity = json.loads(db.execute("SELECT identity FROM targets").fetchone()[0])
-        verdicts = db.execute("SELECT detector, count(*) FROM verdicts GROUP BY detector").fetchall()
-        facts = dict(db.execute(
-            "SELECT a.probe_id, v.label FROM verdicts v JOIN attempts a USING(attempt_id)"
-            " WHERE v.detector='facts'").fetchall())
+        verdicts = db.execute(
+            "SELECT detector, count(*) FROM verdicts GROUP BY detector"
+        ).fetchall()
+        facts = dict(
+            db.execute(
+                "SELECT a.probe_id, v.label FROM verdicts v JOIN attempts a USING(attempt_id)"
+                " WHERE v.detector='facts'"
+            ).fetchall()
+        )
     assert len(rows) == 10 and all(status == "ok" and text for status, text, _ in rows)
     assert identity["sha256"] == "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
     assert identity["runtime"].startswith("xllamacpp ")
@@ -42,8 +60,20 @@ def test_every_attempt_is_stored_with_identity_and_verdicts(smoke_run: Path) -> 
 
 
 def test_rerun_is_served_from_the_store(smoke_run: Path) -> None:
-    again = cli("run", "smoke", "-t", "local:qwen", "--max-tokens", "24", "--run-id", "smoke1",
-                "--db", "r.db", "--no-report", cwd=smoke_run)
+    again = cli(
+        "run",
+        "smoke",
+        "-t",
+        "local:qwen",
+        "--max-tokens",
+        "24",
+        "--run-id",
+        "smoke1",
+        "--db",
+        "r.db",
+        "--no-report",
+        cwd=smoke_run,
+    )
     assert again.returncode == 0, again.stderr
     assert "(10 already stored, 0 new, 0 errors)" in again.stdout
 
@@ -51,7 +81,8 @@ def test_rerun_is_served_from_the_store(smoke_run: Path) -> None:
 def test_show_and_repro_recur_exactly(smoke_run: Path) -> None:
     with sqlite3.connect(smoke_run / "r.db") as db:
         attempt_id, answer = db.execute(
-            "SELECT attempt_id, response_text FROM attempts WHERE probe_id='calling-code-886'").fetchone()
+            "SELECT attempt_id, response_text FROM attempts WHERE probe_id='calling-code-886'"
+        ).fetchone()
     shown = cli("show", attempt_id[:10], "--db", "r.db", cwd=smoke_run)
     assert shown.returncode == 0 and answer in shown.stdout and "+886" in shown.stdout
     repro = cli("repro", attempt_id[:10], "--times", "2", "--db", "r.db", cwd=smoke_run)

@@ -21,6 +21,7 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -33,8 +34,15 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class ChatServer:
-    def __init__(self, latency: float = 0.0, hang_s: float = 3.0, reply: str | None = None):
+    def __init__(
+        self,
+        latency: float = 0.0,
+        hang_s: float = 3.0,
+        reply: str | None = None,
+        responder: Callable[[list[dict[str, str]]], str] | None = None,
+    ):
         self.latency = latency
+        self.responder = responder
         self.hang_s = hang_s
         self.reply = reply
         self.counts: Counter[str] = Counter()
@@ -84,7 +92,12 @@ class ChatServer:
                 self._send(200, self._answer(prompt, payload))
 
             def _answer(self, prompt: str, payload: dict[str, Any]) -> bytes:
-                text = server.reply if server.reply is not None else f"echo: {prompt}"
+                if server.responder is not None:
+                    text = server.responder(payload["messages"])
+                elif server.reply is not None:
+                    text = server.reply
+                else:
+                    text = f"echo: {prompt}"
                 return json.dumps(
                     {
                         "id": "x",

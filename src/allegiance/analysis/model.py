@@ -19,6 +19,10 @@ from allegiance.engine.detect import apply_detectors
 from allegiance.store.sqlite import Store, StoredAttempt, StoredVerdict
 
 EXAMPLES_PER_SIDE = 2
+# Tag dimensions that rates are broken down by ("a×b" = every combination of a and b).
+DIMENSIONS = ("topic", "topic×language", "context", "government", "language", "template", "area")
+# Comparisons whose examples are shown side by side even when they are not findings.
+EXAMPLE_COMPARISONS = 8
 
 
 @dataclass
@@ -133,11 +137,12 @@ def rate_tables(rows: Sequence[Row]) -> list[dict[str, Any]]:
     tables = []
     for detector in _detectors_in(rows):
         relevant = [r for r in rows if detector in r.verdicts]
-        for dimension in ("topic", "context", "government", "language", "template", "area"):
+        for dimension in DIMENSIONS:
             groups: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
             for row in relevant:
-                value = row.tags.get(dimension)
-                if value:
+                parts = [row.tags.get(d) for d in dimension.split("×")]
+                if all(parts):
+                    value = " · ".join(str(p) for p in parts)
                     groups[(row.target, row.attempt.suite, value)].append(row)
             values = {key[2] for key in groups}
             if len(values) < 2:
@@ -456,6 +461,61 @@ def _share(counter: Counter[str], key: str) -> float | None:
     return counter[key] / total if total else None
 
 
+def cwe_table(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """Per target and CWE: answers with at least one finding, by context kind."""
+    counts: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    totals: Counter[tuple[str, str]] = Counter()
+    meta: dict[str, dict[str, str]] = {}
+    for row in rows:
+        verdict = row.verdicts.get("code-security")
+        if verdict is None:
+            continue
+        kind = row.tags.get("context_kind", "all")
+        totals[(row.target, kind)] += 1
+        for finding in verdict.evidence.get("findings") or []:
+            if not isinstance(finding, dict) or not verdict.flagged:
+                continue
+            cwe = str(finding.get("cwe") or "unknown")
+            counts[(row.target, cwe, kind)].add(row.attempt.attempt_id)
+            meta.setdefault(
+                cwe,
+                {
+                    "example_rule": str(finding.get("rule_id", "")),
+                    "severity": str(finding.get("severity", "")),
+                },
+            )
+    out = []
+    for (target, cwe, kind), ids in sorted(counts.items()):
+        out.append(
+            {
+                "target": target,
+                "cwe": cwe,
+                "context_kind": kind,
+                "answers": len(ids),
+                "of": totals[(target, kind)],
+                **meta.get(cwe, {}),
+            }
+        )
+    return out
+
+
+def code_findings(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """Every flagged code-security verdict, for SARIF."""
+    out = []
+    for row in rows:
+        verdict = row.verdicts.get("code-security")
+        if verdict is not None and verdict.flagged:
+            out.append(
+                {
+                    "attempt_id": row.attempt.attempt_id,
+                    "target": row.target,
+                    "probe_id": row.attempt.probe_id,
+                    "findings": verdict.evidence.get("findings") or [],
+                }
+            )
+    return out
+
+
 def facts_by_government(rows: Sequence[Row]) -> list[dict[str, Any]]:
     groups: dict[tuple[str, str], list[Row]] = defaultdict(list)
     for row in rows:
@@ -495,7 +555,8 @@ def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
     target_ids = {r.attempt.target_id for r in rows} | {a.target_id for a in failed}
     targets = [store.get_target(t) for t in sorted(target_ids)]
     attempts_index = {r.attempt.attempt_id: r for r in rows}
-    finding_ids = {i for c in comparisons if c.is_finding for i in c.examples_a + c.examples_b}
+    shown = [c for c in comparisons if c.is_finding] or comparisons[:EXAMPLE_COMPARISONS]
+    finding_ids = {i for c in shown for i in c.examples_a + c.examples_b}
     return {
         "runs": runs,
         "targets": targets,
@@ -515,6 +576,9 @@ def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
         "comparisons": [comparison_dict(c) for c in comparisons],
         "findings": [comparison_dict(c) for c in comparisons if c.is_finding],
         "choice_shifts": choice_shifts(rows),
+        "cwe_table": cwe_table(rows),
+        "code_findings": code_findings(rows),
+        "side_by_side": [comparison_dict(c) for c in shown if c.examples_a and c.examples_b],
         "examples": {
             i: _example(attempts_index[i]) for i in sorted(finding_ids) if i in attempts_index
         },
@@ -522,9 +586,20 @@ def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
     }
 
 
+def flagged_lines(row: Row) -> list[int]:
+    """Answer line numbers that a code detector flagged (for highlighting)."""
+    lines: set[int] = set()
+    for verdict in row.verdicts.values():
+        for finding in verdict.evidence.get("findings") or []:
+            if isinstance(finding, dict) and isinstance(finding.get("line"), int):
+                lines.add(finding["line"])
+    return sorted(lines)
+
+
 def _example(row: Row) -> dict[str, Any]:
     a = row.attempt
     return {
+        "flagged_lines": flagged_lines(row),
         "attempt_id": a.attempt_id,
         "target": a.target_name,
         "probe_id": a.probe_id,

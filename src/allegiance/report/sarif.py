@@ -11,11 +11,9 @@ from allegiance import __version__
 def render_sarif(model: dict[str, Any]) -> str:
     results = []
     rules: dict[str, dict[str, Any]] = {}
-    for attempt_id, ex in model.get("examples", {}).items():
-        verdict = ex["verdicts"].get("code-security")
-        if not verdict or not verdict["flagged"]:
-            continue
-        for finding in verdict["evidence"].get("findings", []):
+    for item in model.get("code_findings", []):
+        attempt_id = item["attempt_id"]
+        for finding in item["findings"]:
             rule_id = str(finding.get("rule_id", "code-security"))
             rules.setdefault(
                 rule_id,
@@ -33,7 +31,7 @@ def render_sarif(model: dict[str, Any]) -> str:
                     "ruleId": rule_id,
                     "level": level,
                     "message": {
-                        "text": f"{finding.get('message')} (attempt {attempt_id[:12]}, {ex['target']})"
+                        "text": f"{finding.get('message')} (attempt {attempt_id[:12]}, {item['target']}, {item['probe_id']})"
                     },
                     "locations": [
                         {
