@@ -189,3 +189,34 @@ def _first_attempt(tmp_path: Path) -> str:
 
     with sqlite3.connect(tmp_path / "r.db") as db:
         return str(db.execute("SELECT attempt_id FROM attempts").fetchone()[0])
+
+
+def test_llm_judge_verdicts_are_stored_and_agreement_reported(tmp_path: Path) -> None:
+    (tmp_path / "sym.yaml").write_text(SYMMETRY)
+    with ChatServer(responder=biased) as model, ChatServer(reply="refused") as judge:
+        result = cli(
+            "run",
+            "sym.yaml",
+            "-t",
+            f"openai:biased@{model.base_url}",
+            "--judge",
+            f"openai:judge@{judge.base_url}",
+            "--run-id",
+            "j",
+            "--db",
+            "r.db",
+            "--out",
+            "out",
+            "--format",
+            "json",
+            cwd=tmp_path,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "judge openai:judge@" in result.stdout and ": 3 verdicts" in result.stdout
+        # the judge saw the answer as quoted data, with the rubric as the system message
+        assert sum(judge.counts.values()) == 3
+    model_json = json.loads((tmp_path / "out" / "j" / "report.json").read_text())
+    (agreement,) = model_json["judge_agreement"]
+    assert agreement["detector"] == "refusal" and agreement["n"] == 3
+    # the fast detector says one refusal (China) and two answers; the judge says three refusals
+    assert agreement["agree"] == 1 and agreement["flagged_agree"] == 1

@@ -15,6 +15,7 @@ from typing import Any
 
 from allegiance.analysis import stats
 from allegiance.analysis.accuracy import MEASURED
+from allegiance.detectors.base import get_detector
 from allegiance.engine.detect import apply_detectors
 from allegiance.store.sqlite import Store, StoredAttempt, StoredVerdict
 
@@ -516,6 +517,40 @@ def code_findings(rows: Sequence[Row]) -> list[dict[str, Any]]:
     return out
 
 
+def judge_agreement(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """Per target: how often the LLM judge agrees with the fast detector, and Cohen's kappa."""
+    from allegiance.detectors.llm_judge import cohens_kappa
+
+    out = []
+    names = {d for r in rows for d in r.verdicts if d.endswith("-judge")}
+    for judged in sorted(names):
+        fast = judged.removesuffix("-judge")
+        per_target: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for row in rows:
+            if judged in row.verdicts and fast in row.verdicts:
+                per_target[row.target].append(
+                    (row.verdicts[fast].label, row.verdicts[judged].label)
+                )
+        for target, pairs in sorted(per_target.items()):
+            agree = sum(1 for a, b in pairs if a == b)
+            flagged_labels = set(get_detector(fast).flagged_labels)
+            flagged_agree = sum(
+                1 for a, b in pairs if (a in flagged_labels) == (b in flagged_labels)
+            )
+            kappa = cohens_kappa([a for a, _ in pairs], [b for _, b in pairs])
+            out.append(
+                {
+                    "detector": fast,
+                    "target": target,
+                    "n": len(pairs),
+                    "agree": agree,
+                    "flagged_agree": flagged_agree,
+                    "kappa": kappa,
+                }
+            )
+    return out
+
+
 def facts_by_government(rows: Sequence[Row]) -> list[dict[str, Any]]:
     groups: dict[tuple[str, str], list[Row]] = defaultdict(list)
     for row in rows:
@@ -577,6 +612,7 @@ def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
         "findings": [comparison_dict(c) for c in comparisons if c.is_finding],
         "choice_shifts": choice_shifts(rows),
         "cwe_table": cwe_table(rows),
+        "judge_agreement": judge_agreement(rows),
         "code_findings": code_findings(rows),
         "side_by_side": [comparison_dict(c) for c in shown if c.examples_a and c.examples_b],
         "examples": {

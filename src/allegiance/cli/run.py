@@ -89,6 +89,13 @@ def run_options(fn: F) -> F:
         ),
         click.option("--no-report", is_flag=True, help="Store results only."),
         click.option(
+            "--judge",
+            "judge_target",
+            default=None,
+            help="Also have this target (an LLM judge, ideally another vendor and country) "
+            "label every answer with the refusal rubric; agreement is reported.",
+        ),
+        click.option(
             "--isolate",
             is_flag=True,
             help="Run inside a network namespace with only loopback, recording any "
@@ -166,6 +173,17 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
         )
         for example in out.error_examples:
             click.echo(f"  error: {example}", err=True)
+        if options.get("judge_target"):
+            from allegiance.engine.judging import judge_run
+
+            written = judge_run(
+                store,
+                [result.run_id],
+                str(options["judge_target"]),
+                config,
+                api_key_env=options.get("api_key_env"),
+            )
+            click.echo(f"judge {options['judge_target']}: {written} verdicts")
         if not options.get("no_report"):
             from allegiance.report import write_reports
 

@@ -1,0 +1,71 @@
+"""Second opinions from an LLM judge, stored beside the fast detector's verdicts.
+
+The judge's verdicts are stored as detector ``NAME-judge`` (e.g. ``refusal-judge``), so
+every rate, comparison and finding can be read under either, and the report shows how well
+the two agree (Cohen's kappa). The judge's identity is part of the verdict version: another
+judge model re-judges.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from allegiance.config import Config
+from allegiance.detectors.base import get_detector
+from allegiance.detectors.llm_judge import judge_many, rubric_for
+from allegiance.engine.detect import probe_hash
+from allegiance.store.sqlite import Store, StoredVerdict
+from allegiance.targets.resolve import build_target, target_id
+
+
+def judge_run(
+    store: Store,
+    run_ids: Sequence[str],
+    judge_spec: str,
+    config: Config,
+    *,
+    detector: str = "refusal",
+    api_key_env: str | None = None,
+    concurrency: int = 4,
+) -> int:
+    """Ask the judge about every answer the detector judged; returns verdicts written."""
+    rubric = rubric_for(detector)
+    flagged = set(get_detector(detector).flagged_labels)
+    target, _ = build_target(judge_spec, config, api_key_env=api_key_env)
+    warm = getattr(target, "warm", None)
+    if warm is not None:
+        warm()
+    version = f"llm:{judge_spec}:{target_id(target.identity())}"
+    name = f"{detector}-judge"
+    todo = []
+    for run_id in run_ids:
+        attempts = [a for a in store.run_attempts(run_id) if a.status == "ok"]
+        existing = store.verdicts([a.attempt_id for a in attempts])
+        for attempt in attempts:
+            if detector not in (attempt.probe.get("detectors") or []):
+                continue
+            current = existing.get(attempt.attempt_id, {}).get(name)
+            if current is not None and current.detector_version == version:
+                continue
+            todo.append(attempt)
+    if not todo:
+        return 0
+    items = [(a.request["messages"][-1]["content"], a.response_text or "") for a in todo]
+    labels = asyncio.run(judge_many(target, rubric, items, concurrency=concurrency))
+    verdicts = [
+        StoredVerdict(
+            attempt_id=a.attempt_id,
+            detector=name,
+            detector_version=version,
+            label=label,
+            flagged=label in flagged,
+            score=None,
+            evidence={"judge": judge_spec},
+            probe_hash=probe_hash(a),
+        )
+        for a, label in zip(todo, labels, strict=True)
+        if label is not None
+    ]
+    store.record_verdicts(verdicts)
+    return len(verdicts)
