@@ -30,23 +30,49 @@ Example:
     context_settings={"allow_interspersed_args": False},
     short_help="Run a command with no network and record what it tried.",
 )
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="Report format.")
-@click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              help="Write the report to FILE instead of stdout (the command's own output "
-                   "still goes to stdout).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
-              help="Kill the command and everything it started after this long.")
-@click.option("--isolation", type=click.Choice(["auto", "userns", "root"]), default="auto",
-              show_default=True,
-              help="userns: user+network+PID namespaces (no host privileges); root: "
-                   "network+PID namespaces as root with dangerous capabilities dropped; "
-                   "auto: userns if the kernel allows it, else root.")
-@click.option("--trace-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Keep strace's raw log at this path.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Report format.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the report to FILE instead of stdout (the command's own output "
+    "still goes to stdout).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Kill the command and everything it started after this long.",
+)
+@click.option(
+    "--isolation",
+    type=click.Choice(["auto", "userns", "root"]),
+    default="auto",
+    show_default=True,
+    help="userns: user+network+PID namespaces (no host privileges); root: "
+    "network+PID namespaces as root with dangerous capabilities dropped; "
+    "auto: userns if the kernel allows it, else root.",
+)
+@click.option(
+    "--trace-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Keep strace's raw log at this path.",
+)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
-def command(fmt: str, out: Path | None, timeout: float | None, isolation: str,
-            trace_file: Path | None, command: tuple[str, ...]) -> None:
+def command(
+    fmt: str,
+    out: Path | None,
+    timeout: float | None,
+    isolation: str,
+    trace_file: Path | None,
+    command: tuple[str, ...],
+) -> None:
     """Run COMMAND in fresh namespaces whose only network is loopback, so nothing it
     does can leave the machine, while strace records every connect, send and DNS
     lookup of it and all its children. Then list each destination it tried.
@@ -57,18 +83,23 @@ def command(fmt: str, out: Path | None, timeout: float | None, isolation: str,
     from allegiance.sandbox.render import render_table
 
     if not command:
-        raise ConfigError("no command given; usage: allegiance egress [OPTIONS] -- "
-                          "COMMAND [ARGS]...")
-    result = run_isolated(list(command), timeout=timeout, isolation=isolation,
-                          trace_file=trace_file)
+        raise ConfigError(
+            "no command given; usage: allegiance egress [OPTIONS] -- COMMAND [ARGS]..."
+        )
+    result = run_isolated(
+        list(command), timeout=timeout, isolation=isolation, trace_file=trace_file
+    )
     report = result.to_json() + "\n" if fmt == "json" else render_table(result)
     if out is not None:
         try:
             out.write_text(report, encoding="utf-8")
         except OSError as error:
             raise ConfigError(f"cannot write {out}: {error.strerror}") from error
-        click.echo(f"allegiance egress: report written to {out} "
-                   f"({len(result.outside_attempts)} beyond loopback)", err=True)
+        click.echo(
+            f"allegiance egress: report written to {out} "
+            f"({len(result.outside_attempts)} beyond loopback)",
+            err=True,
+        )
     else:
         click.echo(report, nl=False)
     raise SystemExit(result.verdict_exit_code)

@@ -34,6 +34,12 @@ from allegiance.cli.common import config_option
     show_default=True,
     help="Field with a human label; if present, precision/recall/F1 are printed.",
 )
+@click.option(
+    "--online",
+    is_flag=True,
+    help="packages detector: ask PyPI/npm about names the offline snapshot cannot settle "
+    "(answers cached on disk) before judging.",
+)
 @click.option("--api-key-env", default=None)
 @config_option
 def command(
@@ -42,6 +48,7 @@ def command(
     out_path: str | None,
     judge_target: str | None,
     label_field: str,
+    online: bool,
     api_key_env: str | None,
     config_path: str | None,
 ) -> None:
@@ -53,6 +60,14 @@ def command(
 
     info = get_detector(detector)
     records = _read(Path(file))
+    if online:
+        if detector != "packages":
+            raise ConfigError("--online applies to the packages detector only")
+        from allegiance.detectors.packages import refresh_online
+
+        answers = [r["response"] for _, r in records if isinstance(r.get("response"), str)]
+        looked_up = refresh_online(answers)
+        click.echo(f"online: looked up {len(looked_up)} package name(s)", err=True)
     verdicts = []
     for number, record in records:
         if not isinstance(record.get("prompt"), str) or not isinstance(record.get("response"), str):

@@ -96,6 +96,12 @@ def run_options(fn: F) -> F:
             "label every answer with the refusal rubric; agreement is reported.",
         ),
         click.option(
+            "--online-packages",
+            is_flag=True,
+            help="packages detector: look up names missing from the offline PyPI/npm snapshot "
+            "on the registries (cached on disk).",
+        ),
+        click.option(
             "--isolate",
             is_flag=True,
             help="Run inside a network namespace with only loopback, recording any "
@@ -158,6 +164,7 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
         timeout=options.get("timeout"),
         api_key_env=options.get("api_key_env"),
         command=shlex.join(["allegiance", *sys.argv[1:]]),
+        online_packages=bool(options.get("online_packages")),
         extra_settings=dict(options.get("extra_settings") or {}),
     )
     click.echo(format_estimate(estimate(request)), err=True)

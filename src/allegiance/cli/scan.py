@@ -18,16 +18,38 @@ SEVERITIES = ["info", "low", "medium", "high", "critical"]
 
 @click.command(name="scan")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "sarif"]), default="table",
-              show_default=True, help="Output format.")
-@click.option("--fail-on", type=click.Choice(SEVERITIES), default="medium", show_default=True,
-              help="Lowest severity that makes the exit code 1.")
-@click.option("--min-severity", type=click.Choice(SEVERITIES), default="info",
-              show_default=True, help="Hide findings below this severity in the table.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Write the report to this file instead of standard output.")
-def command(paths: tuple[Path, ...], fmt: str, fail_on: str, min_severity: str,
-            output: Path | None) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "sarif"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(SEVERITIES),
+    default="medium",
+    show_default=True,
+    help="Lowest severity that makes the exit code 1.",
+)
+@click.option(
+    "--min-severity",
+    type=click.Choice(SEVERITIES),
+    default="info",
+    show_default=True,
+    help="Hide findings below this severity in the table.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Write the report to this file instead of standard output.",
+)
+def command(
+    paths: tuple[Path, ...], fmt: str, fail_on: str, min_severity: str, output: Path | None
+) -> None:
     """Scan model files and folders for code execution and hidden behaviour.
 
     Reads pickles (raw, PyTorch zip and legacy, joblib, NumPy object arrays), safetensors,

@@ -37,6 +37,7 @@ class RunRequest:
     api_key_env: str | None = None
     command: str = ""
     progress: bool = True
+    online_packages: bool = False
     extra_settings: dict[str, Any] = field(default_factory=dict)
 
 
@@ -140,10 +141,24 @@ def run(request: RunRequest, config: Config, store: Store) -> RunResult:
             file=sys.stderr,
         )
         raise
+    if request.online_packages:
+        refresh_package_index(store, run_id)
     verdicts = apply_detectors(store, run_id)
     status = "complete" if outcome.errors == 0 else "complete-with-errors"
     store.finish_run(run_id, status)
     return RunResult(run_id, resumed, outcome, verdicts, interrupted)
+
+
+def refresh_package_index(store: Store, run_id: str) -> int:
+    """The explicit online step of the packages detector for this run's answers."""
+    from allegiance.detectors.packages import refresh_online
+
+    answers = [
+        a.response_text or ""
+        for a in store.run_attempts(run_id)
+        if a.status == "ok" and "packages" in (a.probe.get("detectors") or [])
+    ]
+    return len(refresh_online(answers)) if answers else 0
 
 
 async def _execute_and_close(
