@@ -17,36 +17,35 @@ def command(verify: bool, config_path: str | None, db_path: str) -> None:
     """List embedded models, configured targets and targets seen in the database."""
     from allegiance.config import load_config
     from allegiance.errors import AllegianceError
-    from allegiance.targets.embedded import CATALOGUE, DEFAULT_MODEL, ensure_model, scan_record_path
+    from allegiance.targets.embedded import (
+        CATALOGUE,
+        DEFAULT_MODEL,
+        ensure_model,
+        part_paths,
+        scan_summary,
+        verified_path,
+    )
 
     click.echo("embedded models (local:NAME):")
     for name, model in CATALOGUE.items():
-        status = "not installed"
         try:
-            path = ensure_model(name, reverify=verify) if verify else None
+            path = ensure_model(name, reverify=True) if verify else verified_path(name)
             if path is not None:
-                status = f"verified sha256 {model.sha256[:12]}… at {path}"
+                status = f"verified: size and sha256 match, {path}"
             else:
-                from allegiance.targets.embedded import part_paths
-
                 part_paths(model)
-                status = "installed (verified on first use)"
+                status = "installed; verified and scanned on first use"
         except AllegianceError as error:
             status = str(error)
-        scan = scan_record_path(model)
-        scan_note = ""
-        if scan.exists():
-            try:
-                summary = json.loads(scan.read_text()).get("summary", {})
-                scan_note = f"; artifact scan: {summary}" if summary else "; artifact scan stored"
-            except ValueError:
-                scan_note = ""
         marker = " (default)" if name == DEFAULT_MODEL else ""
         click.echo(
             f"  {name}{marker}: {model.title}, {model.origin}, {model.licence}, "
             f"{model.size:,} bytes, sha256 {model.sha256}"
         )
-        click.echo(f"      {status}{scan_note}")
+        click.echo(f"      {status}")
+        summary = scan_summary(name)
+        if summary:
+            click.echo(f"      {summary}")
     config = load_config(config_path)
     if config.targets:
         click.echo(f"configured targets ({config.source}):")

@@ -165,6 +165,8 @@ def ensure_model(name: str, *, reverify: bool = False) -> Path:
     assembled = cache_dir() / "models" / f"{model.name}-{model.sha256[:12]}.gguf"
     path = parts[0] if model.single_file else assembled
     if not reverify and path.exists() and _mark_matches(mark, path, model):
+        if not scan_record_path(model).exists():
+            _scan(path, model)
         return path
     if not model.single_file and (
         reverify or not path.exists() or path.stat().st_size != model.size
@@ -220,8 +222,41 @@ def _verify(path: Path, model: EmbeddedModel) -> None:
     if actual != model.sha256:
         raise ModelFileError(
             f"embedded model {model.name}: sha256 of {path} is {actual[:16]}…, expected "
-            f"{model.sha256[:16]}…; refusing to use it"
+            f"{model.sha256[:16]}…; refusing to use it ("
+            + (
+                "reinstall its package"
+                if model.single_file
+                else "`allegiance models --verify` rebuilds it"
+            )
+            + ")"
         )
+
+
+def verified_path(name: str) -> Path | None:
+    """The model's file if it was verified and has not changed since; no hashing."""
+    model = lookup(name)
+    try:
+        parts = part_paths(model)
+    except ModelFileError:
+        return None
+    path = (
+        parts[0]
+        if model.single_file
+        else cache_dir() / "models" / f"{model.name}-{model.sha256[:12]}.gguf"
+    )
+    return path if path.exists() and _mark_matches(_mark_path(model), path, model) else None
+
+
+def scan_summary(name: str) -> str | None:
+    """One line from the artifact scan stored when the model was assembled."""
+    record = scan_record_path(lookup(name))
+    try:
+        data = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return None
+    files = data.get("files") or []
+    verdicts = ", ".join(str(f.get("verdict", "?")) for f in files) or "no files"
+    return f"artifact scan: {verdicts} ({record})"
 
 
 def scan_record_path(model: EmbeddedModel) -> Path:
