@@ -89,6 +89,11 @@ def run_options(fn: F) -> F:
         ),
         click.option("--no-report", is_flag=True, help="Store results only."),
         click.option(
+            "--fail-on-findings",
+            is_flag=True,
+            help="Exit with status 1 when the report has any finding (for CI gates).",
+        ),
+        click.option(
             "--judge",
             "judge_target",
             default=None,
@@ -202,6 +207,14 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
             )
             for path in paths:
                 click.echo(f"report: {path}")
+        if options.get("fail_on_findings"):
+            from allegiance.analysis.model import build
+
+            findings = build(store, [result.run_id])["findings"]
+            if findings:
+                for finding in findings:
+                    click.echo(f"finding: {finding['sentence']}", err=True)
+                raise SystemExit(1)
         return result.run_id
     finally:
         store.close()
