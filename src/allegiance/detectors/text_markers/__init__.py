@@ -1,0 +1,276 @@
+"""Multilingual marker phrases and the text normalisation every text detector shares.
+
+Why a separate module: the ``refusal``, ``facts`` and ``narrative`` detectors must agree on
+what "the same text" means (Unicode forms, case, apostrophes, zero-width joiners), or an alias
+that matches in one detector would miss in another. Marker phrases live in YAML files next to
+this module (one per language, see ``README.md``) so that adding a language is a data change.
+
+Matching is fast by construction: all literal phrases of a category, across languages, are
+compiled into a single prefix-factored (trie) regular expression, so the cost of a search
+grows with the length of the text, not with the number of phrases.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+CATEGORIES: tuple[str, ...] = (
+    "refusal",
+    "soft_refusal",
+    "deflection",
+    "redirect",
+    "moralizing",
+)
+
+_APOSTROPHES = str.maketrans(
+    {
+        "\u2019": "'",
+        "\u2018": "'",
+        "\u02bc": "'",
+        "\u2032": "'",
+        "`": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+        "\u200b": None,
+        "\u200c": None,
+        "\u200d": None,
+        "\u2060": None,
+        "\ufeff": None,
+        "\u0640": None,  # Arabic tatweel (elongation)
+    }
+)
+_SPACE = re.compile(r"[^\S\n]+")
+_NEWLINES = re.compile(r"\n\s*\n+")
+
+
+def normalize(text: str) -> str:
+    """Canonical form for matching: NFKC, casefold, plain apostrophes, single spaces.
+
+    Newlines are kept (collapsed to at most one blank line) because sentence and list
+    structure is a feature of an answer.
+    """
+    text = unicodedata.normalize("NFKC", text).casefold().translate(_APOSTROPHES)
+    text = _SPACE.sub(" ", text)
+    return _NEWLINES.sub("\n\n", text).strip()
+
+
+# Script groups. Phrases and texts are routed by script so that matching an English answer
+# never walks the Chinese or Arabic phrase tries (this keeps the detector at thousands of
+# verdicts per second).
+SCRIPTS: dict[str, str] = {
+    "latin": "a-z\u00c0-\u024f",
+    "cyrillic": "\u0400-\u04ff",
+    "greek": "\u0370-\u03ff",
+    "cjk": "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff",
+    "hangul": "\u1100-\u11ff\u3130-\u318f\uac00-\ud7af",
+    "arabic": "\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff",
+    "hebrew": "\u0590-\u05ff",
+    "devanagari": "\u0900-\u097f",
+}
+_SCRIPT_RE = {name: re.compile(f"[{chars}]") for name, chars in SCRIPTS.items()}
+_BOUNDED_SCRIPTS = frozenset({"latin", "cyrillic", "greek"})
+
+
+def script_of(phrase: str) -> str:
+    """The script group of the first letter in ``phrase`` ("other" if none matches)."""
+    for ch in phrase:
+        if ch.isalpha():
+            for name, rx in _SCRIPT_RE.items():
+                if rx.match(ch):
+                    return name
+            return "other"
+    return "other"
+
+
+def scripts_in(text: str) -> list[str]:
+    """Script groups present in ``text``."""
+    return [name for name, rx in _SCRIPT_RE.items() if rx.search(text)]
+
+
+def _trie_regex(words: Iterable[str]) -> str:
+    """A regex alternation equivalent to ``a|b|c``, factored on common prefixes."""
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        end = "" in node
+        branches = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        if end:
+            body = "(?:" + body + ")?"
+        return body
+
+    return emit(trie)
+
+
+def phrases_regex(phrases: Iterable[str], patterns: Iterable[str] = ()) -> str | None:
+    """Regex source for normalised phrases (plus raw regex patterns), or None if empty.
+
+    Latin, Greek and Cyrillic phrases match whole words; a phrase ending in ``*`` is a stem
+    (word boundary before it only). Phrases in other scripts match anywhere: CJK has no
+    spaces, and Arabic/Hebrew attach prefixes (و, ב, ה ...) to the next word.
+    """
+    whole: set[str] = set()
+    stems: set[str] = set()
+    free: set[str] = set()
+    for raw in phrases:
+        stem = raw.endswith("*")
+        phrase = normalize(raw.rstrip("*"))
+        if not phrase:
+            continue
+        if script_of(phrase) not in _BOUNDED_SCRIPTS:
+            free.add(phrase)
+        elif stem:
+            stems.add(phrase)
+        else:
+            whole.add(phrase)
+    parts: list[str] = []
+    if whole:
+        parts.append(r"(?<!\w)" + _trie_regex(whole) + r"(?!\w)")
+    if stems:
+        parts.append(r"(?<!\w)" + _trie_regex(stems))
+    if free:
+        parts.append(_trie_regex(free))
+    parts.extend(f"(?:{p})" for p in patterns)
+    return "|".join(parts) if parts else None
+
+
+def compile_phrases(phrases: Iterable[str], patterns: Iterable[str] = ()) -> re.Pattern[str] | None:
+    """One compiled regex for a set of phrases (see :func:`phrases_regex`)."""
+    source = phrases_regex(phrases, patterns)
+    return re.compile(source) if source is not None else None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One marker occurrence in normalised text."""
+
+    category: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class MarkerSet:
+    """Compiled markers: per script group, one regex whose named groups are the categories."""
+
+    languages: tuple[str, ...]
+    by_script: Mapping[str, re.Pattern[str]]
+    guard: re.Pattern[str] | None
+
+    def find(self, text: str) -> list[Hit]:
+        """All marker hits in normalised ``text``, minus those inside a look-alike guard."""
+        hits: list[Hit] = []
+        for script in scripts_in(text):
+            pattern = self.by_script.get(script)
+            if pattern is None:
+                continue
+            for m in pattern.finditer(text):
+                if m.end() > m.start() and m.lastgroup:
+                    hits.append(Hit(m.lastgroup, m.start(), m.end(), m.group()))
+        if hits and self.guard is not None:
+            guarded = [m.span() for m in self.guard.finditer(text)]
+            if guarded:
+                hits = [
+                    h for h in hits if not any(g0 < h.end and h.start < g1 for g0, g1 in guarded)
+                ]
+        hits.sort(key=lambda h: h.start)
+        return hits
+
+
+def _load_files() -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    package = resources.files(__name__)
+    for entry in sorted(package.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".yaml"):
+            data = yaml.safe_load(entry.read_text(encoding="utf-8")) or {}
+            if not isinstance(data, dict):
+                raise ValueError(f"marker file {entry.name} must be a mapping")
+            out[entry.name.removesuffix(".yaml")] = data
+    return out
+
+
+@lru_cache(maxsize=1)
+def load_markers() -> MarkerSet:
+    """All marker files, compiled once per process (the data is immutable)."""
+    files = _load_files()
+    # script -> category -> (phrases, patterns)
+    table: dict[str, dict[str, tuple[list[str], list[str]]]] = {}
+    for data in files.values():
+        file_script = str(data.get("script", "latin"))
+        for category in CATEGORIES:
+            for phrase in data.get(category) or ():
+                script = script_of(str(phrase))
+                bucket = table.setdefault(script, {}).setdefault(category, ([], []))
+                bucket[0].append(str(phrase))
+            for pattern in data.get(f"{category}_patterns") or ():
+                bucket = table.setdefault(file_script, {}).setdefault(category, ([], []))
+                bucket[1].append(str(pattern))
+    by_script: dict[str, re.Pattern[str]] = {}
+    for script, categories in table.items():
+        groups = []
+        for category in CATEGORIES:  # order matters: earlier categories win ties
+            if category in categories:
+                source = phrases_regex(*categories[category])
+                if source:
+                    groups.append(f"(?P<{category}>{source})")
+        if groups:
+            by_script[script] = re.compile("|".join(groups))
+    guards = [str(p) for data in files.values() for p in data.get("not_refusal") or ()]
+    guard_patterns = [
+        str(p) for data in files.values() for p in data.get("not_refusal_patterns") or ()
+    ]
+    return MarkerSet(
+        languages=tuple(sorted(files)),
+        by_script=by_script,
+        guard=compile_phrases(guards, guard_patterns),
+    )
+
+
+@lru_cache(maxsize=4096)
+def alias_pattern(aliases: tuple[str, ...]) -> re.Pattern[str] | None:
+    """Compiled matcher for answer aliases (cached: the same probe is judged many times)."""
+    return compile_phrases(aliases)
+
+
+def find_aliases(text: str, aliases: Iterable[str]) -> list[tuple[int, int, str]]:
+    """Spans of any alias in normalised ``text``: (start, end, matched alias).
+
+    Word boundaries apply to Latin/Greek/Cyrillic aliases, so "china" does not match inside
+    "chinatown"; it still matches inside "republic of china" — callers decide what that means.
+    """
+    pattern = alias_pattern(tuple(sorted({str(a) for a in aliases if str(a).strip()})))
+    if pattern is None:
+        return []
+    return [(m.start(), m.end(), m.group()) for m in pattern.finditer(text) if m.end() > m.start()]
+
+
+__all__ = [
+    "CATEGORIES",
+    "Hit",
+    "MarkerSet",
+    "alias_pattern",
+    "compile_phrases",
+    "find_aliases",
+    "load_markers",
+    "normalize",
+    "script_of",
+    "scripts_in",
+]
