@@ -99,9 +99,7 @@ class FileResult:
             return Status.SKIPPED
         return "clean"
 
-    def add(
-        self, severity: Severity, rule: str, message: str, location: str = ""
-    ) -> Finding:
+    def add(self, severity: Severity, rule: str, message: str, location: str = "") -> Finding:
         """Record a finding, merging exact repeats into a count so reports stay readable."""
         for existing in self.findings:
             if (

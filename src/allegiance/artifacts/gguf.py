@@ -19,24 +19,67 @@ from allegiance.artifacts.limits import DEFAULT_LIMITS, Limits, ScanAbort
 MAGIC = b"GGUF"
 # value type -> (struct format, size) for fixed-size scalars
 SCALARS = {
-    0: ("<B", 1), 1: ("<b", 1), 2: ("<H", 2), 3: ("<h", 2), 4: ("<I", 4), 5: ("<i", 4),
-    6: ("<f", 4), 7: ("<?", 1), 10: ("<Q", 8), 11: ("<q", 8), 12: ("<d", 8),
+    0: ("<B", 1),
+    1: ("<b", 1),
+    2: ("<H", 2),
+    3: ("<h", 2),
+    4: ("<I", 4),
+    5: ("<i", 4),
+    6: ("<f", 4),
+    7: ("<?", 1),
+    10: ("<Q", 8),
+    11: ("<q", 8),
+    12: ("<d", 8),
 }
 STRING, ARRAY = 8, 9
 # ggml tensor type -> (elements per block, bytes per block)
 GGML_TYPES = {
-    0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34),
-    9: (32, 36), 10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176),
-    14: (256, 210), 15: (256, 292), 16: (256, 66), 17: (256, 74), 18: (256, 98),
-    19: (256, 50), 20: (32, 18), 21: (256, 110), 22: (256, 82), 23: (256, 136), 24: (1, 1),
-    25: (1, 2), 26: (1, 4), 27: (1, 8), 28: (1, 8), 29: (256, 56), 30: (1, 2),
-    34: (256, 54), 35: (256, 66), 39: (32, 17),
+    0: (1, 4),
+    1: (1, 2),
+    2: (32, 18),
+    3: (32, 20),
+    6: (32, 22),
+    7: (32, 24),
+    8: (32, 34),
+    9: (32, 36),
+    10: (256, 84),
+    11: (256, 110),
+    12: (256, 144),
+    13: (256, 176),
+    14: (256, 210),
+    15: (256, 292),
+    16: (256, 66),
+    17: (256, 74),
+    18: (256, 98),
+    19: (256, 50),
+    20: (32, 18),
+    21: (256, 110),
+    22: (256, 82),
+    23: (256, 136),
+    24: (1, 1),
+    25: (1, 2),
+    26: (1, 4),
+    27: (1, 8),
+    28: (1, 8),
+    29: (256, 56),
+    30: (1, 2),
+    34: (256, 54),
+    35: (256, 66),
+    39: (32, 17),
 }
 TEMPLATE_KEY = "tokenizer.chat_template"
 # string keys whose text is a URL or licence by design: URLs there are expected
-URL_KEYS = ("general.url", "general.source", "general.repo_url", "general.license",
-            "general.base_model", "general.doi", "general.uuid", "general.tags",
-            "general.datasets")
+URL_KEYS = (
+    "general.url",
+    "general.source",
+    "general.repo_url",
+    "general.license",
+    "general.base_model",
+    "general.doi",
+    "general.uuid",
+    "general.tags",
+    "general.datasets",
+)
 
 
 @dataclass
@@ -87,7 +130,9 @@ class _Reader:
         etype = self.u32(f"{what} element type")
         count = self.uint(f"{what} count")
         if count > self.limits.gguf_max_array:
-            raise ScanAbort(f"{what}: array of {count} exceeds the {self.limits.gguf_max_array} limit")
+            raise ScanAbort(
+                f"{what}: array of {count} exceeds the {self.limits.gguf_max_array} limit"
+            )
         remaining = self.src.remaining or 0
         if etype in SCALARS:
             size = SCALARS[etype][1] * count
@@ -110,7 +155,9 @@ class _Reader:
         return (etype, count)
 
 
-def parse_gguf(f: BinaryIO, size: int, limits: Limits = DEFAULT_LIMITS) -> tuple[GGUFInfo, list[tuple[str, int, int, int]]]:
+def parse_gguf(
+    f: BinaryIO, size: int, limits: Limits = DEFAULT_LIMITS
+) -> tuple[GGUFInfo, list[tuple[str, int, int, int]]]:
     """Parse header, metadata and tensor table; return info and (name, type, nelems, offset)."""
     src = ByteSource(f, size=size)
     if src.read(4, "magic") != MAGIC:
@@ -143,7 +190,9 @@ def parse_gguf(f: BinaryIO, size: int, limits: Limits = DEFAULT_LIMITS) -> tuple
         name = reader.string(f"tensor #{index} name")
         ndims = reader.u32(f"tensor {name[:80]!r} dimension count")
         if ndims > limits.gguf_max_dims:
-            raise ScanAbort(f"tensor {name[:80]!r} has {ndims} dimensions (limit {limits.gguf_max_dims})")
+            raise ScanAbort(
+                f"tensor {name[:80]!r} has {ndims} dimensions (limit {limits.gguf_max_dims})"
+            )
         nelems = 1
         for _ in range(ndims):
             nelems *= int(struct.unpack("<Q", src.read(8, "tensor dimension"))[0])
@@ -154,7 +203,9 @@ def parse_gguf(f: BinaryIO, size: int, limits: Limits = DEFAULT_LIMITS) -> tuple
     return info, tensors
 
 
-def scan_gguf(f: BinaryIO, size: int, result: FileResult, limits: Limits = DEFAULT_LIMITS) -> GGUFInfo | None:
+def scan_gguf(
+    f: BinaryIO, size: int, result: FileResult, limits: Limits = DEFAULT_LIMITS
+) -> GGUFInfo | None:
     """Scan a GGUF file: structure, tensor layout, metadata text and chat templates."""
     from allegiance.artifacts.template import analyse_template, family_hint
 
@@ -175,8 +226,13 @@ def scan_gguf(f: BinaryIO, size: int, result: FileResult, limits: Limits = DEFAU
     family = family_hint(
         " ".join(
             str(info.metadata.get(k, ""))
-            for k in ("general.basename", "general.name", "general.architecture",
-                      "general.size_label", "general.finetune")
+            for k in (
+                "general.basename",
+                "general.name",
+                "general.architecture",
+                "general.size_label",
+                "general.finetune",
+            )
         )
     )
     for key, value in info.metadata.items():
@@ -194,8 +250,12 @@ def _check_text(key: str, value: str, result: FileResult) -> None:
     for name in textchecks.invisible_chars(value)[:3]:
         result.add(Severity.MEDIUM, "gguf.metadata-hidden", f"invisible character {name}", where)
     for phrase in textchecks.hidden_instructions(value)[:3]:
-        result.add(Severity.MEDIUM, "gguf.metadata-instruction",
-                   f"instruction-like text: {phrase!r}", where)
+        result.add(
+            Severity.MEDIUM,
+            "gguf.metadata-instruction",
+            f"instruction-like text: {phrase!r}",
+            where,
+        )
     for code in textchecks.code_like(value)[:3]:
         result.add(Severity.MEDIUM, "gguf.metadata-code", f"code-like text: {code!r}", where)
     if not key.startswith(URL_KEYS):
@@ -203,40 +263,64 @@ def _check_text(key: str, value: str, result: FileResult) -> None:
             result.add(Severity.INFO, "gguf.metadata-url", f"URL in metadata: {url[:120]}", where)
 
 
-def _check_tensors(info: GGUFInfo, tensors: list[tuple[str, int, int, int]], size: int,
-                   result: FileResult) -> None:
+def _check_tensors(
+    info: GGUFInfo, tensors: list[tuple[str, int, int, int]], size: int, result: FileResult
+) -> None:
     spans = []
     data_len = size - info.data_start
     for name, ttype, nelems, offset in tensors:
         where = f"tensor {name[:100]}"
         if offset % info.alignment:
-            result.add(Severity.MEDIUM, "gguf.misaligned",
-                       f"offset {offset} is not a multiple of {info.alignment}", where)
+            result.add(
+                Severity.MEDIUM,
+                "gguf.misaligned",
+                f"offset {offset} is not a multiple of {info.alignment}",
+                where,
+            )
         layout = GGML_TYPES.get(ttype)
         if layout is None:
-            result.add(Severity.LOW, "gguf.unknown-type",
-                       f"unknown ggml type {ttype}; size not checked", where)
+            result.add(
+                Severity.LOW,
+                "gguf.unknown-type",
+                f"unknown ggml type {ttype}; size not checked",
+                where,
+            )
             continue
         block, nbytes = layout
         if nelems % block:
-            result.add(Severity.MEDIUM, "gguf.bad-shape",
-                       f"{nelems} elements is not a multiple of the block size {block}", where)
+            result.add(
+                Severity.MEDIUM,
+                "gguf.bad-shape",
+                f"{nelems} elements is not a multiple of the block size {block}",
+                where,
+            )
             continue
         end = offset + nelems // block * nbytes
         if end > data_len:
-            result.add(Severity.HIGH, "gguf.out-of-range",
-                       f"tensor data ends at {end}, past the {data_len}-byte data section", where)
+            result.add(
+                Severity.HIGH,
+                "gguf.out-of-range",
+                f"tensor data ends at {end}, past the {data_len}-byte data section",
+                where,
+            )
             continue
         spans.append((offset, end, name))
     spans.sort()
     cursor, previous = 0, ""
     for begin, end, name in spans:
         if begin < cursor:
-            result.add(Severity.HIGH, "gguf.overlap", f"tensor overlaps {previous[:100]}",
-                       f"tensor {name[:100]}")
+            result.add(
+                Severity.HIGH,
+                "gguf.overlap",
+                f"tensor overlaps {previous[:100]}",
+                f"tensor {name[:100]}",
+            )
         if end > cursor:
             cursor, previous = end, name
     if spans and data_len - cursor > info.alignment:
-        result.add(Severity.LOW, "gguf.trailing-data",
-                   f"{data_len - cursor} bytes after the last tensor belong to no tensor",
-                   f"offset {info.data_start + cursor}")
+        result.add(
+            Severity.LOW,
+            "gguf.trailing-data",
+            f"{data_len - cursor} bytes after the last tensor belong to no tensor",
+            f"offset {info.data_start + cursor}",
+        )

@@ -51,19 +51,28 @@ def scan_auto_map(folder: Path, config: dict[str, Any], result: FileResult) -> s
         module = target.rsplit(".", 1)[0] if "." in target else target
         where = f"auto_map {ref[:120]}"
         if sep:
-            result.add(Severity.HIGH, "hf.remote-code-other-repo",
-                       f"trust_remote_code would download and run {module}.py from another "
-                       f"repository ({repo[:80]}), which is not here to scan", where)
+            result.add(
+                Severity.HIGH,
+                "hf.remote-code-other-repo",
+                f"trust_remote_code would download and run {module}.py from another "
+                f"repository ({repo[:80]}), which is not here to scan",
+                where,
+            )
             continue
         path = folder / (module.replace(".", "/") + ".py")
         if not path.is_file():
-            result.add(Severity.HIGH, "hf.remote-code-missing",
-                       f"auto_map refers to {path.name}, which is not in the folder: "
-                       "it would be fetched at load time and cannot be scanned", where)
+            result.add(
+                Severity.HIGH,
+                "hf.remote-code-missing",
+                f"auto_map refers to {path.name}, which is not in the folder: "
+                "it would be fetched at load time and cannot be scanned",
+                where,
+            )
             continue
         local.add(path.resolve())
-        result.add(Severity.INFO, "hf.remote-code",
-                   f"trust_remote_code would import {path.name}", where)
+        result.add(
+            Severity.INFO, "hf.remote-code", f"trust_remote_code would import {path.name}", where
+        )
     return local
 
 

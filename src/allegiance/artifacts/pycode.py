@@ -11,19 +11,70 @@ import ast
 
 from allegiance.artifacts.findings import FileResult, Severity
 
-NETWORK = {"socket", "urllib", "urllib2", "urllib3", "requests", "httpx", "http", "aiohttp",
-           "ftplib", "smtplib", "telnetlib", "paramiko", "websocket", "websockets", "xmlrpc",
-           "socketserver", "ssl", "pycurl"}
+NETWORK = {
+    "socket",
+    "urllib",
+    "urllib2",
+    "urllib3",
+    "requests",
+    "httpx",
+    "http",
+    "aiohttp",
+    "ftplib",
+    "smtplib",
+    "telnetlib",
+    "paramiko",
+    "websocket",
+    "websockets",
+    "xmlrpc",
+    "socketserver",
+    "ssl",
+    "pycurl",
+}
 PROCESS = {"subprocess", "pty", "multiprocessing", "commands", "ctypes", "cffi", "webbrowser"}
-DECODERS = {"b64decode", "b32decode", "b16decode", "a85decode", "b85decode", "decodebytes",
-            "decompress", "loads", "decode", "fromhex", "unhexlify", "a2b_base64",
-            "urlsafe_b64decode"}
+DECODERS = {
+    "b64decode",
+    "b32decode",
+    "b16decode",
+    "a85decode",
+    "b85decode",
+    "decodebytes",
+    "decompress",
+    "loads",
+    "decode",
+    "fromhex",
+    "unhexlify",
+    "a2b_base64",
+    "urlsafe_b64decode",
+}
 OBFUSCATION_MODULES = {"base64", "zlib", "marshal", "codecs", "lzma", "bz2", "binascii"}
 EXEC_CALLS = {"exec", "eval", "compile", "execfile"}
-OS_PROCESS = {"system", "popen", "spawnl", "spawnv", "spawnlp", "spawnvp", "execv", "execl",
-              "execvp", "execve", "fork", "posix_spawn", "startfile"}
-WRITE_METHODS = {"write_text", "write_bytes", "rmtree", "remove", "unlink", "chmod",
-                 "copyfile", "move", "symlink"}
+OS_PROCESS = {
+    "system",
+    "popen",
+    "spawnl",
+    "spawnv",
+    "spawnlp",
+    "spawnvp",
+    "execv",
+    "execl",
+    "execvp",
+    "execve",
+    "fork",
+    "posix_spawn",
+    "startfile",
+}
+WRITE_METHODS = {
+    "write_text",
+    "write_bytes",
+    "rmtree",
+    "remove",
+    "unlink",
+    "chmod",
+    "copyfile",
+    "move",
+    "symlink",
+}
 
 
 def _dotted(node: ast.AST) -> str:
@@ -83,27 +134,36 @@ class _Visitor(ast.NodeVisitor):
                 for sub in ast.walk(arg)
             )
             if obfuscated:
-                self.add(Severity.CRITICAL, "code.obfuscated-exec",
-                         f"{name}() of decoded/decompressed data: hidden code", node)
+                self.add(
+                    Severity.CRITICAL,
+                    "code.obfuscated-exec",
+                    f"{name}() of decoded/decompressed data: hidden code",
+                    node,
+                )
             else:
-                self.add(Severity.HIGH, "code.exec", f"calls {name}(): runs code from a string",
-                         node)
+                self.add(
+                    Severity.HIGH, "code.exec", f"calls {name}(): runs code from a string", node
+                )
         elif name in ("__import__", "builtins.__import__", "importlib.import_module"):
-            self.add(Severity.MEDIUM, "code.dynamic-import", f"{name}() imports by computed name",
-                     node)
+            self.add(
+                Severity.MEDIUM, "code.dynamic-import", f"{name}() imports by computed name", node
+            )
         elif (name.startswith("os.") and last in OS_PROCESS) or name.split(".")[0] == "subprocess":
             self.add(Severity.CRITICAL, "code.subprocess", f"calls {name}(): runs programs", node)
         elif name.split(".")[0] in NETWORK and name.count("."):
             self.add(Severity.HIGH, "code.network", f"calls {name}(): network access", node)
         elif name == "marshal.loads":
             self.add(Severity.HIGH, "code.deserialise", "marshal.loads builds code objects", node)
-        elif name in ("open", "builtins.open", "io.open") or (last in ("open",) and name.endswith(".open")):
+        elif name in ("open", "builtins.open", "io.open") or (
+            last in ("open",) and name.endswith(".open")
+        ):
             self._open(node, name)
         elif (last in WRITE_METHODS and name.split(".")[0] in ("shutil", "os", "")) or (
             isinstance(node.func, ast.Attribute) and node.func.attr in ("write_text", "write_bytes")
         ):
-            self.add(Severity.MEDIUM, "code.file-write", f"calls {name or last}(): writes files",
-                     node)
+            self.add(
+                Severity.MEDIUM, "code.file-write", f"calls {name or last}(): writes files", node
+            )
         self.generic_visit(node)
 
     def _open(self, node: ast.Call, name: str) -> None:
@@ -111,10 +171,17 @@ class _Visitor(ast.NodeVisitor):
         for kw in node.keywords:
             if kw.arg == "mode":
                 mode = kw.value
-        if (isinstance(mode, ast.Constant) and isinstance(mode.value, str)
-                and set(mode.value) & set("wax+")):
-                self.add(Severity.MEDIUM, "code.file-write",
-                         f"{name}(..., {mode.value!r}) writes files", node)
+        if (
+            isinstance(mode, ast.Constant)
+            and isinstance(mode.value, str)
+            and set(mode.value) & set("wax+")
+        ):
+            self.add(
+                Severity.MEDIUM,
+                "code.file-write",
+                f"{name}(..., {mode.value!r}) writes files",
+                node,
+            )
 
 
 def _aliases(tree: ast.AST) -> dict[str, str]:
@@ -122,7 +189,9 @@ def _aliases(tree: ast.AST) -> dict[str, str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for a in node.names:
-                aliases[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+                aliases[a.asname or a.name.split(".")[0]] = (
+                    a.name if a.asname else a.name.split(".")[0]
+                )
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             for a in node.names:
                 aliases[a.asname or a.name] = f"{node.module}.{a.name}"
@@ -134,11 +203,16 @@ def analyse_python(source: str, result: FileResult, where: str) -> None:
     try:
         tree = ast.parse(source, filename=where)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
-        result.add(Severity.MEDIUM, "code.unparseable",
-                   f"Python file does not parse ({str(error)[:100]}); not analysed", where)
+        result.add(
+            Severity.MEDIUM,
+            "code.unparseable",
+            f"Python file does not parse ({str(error)[:100]}); not analysed",
+            where,
+        )
         return
     try:
         _Visitor(result, where, _aliases(tree)).visit(tree)
     except RecursionError:
-        result.add(Severity.MEDIUM, "code.unparseable",
-                   "Python file nests too deeply to analyse", where)
+        result.add(
+            Severity.MEDIUM, "code.unparseable", "Python file nests too deeply to analyse", where
+        )

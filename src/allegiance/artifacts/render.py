@@ -16,12 +16,18 @@ from allegiance import __version__
 from allegiance.artifacts.findings import ScanReport, Severity, Status
 
 SARIF_LEVEL = {
-    Severity.CRITICAL: "error", Severity.HIGH: "error", Severity.MEDIUM: "warning",
-    Severity.LOW: "note", Severity.INFO: "note",
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "note",
+    Severity.INFO: "note",
 }
 SECURITY_SEVERITY = {  # GitHub code scanning reads this property (0-10)
-    Severity.CRITICAL: "9.5", Severity.HIGH: "8.0", Severity.MEDIUM: "5.0",
-    Severity.LOW: "2.0", Severity.INFO: "0.0",
+    Severity.CRITICAL: "9.5",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.0",
+    Severity.LOW: "2.0",
+    Severity.INFO: "0.0",
 }
 
 
@@ -30,8 +36,9 @@ def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def render_table(report: ScanReport, fail_on: Severity = Severity.MEDIUM,
-                 min_severity: Severity = Severity.INFO) -> str:
+def render_table(
+    report: ScanReport, fail_on: Severity = Severity.MEDIUM, min_severity: Severity = Severity.INFO
+) -> str:
     """Plain-text table: one row per file, then its findings, then a summary line."""
     lines = []
     width = min(60, max([len(r.path) for r in report.files] + [4]))
@@ -77,50 +84,69 @@ def render_sarif(report: ScanReport) -> str:
                 "name": finding.rule.replace(".", "-"),
                 "shortDescription": {"text": finding.rule},
                 "defaultConfiguration": {"level": SARIF_LEVEL[finding.severity]},
-                "properties": {"security-severity": SECURITY_SEVERITY[finding.severity],
-                               "tags": ["security", "model-artifact"]},
+                "properties": {
+                    "security-severity": SECURITY_SEVERITY[finding.severity],
+                    "tags": ["security", "model-artifact"],
+                },
             }
-        results.append({
-            "ruleId": finding.rule,
-            "level": SARIF_LEVEL[finding.severity],
-            "message": {"text": finding.message + (
-                f" (at {finding.location})" if finding.location else "")},
-            "locations": [{
-                "physicalLocation": {"artifactLocation": {"uri": Path(finding.file).as_posix()}},
-                "logicalLocations": [{"fullyQualifiedName": finding.location or "file"}],
-            }],
-            "properties": {"severity": finding.severity.label, "count": finding.count},
-        })
+        results.append(
+            {
+                "ruleId": finding.rule,
+                "level": SARIF_LEVEL[finding.severity],
+                "message": {
+                    "text": finding.message
+                    + (f" (at {finding.location})" if finding.location else "")
+                },
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": Path(finding.file).as_posix()}
+                        },
+                        "logicalLocations": [{"fullyQualifiedName": finding.location or "file"}],
+                    }
+                ],
+                "properties": {"severity": finding.severity.label, "count": finding.count},
+            }
+        )
     notifications = [
         {
             "level": "error",
             "message": {"text": f"could not scan {r.path}: {r.reason}"},
-            "locations": [{"physicalLocation": {"artifactLocation": {
-                "uri": Path(r.path).as_posix()}}}],
+            "locations": [
+                {"physicalLocation": {"artifactLocation": {"uri": Path(r.path).as_posix()}}}
+            ],
         }
         for r in report.errors
     ]
     log = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "allegiance-scan",
-                "version": __version__,
-                "informationUri": "https://github.com/allegiance/allegiance",
-                "rules": list(rules.values()),
-            }},
-            "invocations": [{
-                "executionSuccessful": not report.errors,
-                "toolExecutionNotifications": notifications,
-            }],
-            "artifacts": [
-                {"location": {"uri": Path(r.path).as_posix()},
-                 "length": r.size if r.size is not None else -1,
-                 **({"hashes": {"sha-256": r.sha256}} if r.sha256 else {})}
-                for r in report.files
-            ],
-            "results": results,
-        }],
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "allegiance-scan",
+                        "version": __version__,
+                        "informationUri": "https://github.com/allegiance/allegiance",
+                        "rules": list(rules.values()),
+                    }
+                },
+                "invocations": [
+                    {
+                        "executionSuccessful": not report.errors,
+                        "toolExecutionNotifications": notifications,
+                    }
+                ],
+                "artifacts": [
+                    {
+                        "location": {"uri": Path(r.path).as_posix()},
+                        "length": r.size if r.size is not None else -1,
+                        **({"hashes": {"sha-256": r.sha256}} if r.sha256 else {}),
+                    }
+                    for r in report.files
+                ],
+                "results": results,
+            }
+        ],
     }
     return json.dumps(log, indent=2, ensure_ascii=False)

@@ -16,9 +16,23 @@ from allegiance.artifacts.findings import FileResult, Severity
 from allegiance.artifacts.limits import DEFAULT_LIMITS, Limits
 
 DTYPE_SIZES = {
-    "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1,
-    "U64": 8, "U32": 4, "U16": 2, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1,
-    "F8_E8M0": 1, "C64": 8,
+    "F64": 8,
+    "F32": 4,
+    "F16": 2,
+    "BF16": 2,
+    "I64": 8,
+    "I32": 4,
+    "I16": 2,
+    "I8": 1,
+    "U64": 8,
+    "U32": 4,
+    "U16": 2,
+    "U8": 1,
+    "BOOL": 1,
+    "F8_E4M3": 1,
+    "F8_E5M2": 1,
+    "F8_E8M0": 1,
+    "C64": 8,
 }
 # Sub-byte dtypes: bits per element.
 DTYPE_BITS = {"F4": 4, "F6_E2M3": 6, "F6_E3M2": 6}
@@ -84,27 +98,51 @@ def _check_metadata(meta: Any, result: FileResult) -> None:
     if meta is None:
         return
     if not isinstance(meta, dict):
-        result.add(Severity.MEDIUM, "safetensors.metadata-type",
-                   "__metadata__ is not an object of strings", "__metadata__")
+        result.add(
+            Severity.MEDIUM,
+            "safetensors.metadata-type",
+            "__metadata__ is not an object of strings",
+            "__metadata__",
+        )
         return
     for key, value in meta.items():
         where = f"__metadata__.{key}"
         if not isinstance(value, str):
-            result.add(Severity.MEDIUM, "safetensors.metadata-type",
-                       f"metadata value is {type(value).__name__}, not a string", where)
+            result.add(
+                Severity.MEDIUM,
+                "safetensors.metadata-type",
+                f"metadata value is {type(value).__name__}, not a string",
+                where,
+            )
             value = json.dumps(value)
         for url in textchecks.urls(value)[:3]:
-            result.add(Severity.MEDIUM, "safetensors.metadata-url",
-                       f"metadata carries a URL: {url[:120]}", where)
+            result.add(
+                Severity.MEDIUM,
+                "safetensors.metadata-url",
+                f"metadata carries a URL: {url[:120]}",
+                where,
+            )
         for code in textchecks.code_like(value)[:3]:
-            result.add(Severity.HIGH, "safetensors.metadata-code",
-                       f"metadata carries code-like text: {code!r}", where)
+            result.add(
+                Severity.HIGH,
+                "safetensors.metadata-code",
+                f"metadata carries code-like text: {code!r}",
+                where,
+            )
         for name in textchecks.invisible_chars(value)[:3]:
-            result.add(Severity.MEDIUM, "safetensors.metadata-hidden",
-                       f"metadata contains invisible character {name}", where)
+            result.add(
+                Severity.MEDIUM,
+                "safetensors.metadata-hidden",
+                f"metadata contains invisible character {name}",
+                where,
+            )
         for blob in textchecks.base64_blobs(value)[:1]:
-            result.add(Severity.LOW, "safetensors.metadata-blob",
-                       f"metadata holds a base64 blob ({blob[:30]}...)", where)
+            result.add(
+                Severity.LOW,
+                "safetensors.metadata-blob",
+                f"metadata holds a base64 blob ({blob[:30]}...)",
+                where,
+            )
 
 
 def _check_tensors(
@@ -120,8 +158,9 @@ def _check_tensors(
             continue
         extra = set(info) - {"dtype", "shape", "data_offsets"}
         if extra:
-            result.add(Severity.LOW, "safetensors.bad-entry",
-                       f"unexpected keys {sorted(extra)[:5]}", where)
+            result.add(
+                Severity.LOW, "safetensors.bad-entry", f"unexpected keys {sorted(extra)[:5]}", where
+            )
         dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
         if dtype not in DTYPE_SIZES and dtype not in DTYPE_BITS:
             result.add(Severity.MEDIUM, "safetensors.bad-dtype", f"unknown dtype {dtype!r}", where)
@@ -136,29 +175,45 @@ def _check_tensors(
             or len(offsets) != 2
             or not all(isinstance(o, int) and not isinstance(o, bool) for o in offsets)
         ):
-            result.add(Severity.MEDIUM, "safetensors.bad-offsets",
-                       f"invalid data_offsets {offsets!r}", where)
+            result.add(
+                Severity.MEDIUM,
+                "safetensors.bad-offsets",
+                f"invalid data_offsets {offsets!r}",
+                where,
+            )
             continue
         begin, end = offsets
         if begin < 0 or end < begin:
-            result.add(Severity.MEDIUM, "safetensors.bad-offsets",
-                       f"data_offsets {offsets} are reversed or negative", where)
+            result.add(
+                Severity.MEDIUM,
+                "safetensors.bad-offsets",
+                f"data_offsets {offsets} are reversed or negative",
+                where,
+            )
             continue
         if end > data_len:
-            result.add(Severity.HIGH, "safetensors.out-of-range",
-                       f"tensor ends at {end}, past the {data_len}-byte data section", where)
+            result.add(
+                Severity.HIGH,
+                "safetensors.out-of-range",
+                f"tensor ends at {end}, past the {data_len}-byte data section",
+                where,
+            )
             continue
         count = 1
         for d in shape:
             count *= d
         expected = (
-            count * DTYPE_SIZES[dtype] if dtype in DTYPE_SIZES
+            count * DTYPE_SIZES[dtype]
+            if dtype in DTYPE_SIZES
             else (count * DTYPE_BITS[dtype] + 7) // 8
         )
         if expected != end - begin:
-            result.add(Severity.MEDIUM, "safetensors.size-mismatch",
-                       f"{dtype}{shape} needs {expected} bytes but offsets span {end - begin}",
-                       where)
+            result.add(
+                Severity.MEDIUM,
+                "safetensors.size-mismatch",
+                f"{dtype}{shape} needs {expected} bytes but offsets span {end - begin}",
+                where,
+            )
         spans.append((begin, end, name))
     return spans
 
@@ -168,16 +223,25 @@ def _check_layout(spans: list[tuple[int, int, str]], data_len: int, result: File
     cursor, previous = 0, ""
     for begin, end, name in spans:
         if begin < cursor:
-            result.add(Severity.HIGH, "safetensors.overlap",
-                       f"tensor overlaps {previous[:100]} (bytes {begin}..{cursor})",
-                       f"tensor {name[:100]}")
+            result.add(
+                Severity.HIGH,
+                "safetensors.overlap",
+                f"tensor overlaps {previous[:100]} (bytes {begin}..{cursor})",
+                f"tensor {name[:100]}",
+            )
         elif begin > cursor:
-            result.add(Severity.LOW, "safetensors.gap",
-                       f"{begin - cursor} unreferenced bytes before this tensor",
-                       f"tensor {name[:100]}")
+            result.add(
+                Severity.LOW,
+                "safetensors.gap",
+                f"{begin - cursor} unreferenced bytes before this tensor",
+                f"tensor {name[:100]}",
+            )
         if end > cursor:
             cursor, previous = end, name
     if data_len > cursor:
-        result.add(Severity.LOW, "safetensors.trailing-data",
-                   f"{data_len - cursor} bytes after the last tensor are not part of any tensor",
-                   f"offset {cursor}")
+        result.add(
+            Severity.LOW,
+            "safetensors.trailing-data",
+            f"{data_len - cursor} bytes after the last tensor are not part of any tensor",
+            f"offset {cursor}",
+        )

@@ -36,12 +36,42 @@ from allegiance.artifacts.streams import Inflate
 from allegiance.artifacts.template import analyse_template
 from allegiance.artifacts.zipscan import scan_zip
 
-PICKLE_EXTS = {".pkl", ".pickle", ".pt", ".pth", ".bin", ".ckpt", ".joblib", ".dill", ".sav",
-               ".p", ".pck", ".pkl3", ".mar", ".data", ".gz", ".z", ".bz2", ".xz", ".lzma"}
+PICKLE_EXTS = {
+    ".pkl",
+    ".pickle",
+    ".pt",
+    ".pth",
+    ".bin",
+    ".ckpt",
+    ".joblib",
+    ".dill",
+    ".sav",
+    ".p",
+    ".pck",
+    ".pkl3",
+    ".mar",
+    ".data",
+    ".gz",
+    ".z",
+    ".bz2",
+    ".xz",
+    ".lzma",
+}
 # extensions that promise a format which cannot run code
-INERT_EXTS = {".safetensors": "safetensors", ".gguf": "gguf", ".json": "json", ".txt": "text",
-              ".jinja": "text", ".md": "text", ".model": "sentencepiece", ".npy": "npy",
-              ".npz": "zip", ".onnx": "onnx", ".h5": "hdf5", ".msgpack": "msgpack"}
+INERT_EXTS = {
+    ".safetensors": "safetensors",
+    ".gguf": "gguf",
+    ".json": "json",
+    ".txt": "text",
+    ".jinja": "text",
+    ".md": "text",
+    ".model": "sentencepiece",
+    ".npy": "npy",
+    ".npz": "zip",
+    ".onnx": "onnx",
+    ".h5": "hdf5",
+    ".msgpack": "msgpack",
+}
 COMPRESSED = {"gzip": b"\x1f\x8b", "bz2": b"BZh", "xz": b"\xfd7zXZ\x00"}
 
 
@@ -181,8 +211,9 @@ def _dispatch(
         if size > limits.template_max_chars * 4:
             result.fail(f"template file of {size} bytes is over the limit")
             return True
-        analyse_template(path.read_bytes().decode("utf-8", "replace"), result,
-                         "template", context.family)
+        analyse_template(
+            path.read_bytes().decode("utf-8", "replace"), result, "template", context.family
+        )
         return True
     if suffix == ".py" and (context.is_hf or path.resolve() in context.remote_code):
         result.format = "python"
@@ -221,9 +252,7 @@ def _try_unnamed_pickle(f: BinaryIO, size: int, result: FileResult, limits: Limi
     """A file with no telling name that starts like a protocol-0/1 pickle."""
     probe = FileResult(result.path)
     scan_pickle_stream(ByteSource(f, size=size), probe, "", limits)
-    if probe.status == Status.SCANNED or any(
-        x.severity >= Severity.HIGH for x in probe.findings
-    ):
+    if probe.status == Status.SCANNED or any(x.severity >= Severity.HIGH for x in probe.findings):
         result.format = "pickle"
         result.status, result.reason = probe.status, probe.reason
         result.findings, result.notes = probe.findings, probe.notes
@@ -231,9 +260,7 @@ def _try_unnamed_pickle(f: BinaryIO, size: int, result: FileResult, limits: Limi
     return False
 
 
-def _scan_compressed(
-    f: BinaryIO, kind: str, size: int, result: FileResult, limits: Limits
-) -> bool:
+def _scan_compressed(f: BinaryIO, kind: str, size: int, result: FileResult, limits: Limits) -> bool:
     """joblib's compressed files: inflate as a stream (capped) and scan the pickle inside."""
     result.format = f"{kind}-compressed"
     cap = max(64 * CHUNK, size * limits.zip_max_ratio)

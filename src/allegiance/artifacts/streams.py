@@ -70,9 +70,7 @@ class Inflate(io.RawIOBase):
     def _more(self) -> bool:
         """Produce at most one chunk of output; False at the end of the entry."""
         zlib_like = self.kind in WBITS
-        needs_input = not self.pending if zlib_like else (
-            self.dec is None or self.dec.needs_input
-        )
+        needs_input = not self.pending if zlib_like else (self.dec is None or self.dec.needs_input)
         if needs_input:
             chunk = self.raw.read(CHUNK)
             if not chunk:

@@ -26,22 +26,92 @@ from allegiance.artifacts import textchecks
 from allegiance.artifacts.findings import FileResult, Severity
 
 ESCAPE_ATTRS = {
-    "__class__", "__globals__", "__subclasses__", "__builtins__", "__init__", "__mro__",
-    "mro", "__base__", "__bases__", "__dict__", "__import__", "__getattribute__", "__code__",
-    "__func__", "__self__", "__module__", "__loader__", "__spec__", "__reduce__",
-    "__reduce_ex__", "func_globals", "f_globals", "f_back", "gi_frame", "cr_frame",
-    "tb_frame", "_TemplateReference__context", "__call__", "__new__", "__getitem__",
+    "__class__",
+    "__globals__",
+    "__subclasses__",
+    "__builtins__",
+    "__init__",
+    "__mro__",
+    "mro",
+    "__base__",
+    "__bases__",
+    "__dict__",
+    "__import__",
+    "__getattribute__",
+    "__code__",
+    "__func__",
+    "__self__",
+    "__module__",
+    "__loader__",
+    "__spec__",
+    "__reduce__",
+    "__reduce_ex__",
+    "func_globals",
+    "f_globals",
+    "f_back",
+    "gi_frame",
+    "cr_frame",
+    "tb_frame",
+    "_TemplateReference__context",
+    "__call__",
+    "__new__",
+    "__getitem__",
 }
-CODE_ATTRS = {"os", "popen", "system", "subprocess", "eval", "exec", "import_module",
-              "check_output", "sys", "modules", "builtins", "open", "read_text", "write_text"}
-RISKY_GLOBALS = {"cycler", "joiner", "lipsum", "self", "config", "request", "url_for",
-                 "get_flashed_messages", "g", "session", "environment"}
-KNOWN_CALLS = {"raise_exception", "strftime_now", "range", "namespace", "dict", "cycler",
-               "joiner", "lipsum"}
+CODE_ATTRS = {
+    "os",
+    "popen",
+    "system",
+    "subprocess",
+    "eval",
+    "exec",
+    "import_module",
+    "check_output",
+    "sys",
+    "modules",
+    "builtins",
+    "open",
+    "read_text",
+    "write_text",
+}
+RISKY_GLOBALS = {
+    "cycler",
+    "joiner",
+    "lipsum",
+    "self",
+    "config",
+    "request",
+    "url_for",
+    "get_flashed_messages",
+    "g",
+    "session",
+    "environment",
+}
+KNOWN_CALLS = {
+    "raise_exception",
+    "strftime_now",
+    "range",
+    "namespace",
+    "dict",
+    "cycler",
+    "joiner",
+    "lipsum",
+}
 DATE_NAMES = re.compile(r"(?i)(date|time|day|month|year|now|today|strftime|weekday|hour)")
 CONTENT_ATTRS = {"content", "name", "text", "value", "query", "prompt", "arguments", "user"}
-CONTENT_NAMES = {"content", "name", "prompt", "query", "user", "username", "user_name",
-                 "text", "messages", "message", "system_message", "last_query"}
+CONTENT_NAMES = {
+    "content",
+    "name",
+    "prompt",
+    "query",
+    "user",
+    "username",
+    "user_name",
+    "text",
+    "messages",
+    "message",
+    "system_message",
+    "last_query",
+}
 STRUCTURAL_ATTRS = {"role", "type"}
 # literal text in a triggered branch that is only markup (special tokens, tags, whitespace)
 MARKUP = re.compile(r"<\|[^|]*\|>|</?[A-Za-z_][\w-]*>|[\s\W\d]+")
@@ -153,7 +223,9 @@ def _string_tests(test: nodes.Node) -> list[tuple[str, nodes.Node]]:
             operands = [child.expr] + [op.expr for op in child.ops]
             if not any(op.op in ("in", "notin", "eq", "ne") for op in child.ops):
                 continue
-            literals = [o for o in operands if isinstance(o, nodes.Const) and isinstance(o.value, str)]
+            literals = [
+                o for o in operands if isinstance(o, nodes.Const) and isinstance(o.value, str)
+            ]
             others = [o for o in operands if o not in literals]
             for lit in literals:
                 for other in others:
@@ -161,7 +233,8 @@ def _string_tests(test: nodes.Node) -> list[tuple[str, nodes.Node]]:
         elif (
             isinstance(child, nodes.Call)
             and isinstance(child.node, nodes.Getattr)
-            and child.node.attr in ("startswith", "endswith", "find", "count", "index", "__contains__")
+            and child.node.attr
+            in ("startswith", "endswith", "find", "count", "index", "__contains__")
         ):
             for arg in child.args:
                 if isinstance(arg, nodes.Const) and isinstance(arg.value, str):
@@ -171,11 +244,18 @@ def _string_tests(test: nodes.Node) -> list[tuple[str, nodes.Node]]:
 
 def _date_keyed(test: nodes.Node) -> str | None:
     for child in _walk(test):
-        if isinstance(child, nodes.Call) and isinstance(child.node, nodes.Name) and (
-            child.node.name in ("strftime_now", "now", "today")
+        if (
+            isinstance(child, nodes.Call)
+            and isinstance(child.node, nodes.Name)
+            and (child.node.name in ("strftime_now", "now", "today"))
         ):
             return child.node.name + "()"
-        if isinstance(child, nodes.Getattr) and child.attr in ("now", "today", "strftime", "weekday"):
+        if isinstance(child, nodes.Getattr) and child.attr in (
+            "now",
+            "today",
+            "strftime",
+            "weekday",
+        ):
             return "." + child.attr
         if isinstance(child, nodes.Name) and DATE_NAMES.search(child.name):
             return child.name
@@ -204,41 +284,74 @@ class _Analysis:
         elif isinstance(node, nodes.Filter):
             self.filter(node, line)
         elif isinstance(node, nodes.Name) and node.name in RISKY_GLOBALS:
-            severity = Severity.HIGH if node.name in ("self", "config", "request") else Severity.MEDIUM
-            self.add(severity, "template.risky-global",
-                     f"uses '{node.name}', a global known from sandbox-escape payloads", line)
+            severity = (
+                Severity.HIGH if node.name in ("self", "config", "request") else Severity.MEDIUM
+            )
+            self.add(
+                severity,
+                "template.risky-global",
+                f"uses '{node.name}', a global known from sandbox-escape payloads",
+                line,
+            )
         elif isinstance(node, (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)):
-            self.add(Severity.HIGH, "template.include",
-                     f"{type(node).__name__.lower()} loads another template at render time", line)
+            self.add(
+                Severity.HIGH,
+                "template.include",
+                f"{type(node).__name__.lower()} loads another template at render time",
+                line,
+            )
         elif isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name):
             if node.node.name not in KNOWN_CALLS:
-                self.add(Severity.LOW, "template.unknown-call",
-                         f"calls '{node.node.name}()', not a function chat templates normally get", line)
+                self.add(
+                    Severity.LOW,
+                    "template.unknown-call",
+                    f"calls '{node.node.name}()', not a function chat templates normally get",
+                    line,
+                )
         elif isinstance(node, (nodes.If, nodes.CondExpr)):
             self.branch(node, line)
 
     def attr(self, name: str, line: int | None) -> None:
         if name in ESCAPE_ATTRS:
-            self.add(Severity.CRITICAL, "template.sandbox-escape",
-                     f"accesses '{name}', used to escape the Jinja sandbox and run code", line)
+            self.add(
+                Severity.CRITICAL,
+                "template.sandbox-escape",
+                f"accesses '{name}', used to escape the Jinja sandbox and run code",
+                line,
+            )
         elif name in CODE_ATTRS:
-            self.add(Severity.HIGH, "template.code-attribute",
-                     f"accesses '{name}', an attribute that runs commands or code", line)
+            self.add(
+                Severity.HIGH,
+                "template.code-attribute",
+                f"accesses '{name}', an attribute that runs commands or code",
+                line,
+            )
         elif name.startswith("_"):
-            self.add(Severity.HIGH, "template.private-attribute",
-                     f"accesses private attribute '{name}'", line)
+            self.add(
+                Severity.HIGH,
+                "template.private-attribute",
+                f"accesses private attribute '{name}'",
+                line,
+            )
 
     def filter(self, node: nodes.Filter, line: int | None) -> None:
         if node.name == "attr":
-            self.add(Severity.HIGH, "template.attr-filter",
-                     "uses the |attr filter, which reaches attributes by computed name "
-                     "(a known sandbox-bypass helper)", line)
+            self.add(
+                Severity.HIGH,
+                "template.attr-filter",
+                "uses the |attr filter, which reaches attributes by computed name "
+                "(a known sandbox-bypass helper)",
+                line,
+            )
             for arg in node.args:
                 if isinstance(arg, nodes.Const) and isinstance(arg.value, str):
                     self.attr(arg.value, line)
         for kw in node.kwargs:
-            if (kw.key == "attribute" and isinstance(kw.value, nodes.Const)
-                    and isinstance(kw.value.value, str)):
+            if (
+                kw.key == "attribute"
+                and isinstance(kw.value, nodes.Const)
+                and isinstance(kw.value.value, str)
+            ):
                 self.attr(kw.value.value, line)
 
     def branch(self, node: nodes.If | nodes.CondExpr, line: int | None) -> None:
@@ -251,32 +364,45 @@ class _Analysis:
         date = _date_keyed(test)
         if date is not None:
             severity = Severity.HIGH if words else Severity.MEDIUM
-            self.add(severity, "template.date-trigger",
-                     f"branch keyed on the date ({date})"
-                     + (f" inserts text: {words[:100]!r}" if words else ""), line)
+            self.add(
+                severity,
+                "template.date-trigger",
+                f"branch keyed on the date ({date})"
+                + (f" inserts text: {words[:100]!r}" if words else ""),
+                line,
+            )
         for literal, other in _string_tests(test):
             if _structural_only(other) or not _references_content(other):
                 continue
             if words:
-                self.add(Severity.HIGH, "template.content-trigger",
-                         f"if the conversation contains {literal[:60]!r} the template inserts "
-                         f"text: {words[:100]!r}", line)
+                self.add(
+                    Severity.HIGH,
+                    "template.content-trigger",
+                    f"if the conversation contains {literal[:60]!r} the template inserts "
+                    f"text: {words[:100]!r}",
+                    line,
+                )
             else:
-                self.add(Severity.LOW, "template.content-branch",
-                         f"branch keyed on message text {literal[:60]!r} (emits no literal text)",
-                         line)
+                self.add(
+                    Severity.LOW,
+                    "template.content-branch",
+                    f"branch keyed on message text {literal[:60]!r} (emits no literal text)",
+                    line,
+                )
 
 
 def _text_checks(texts: list[str], analysis: _Analysis) -> None:
     joined = "\n".join(texts)
     for phrase in textchecks.hidden_instructions(joined)[:5]:
-        analysis.add(Severity.HIGH, "template.hidden-instruction",
-                     f"emits instruction-like text: {phrase!r}")
+        analysis.add(
+            Severity.HIGH, "template.hidden-instruction", f"emits instruction-like text: {phrase!r}"
+        )
     for url in textchecks.urls(joined)[:5]:
         analysis.add(Severity.MEDIUM, "template.url", f"contains a URL: {url[:120]}")
     for blob in textchecks.base64_blobs(joined)[:3]:
-        analysis.add(Severity.MEDIUM, "template.base64-blob",
-                     f"contains a base64 blob ({blob[:30]}...)")
+        analysis.add(
+            Severity.MEDIUM, "template.base64-blob", f"contains a base64 blob ({blob[:30]}...)"
+        )
     for code in textchecks.code_like(joined)[:3]:
         analysis.add(Severity.MEDIUM, "template.code", f"contains code-like text: {code!r}")
 
@@ -287,18 +413,27 @@ def analyse_template(
     """Analyse one chat template (all of it, whatever its size) and compare to known-good."""
     analysis = _Analysis(result, where)
     for name in textchecks.invisible_chars(source)[:5]:
-        analysis.add(Severity.HIGH, "template.invisible-unicode",
-                     f"contains invisible character {name}: text a reviewer cannot see")
+        analysis.add(
+            Severity.HIGH,
+            "template.invisible-unicode",
+            f"contains invisible character {name}: text a reviewer cannot see",
+        )
     try:
         tree = _environment().parse(source)
     except jinja2.TemplateSyntaxError as error:
-        analysis.add(Severity.MEDIUM, "template.parse-error",
-                     f"Jinja cannot parse the template ({error.message}); checked as text only",
-                     error.lineno)
+        analysis.add(
+            Severity.MEDIUM,
+            "template.parse-error",
+            f"Jinja cannot parse the template ({error.message}); checked as text only",
+            error.lineno,
+        )
         _text_checks([source], analysis)
     except (RecursionError, MemoryError):
-        analysis.add(Severity.HIGH, "template.parse-error",
-                     "template nests too deeply to parse; checked as text only")
+        analysis.add(
+            Severity.HIGH,
+            "template.parse-error",
+            "template nests too deeply to parse; checked as text only",
+        )
         _text_checks([source], analysis)
     else:
         analysis.run(tree)
@@ -312,12 +447,18 @@ def compare_known(source: str, analysis: _Analysis, family: str | None) -> None:
     known = known_templates()
     for name, entry in known.items():
         if entry["sha256"] == digest:
-            analysis.add(Severity.INFO, "template.known-good",
-                         f"matches known-good template for {name} (sha256 {digest[:16]})")
+            analysis.add(
+                Severity.INFO,
+                "template.known-good",
+                f"matches known-good template for {name} (sha256 {digest[:16]})",
+            )
             return
     if family is None or family not in known:
-        analysis.add(Severity.INFO, "template.unknown-family",
-                     f"no known-good template for this model family (sha256 {digest[:16]})")
+        analysis.add(
+            Severity.INFO,
+            "template.unknown-family",
+            f"no known-good template for this model family (sha256 {digest[:16]})",
+        )
         return
     good = normalize(known[family]["text"]).split("\n")
     ours = normalize(source).split("\n")
@@ -326,17 +467,21 @@ def compare_known(source: str, analysis: _Analysis, family: str | None) -> None:
     removed = [line[2:] for line in diff if line.startswith("- ")]
     fragments = _inserted_fragments(removed, added)
     sample = "; ".join(repr(f[:80]) for f in fragments[:3])
-    analysis.add(Severity.MEDIUM, "template.differs-from-known",
-                 f"differs from the known-good {family} template: +{len(added)}/-{len(removed)} "
-                 f"lines" + (f"; new text: {sample}" if sample else ""))
+    analysis.add(
+        Severity.MEDIUM,
+        "template.differs-from-known",
+        f"differs from the known-good {family} template: +{len(added)}/-{len(removed)} "
+        f"lines" + (f"; new text: {sample}" if sample else ""),
+    )
 
 
 def _inserted_fragments(removed: list[str], added: list[str]) -> list[str]:
     """The text an edited template adds, line by line against the closest original line."""
     fragments: list[str] = []
     for line in added:
-        best = max(removed, key=lambda r: difflib.SequenceMatcher(None, r, line).ratio(),
-                   default="")
+        best = max(
+            removed, key=lambda r: difflib.SequenceMatcher(None, r, line).ratio(), default=""
+        )
         matcher = difflib.SequenceMatcher(None, best, line)
         for tag, _, _, j1, j2 in matcher.get_opcodes():
             piece = line[j1:j2].strip()

@@ -94,21 +94,43 @@ def builtin_exec_py2_name() -> bytes:
 def memo_stack_global() -> bytes:
     """Module and name strings parked in the memo, fetched with BINGET for STACK_GLOBAL."""
     body = (
-        ustr("os") + P.BINPUT + b"\x07" + P.POP
-        + ustr("system") + P.MEMOIZE + P.POP  # MEMOIZE stores at len(memo) == 1
-        + ustr("harmless") + P.POP
-        + P.BINGET + b"\x07" + P.BINGET + b"\x01" + P.STACK_GLOBAL
-        + tup(bstr(CMD)) + P.REDUCE
+        ustr("os")
+        + P.BINPUT
+        + b"\x07"
+        + P.POP
+        + ustr("system")
+        + P.MEMOIZE
+        + P.POP  # MEMOIZE stores at len(memo) == 1
+        + ustr("harmless")
+        + P.POP
+        + P.BINGET
+        + b"\x07"
+        + P.BINGET
+        + b"\x01"
+        + P.STACK_GLOBAL
+        + tup(bstr(CMD))
+        + P.REDUCE
     )
     return wrap(body, 4)
 
 
 def memo_long_put_get() -> bytes:
     body = (
-        ustr("subprocess") + P.LONG_BINPUT + struct.pack("<I", 1000) + P.POP
-        + ustr("check_output") + P.PUT + b"1001\n" + P.POP
-        + P.LONG_BINGET + struct.pack("<I", 1000) + P.GET + b"1001\n" + P.STACK_GLOBAL
-        + tup(tup(bstr("id"))) + P.REDUCE
+        ustr("subprocess")
+        + P.LONG_BINPUT
+        + struct.pack("<I", 1000)
+        + P.POP
+        + ustr("check_output")
+        + P.PUT
+        + b"1001\n"
+        + P.POP
+        + P.LONG_BINGET
+        + struct.pack("<I", 1000)
+        + P.GET
+        + b"1001\n"
+        + P.STACK_GLOBAL
+        + tup(tup(bstr("id")))
+        + P.REDUCE
     )
     return wrap(body, 4)
 
@@ -173,8 +195,12 @@ def functools_partial() -> bytes:
 
 def functools_reduce_getattr() -> bytes:
     mod = call(glob("builtins", "__import__"), bstr("os"))
-    fn = call(glob("functools", "reduce"), glob("builtins", "getattr"),
-              P.MARK + bstr("system") + P.LIST, mod)
+    fn = call(
+        glob("functools", "reduce"),
+        glob("builtins", "getattr"),
+        P.MARK + bstr("system") + P.LIST,
+        mod,
+    )
     return wrap(fn + tup(bstr(CMD)) + P.REDUCE)
 
 
@@ -255,15 +281,24 @@ def payload_then_garbage() -> bytes:
 # ----------------------------------------------------------------- benign pickles
 def _torch_tensor(storage_key: str, numel: int, shape: tuple[int, ...]) -> bytes:
     """What torch.save writes for one float tensor (protocol 2, persistent storage id)."""
-    pid = tup(bstr("storage"), glob("torch", "FloatStorage"), bstr(storage_key), bstr("cpu"),
-              binint(numel))
+    pid = tup(
+        bstr("storage"),
+        glob("torch", "FloatStorage"),
+        bstr(storage_key),
+        bstr("cpu"),
+        binint(numel),
+    )
     size = tup(*(binint(d) for d in shape))
     stride = [1] * len(shape)
     for i in range(len(shape) - 2, -1, -1):
         stride[i] = stride[i + 1] * shape[i + 1]
     return call(
         glob("torch._utils", "_rebuild_tensor_v2"),
-        pid + P.BINPERSID, binint(0), size, tup(*(binint(s) for s in stride)), P.NEWFALSE,
+        pid + P.BINPERSID,
+        binint(0),
+        size,
+        tup(*(binint(s) for s in stride)),
+        P.NEWFALSE,
         call(glob("collections", "OrderedDict"), b""),
     )
 
@@ -271,9 +306,12 @@ def _torch_tensor(storage_key: str, numel: int, shape: tuple[int, ...]) -> bytes
 def benign_state_dict_pickle() -> bytes:
     """An OrderedDict of two tensors, as in a PyTorch state dict."""
     body = (
-        call(glob("collections", "OrderedDict"), b"") + P.MARK
-        + bstr("linear.weight") + _torch_tensor("0", 6, (2, 3))
-        + bstr("linear.bias") + _torch_tensor("1", 2, (2,))
+        call(glob("collections", "OrderedDict"), b"")
+        + P.MARK
+        + bstr("linear.weight")
+        + _torch_tensor("0", 6, (2, 3))
+        + bstr("linear.bias")
+        + _torch_tensor("1", 2, (2,))
         + P.SETITEMS
     )
     return wrap(body)
@@ -281,8 +319,15 @@ def benign_state_dict_pickle() -> bytes:
 
 def benign_python_pickles() -> dict[str, bytes]:
     """Real pickler output for plain data at every protocol."""
-    data = {"lr": 0.001, "steps": [1, 2, 3], "name": "run-1", "nested": {"a": (1, 2.5, None)},
-            "blob": b"\x00\x01", "flags": {True, False}, "od": OrderedDict(a=1)}
+    data = {
+        "lr": 0.001,
+        "steps": [1, 2, 3],
+        "name": "run-1",
+        "nested": {"a": (1, 2.5, None)},
+        "blob": b"\x00\x01",
+        "flags": {True, False},
+        "od": OrderedDict(a=1),
+    }
     return {f"plain-protocol{p}.pkl": pickle.dumps(data, protocol=p) for p in range(6)}
 
 
@@ -292,14 +337,25 @@ def benign_numpy_pickles() -> dict[str, bytes]:
         import numpy as np
     except ImportError:  # pragma: no cover - numpy ships with the test environment
         return {}
-    arrays = {"f32": np.arange(12, dtype=np.float32).reshape(3, 4), "i8": np.arange(5, dtype=np.int8),
-              "bool": np.array([True, False])}
-    return {f"numpy-{k}-p{p}.pkl": pickle.dumps(v, protocol=p) for k, v in arrays.items()
-            for p in (2, 4, 5)}
+    arrays = {
+        "f32": np.arange(12, dtype=np.float32).reshape(3, 4),
+        "i8": np.arange(5, dtype=np.int8),
+        "bool": np.array([True, False]),
+    }
+    return {
+        f"numpy-{k}-p{p}.pkl": pickle.dumps(v, protocol=p)
+        for k, v in arrays.items()
+        for p in (2, 4, 5)
+    }
 
 
-def torch_zip(pickle_bytes: bytes, prefix: str = "archive", pkl_name: str = "data.pkl",
-              extra: dict[str, bytes] | None = None, compress: int = zipfile.ZIP_STORED) -> bytes:
+def torch_zip(
+    pickle_bytes: bytes,
+    prefix: str = "archive",
+    pkl_name: str = "data.pkl",
+    extra: dict[str, bytes] | None = None,
+    compress: int = zipfile.ZIP_STORED,
+) -> bytes:
     """A PyTorch >= 1.6 style zip: data.pkl, version, byteorder and raw storages."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compress) as zf:
@@ -327,11 +383,20 @@ def torch_legacy(objects_pickle: bytes) -> bytes:
     """Legacy torch.save: magic, protocol, sys info, objects, storage keys, then storages."""
     magic = wrap(P.LONG1 + bytes([10]) + (0x1950A86A20F9469CFC6C).to_bytes(10, "little"))
     version = wrap(binint(1001))
-    sys_info = pickle.dumps({"protocol_version": 1001, "little_endian": True,
-                             "type_sizes": {"short": 2, "int": 4, "long": 4}}, protocol=2)
+    sys_info = pickle.dumps(
+        {
+            "protocol_version": 1001,
+            "little_endian": True,
+            "type_sizes": {"short": 2, "int": 4, "long": 4},
+        },
+        protocol=2,
+    )
     keys = pickle.dumps(["0", "1"], protocol=2)
-    storages = struct.pack("<q", 6) + struct.pack("<6f", *range(6)) + struct.pack("<q", 2) + (
-        struct.pack("<2f", 0.5, -0.5)
+    storages = (
+        struct.pack("<q", 6)
+        + struct.pack("<6f", *range(6))
+        + struct.pack("<q", 2)
+        + (struct.pack("<2f", 0.5, -0.5))
     )
     return magic + version + sys_info + objects_pickle + keys + storages
 
@@ -346,24 +411,35 @@ def joblib_like(payload_after: bytes = b"", object_array_pickle: bytes | None = 
     if object_array_pickle is not None:
         dtype = (
             call(glob("numpy", "dtype"), bstr("O8"), P.NEWFALSE, P.NEWTRUE)
-            + tup(binint(3), bstr("|"), P.NONE, P.NONE, P.NONE, binint(-1), binint(-1),
-                  binint(63))
+            + tup(binint(3), bstr("|"), P.NONE, P.NONE, P.NONE, binint(-1), binint(-1), binint(63))
             + P.BUILD
         )
     state = (
-        P.EMPTY_DICT + P.MARK
-        + bstr("subclass") + glob("numpy", "ndarray")
-        + bstr("shape") + tup(binint(2), binint(3))
-        + bstr("order") + bstr("C")
-        + bstr("dtype") + dtype
-        + bstr("allow_mmap") + P.NEWFALSE
-        + bstr("numpy_array_alignment_bytes") + binint(16)
+        P.EMPTY_DICT
+        + P.MARK
+        + bstr("subclass")
+        + glob("numpy", "ndarray")
+        + bstr("shape")
+        + tup(binint(2), binint(3))
+        + bstr("order")
+        + bstr("C")
+        + bstr("dtype")
+        + dtype
+        + bstr("allow_mmap")
+        + P.NEWFALSE
+        + bstr("numpy_array_alignment_bytes")
+        + binint(16)
         + P.SETITEMS
     )
     head = (
-        proto(2) + P.EMPTY_DICT + bstr("w")
-        + glob("joblib.numpy_pickle", "NumpyArrayWrapper") + P.EMPTY_TUPLE + P.NEWOBJ
-        + state + P.BUILD
+        proto(2)
+        + P.EMPTY_DICT
+        + bstr("w")
+        + glob("joblib.numpy_pickle", "NumpyArrayWrapper")
+        + P.EMPTY_TUPLE
+        + P.NEWOBJ
+        + state
+        + P.BUILD
     )
     if object_array_pickle is not None:
         raw = object_array_pickle
@@ -385,12 +461,19 @@ def npy_object_array(inner_pickle: bytes) -> bytes:
 def npy_float(count: int = 4) -> bytes:
     header = f"{{'descr': '<f4', 'fortran_order': False, 'shape': ({count},), }}"
     header += " " * (-(len(header) + 11) % 64) + "\n"
-    return (b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode()
-            + struct.pack(f"<{count}f", *range(count)))
+    return (
+        b"\x93NUMPY\x01\x00"
+        + struct.pack("<H", len(header))
+        + header.encode()
+        + struct.pack(f"<{count}f", *range(count))
+    )
 
 
-def safetensors_file(tensors: dict[str, tuple[str, list[int], list[int]]], data: bytes,
-                     metadata: dict[str, str] | None = None) -> bytes:
+def safetensors_file(
+    tensors: dict[str, tuple[str, list[int], list[int]]],
+    data: bytes,
+    metadata: dict[str, str] | None = None,
+) -> bytes:
     header: dict[str, object] = {
         name: {"dtype": d, "shape": s, "data_offsets": o} for name, (d, s, o) in tensors.items()
     }
@@ -403,8 +486,9 @@ def safetensors_file(tensors: dict[str, tuple[str, list[int], list[int]]], data:
 
 def benign_safetensors() -> bytes:
     data = struct.pack("<6f", *range(6)) + struct.pack("<2f", 1, 2)
-    return safetensors_file({"w": ("F32", [2, 3], [0, 24]), "b": ("F32", [2], [24, 32])}, data,
-                            {"format": "pt"})
+    return safetensors_file(
+        {"w": ("F32", [2, 3], [0, 24]), "b": ("F32", [2], [24, 32])}, data, {"format": "pt"}
+    )
 
 
 # ----------------------------------------------------------------- GGUF
@@ -413,8 +497,12 @@ def _gstr(text: str) -> bytes:
     return struct.pack("<Q", len(raw)) + raw
 
 
-def gguf_file(metadata: dict[str, object], tensors: list[tuple[str, list[int], int]] | None = None,
-              alignment: int = 32, data_tail: bytes = b"") -> bytes:
+def gguf_file(
+    metadata: dict[str, object],
+    tensors: list[tuple[str, list[int], int]] | None = None,
+    alignment: int = 32,
+    data_tail: bytes = b"",
+) -> bytes:
     """A GGUF v3 file with string/int/bool/array-of-string metadata and F32 tensors."""
     tensors = tensors if tensors is not None else [("w", [4], 0)]
     out = bytearray(b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(metadata)))
@@ -432,7 +520,11 @@ def gguf_file(metadata: dict[str, object], tensors: list[tuple[str, list[int], i
             raise TypeError(type(value))
     data_size = 0
     for name, dims, offset in tensors:
-        out += _gstr(name) + struct.pack("<I", len(dims)) + b"".join(struct.pack("<Q", d) for d in dims)
+        out += (
+            _gstr(name)
+            + struct.pack("<I", len(dims))
+            + b"".join(struct.pack("<Q", d) for d in dims)
+        )
         out += struct.pack("<IQ", 0, offset)
         n = 1
         for d in dims:
@@ -489,10 +581,16 @@ def malicious_pickle_samples() -> list[Sample]:
         ("nested_loads.pkl", nested_pickle_loads, "pickle.loads of an inner payload"),
         ("nested_codecs.pkl", nested_via_codecs, "_pickle.loads(_codecs.encode(...))"),
         ("numpy_reexport.pkl", numpy_reexport_os_system, "os.system via numpy.testing re-export"),
-        ("numpy_reexport_getattr.pkl", numpy_reexport_module_getattr,
-         "os module via numpy.testing, then getattr"),
-        ("torch_serialization_reexport.pkl", torch_serialization_reexport,
-         "os.system via torch.serialization"),
+        (
+            "numpy_reexport_getattr.pkl",
+            numpy_reexport_module_getattr,
+            "os module via numpy.testing, then getattr",
+        ),
+        (
+            "torch_serialization_reexport.pkl",
+            torch_serialization_reexport,
+            "os.system via torch.serialization",
+        ),
         ("operator_attrgetter.pkl", operator_attrgetter, "operator.attrgetter gadget"),
         ("operator_methodcaller.pkl", operator_methodcaller, "operator.methodcaller gadget"),
         ("functools_partial.pkl", functools_partial, "functools.partial(os.system)"),
@@ -534,27 +632,49 @@ def malicious_pickle_samples() -> list[Sample]:
     zipped = torch_zip(bad)
     samples += [
         Sample("torch_zip_payload.pt", zipped, True, "PyTorch zip with malicious data.pkl"),
-        Sample("torch_zip_bad_crc.pt", corrupt_crc(zipped, "archive/data.pkl"), True,
-               "PyTorch zip whose data.pkl has a wrong CRC"),
-        Sample("torch_zip_odd_path.pt",
-               torch_zip(benign_state_dict_pickle(), extra={"archive/x/y/data.pkl": bad}), True,
-               "second data.pkl hidden at an odd path"),
-        Sample("torch_zip_hidden_in_data.pt",
-               torch_zip(benign_state_dict_pickle(), extra={"archive/data/9": bad}), True,
-               "pickle disguised as tensor storage"),
-        Sample("torch_zip_deflated.pt", torch_zip(bad, compress=zipfile.ZIP_DEFLATED), True,
-               "deflated PyTorch zip with payload"),
+        Sample(
+            "torch_zip_bad_crc.pt",
+            corrupt_crc(zipped, "archive/data.pkl"),
+            True,
+            "PyTorch zip whose data.pkl has a wrong CRC",
+        ),
+        Sample(
+            "torch_zip_odd_path.pt",
+            torch_zip(benign_state_dict_pickle(), extra={"archive/x/y/data.pkl": bad}),
+            True,
+            "second data.pkl hidden at an odd path",
+        ),
+        Sample(
+            "torch_zip_hidden_in_data.pt",
+            torch_zip(benign_state_dict_pickle(), extra={"archive/data/9": bad}),
+            True,
+            "pickle disguised as tensor storage",
+        ),
+        Sample(
+            "torch_zip_deflated.pt",
+            torch_zip(bad, compress=zipfile.ZIP_DEFLATED),
+            True,
+            "deflated PyTorch zip with payload",
+        ),
         Sample("legacy_payload.bin", torch_legacy(bad), True, "legacy torch.save with payload"),
         Sample("zip_as_safetensors.safetensors", zipped, True, "PyTorch zip named .safetensors"),
         Sample("pickle_as_bin.bin", bad, True, "raw pickle named .bin"),
-        Sample("joblib_payload_after_array.joblib", joblib_like(payload_after=(
-            bstr("x") + call(glob("os", "system"), bstr(CMD)))), True,
-            "joblib file with a payload after inline array bytes"),
-        Sample("joblib_object_array.joblib", joblib_like(object_array_pickle=bad), True,
-               "joblib object array whose inline pickle is a payload"),
+        Sample(
+            "joblib_payload_after_array.joblib",
+            joblib_like(payload_after=(bstr("x") + call(glob("os", "system"), bstr(CMD)))),
+            True,
+            "joblib file with a payload after inline array bytes",
+        ),
+        Sample(
+            "joblib_object_array.joblib",
+            joblib_like(object_array_pickle=bad),
+            True,
+            "joblib object array whose inline pickle is a payload",
+        ),
         Sample("joblib_gzip.joblib", _gzip(bad), True, "gzip-compressed joblib payload"),
-        Sample("npy_object_payload.npy", npy_object_array(bad), True,
-               "npy object array with payload"),
+        Sample(
+            "npy_object_payload.npy", npy_object_array(bad), True, "npy object array with payload"
+        ),
     ]
     return samples
 
@@ -566,16 +686,26 @@ def _gzip(data: bytes) -> bytes:
 
 
 def benign_pickle_samples() -> list[Sample]:
-    samples = [Sample(name, data, False, "real pickler output")
-               for name, data in {**benign_python_pickles(), **benign_numpy_pickles()}.items()]
+    samples = [
+        Sample(name, data, False, "real pickler output")
+        for name, data in {**benign_python_pickles(), **benign_numpy_pickles()}.items()
+    ]
     state = benign_state_dict_pickle()
     samples += [
         Sample("state_dict.pkl", state, False, "hand-built torch state dict pickle"),
         Sample("torch_zip.pt", torch_zip(state), False, "PyTorch zip"),
-        Sample("torch_zip_deflated.pt", torch_zip(state, compress=zipfile.ZIP_DEFLATED), False,
-               "deflated PyTorch zip"),
-        Sample("pytorch_model.bin", torch_zip(state, prefix="pytorch_model"), False,
-               "HF pytorch_model.bin (zip)"),
+        Sample(
+            "torch_zip_deflated.pt",
+            torch_zip(state, compress=zipfile.ZIP_DEFLATED),
+            False,
+            "deflated PyTorch zip",
+        ),
+        Sample(
+            "pytorch_model.bin",
+            torch_zip(state, prefix="pytorch_model"),
+            False,
+            "HF pytorch_model.bin (zip)",
+        ),
         Sample("legacy.bin", torch_legacy(state), False, "legacy torch.save"),
         Sample("model.joblib", joblib_like(), False, "joblib file with inline array"),
         Sample("model_gz.joblib", _gzip(state), False, "gzip-compressed pickle"),

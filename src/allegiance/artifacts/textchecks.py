@@ -24,8 +24,7 @@ CODE = re.compile(
 BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{40,}={0,2}")
 # Characters a reader cannot see but a model tokenises: zero-width, bidi controls, tags.
 INVISIBLE = re.compile(
-    "[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad\u180e"
-    "\U000e0000-\U000e007f]"
+    "[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad\u180e\U000e0000-\U000e007f]"
 )
 HIDDEN_INSTRUCTION = re.compile(
     r"(?i)(ignore (?:all |any )?(?:the )?(?:previous|prior|above|earlier) (?:instructions|messages)"

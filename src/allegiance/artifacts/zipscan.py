@@ -90,8 +90,15 @@ def scan_zip(f: BinaryIO, result: FileResult, limits: Limits = DEFAULT_LIMITS) -
     try:
         zf = zipfile.ZipFile(f)
         infos = list(iter_files(zf))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError,
-            NotImplementedError, struct.error) as error:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        ValueError,
+        EOFError,
+        NotImplementedError,
+        struct.error,
+    ) as error:
         result.fail(f"zip directory does not parse: {error}")
         return
     if len(infos) > limits.zip_max_entries:
@@ -159,8 +166,12 @@ def _scan_entry(
     is_pickle_name = name.endswith((".pkl", ".pickle"))
     looks_pickle = len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
     if head.startswith(b"\x93NUMPY"):
-        scan_npy_stream(ByteSource(_entry_stream(f, info, start, limits), size=total), result,
-                        f"{name}: ", limits)
+        scan_npy_stream(
+            ByteSource(_entry_stream(f, info, start, limits), size=total),
+            result,
+            f"{name}: ",
+            limits,
+        )
         return
     if not (is_pickle_name or looks_pickle):
         return

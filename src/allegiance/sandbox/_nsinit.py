@@ -58,8 +58,14 @@ IFREQ_FORMAT = "16sH22x"  # struct ifreq: name[16] + union (40 bytes on 64-bit L
 # Capabilities that let root leave a network namespace or reach the processes outside
 # it: setns/mount (SYS_ADMIN), ptrace/proc-mem of host processes (SYS_PTRACE), kernel
 # modules (SYS_MODULE), interface configuration (NET_ADMIN), BPF and perf (BPF, PERFMON).
-DROPPED_CAPS = {"CAP_NET_ADMIN": 12, "CAP_SYS_MODULE": 16, "CAP_SYS_PTRACE": 19,
-                "CAP_SYS_ADMIN": 21, "CAP_PERFMON": 38, "CAP_BPF": 39}
+DROPPED_CAPS = {
+    "CAP_NET_ADMIN": 12,
+    "CAP_SYS_MODULE": 16,
+    "CAP_SYS_PTRACE": 19,
+    "CAP_SYS_ADMIN": 21,
+    "CAP_PERFMON": 38,
+    "CAP_BPF": 39,
+}
 
 MODE_FLAGS = {
     "userns": CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWPID,
@@ -72,8 +78,11 @@ class SetupError(Exception):
 
 
 def _flag_names(flags: int) -> str:
-    names = [("CLONE_NEWUSER", CLONE_NEWUSER), ("CLONE_NEWNET", CLONE_NEWNET),
-             ("CLONE_NEWPID", CLONE_NEWPID)]
+    names = [
+        ("CLONE_NEWUSER", CLONE_NEWUSER),
+        ("CLONE_NEWNET", CLONE_NEWNET),
+        ("CLONE_NEWPID", CLONE_NEWPID),
+    ]
     return "|".join(name for name, bit in names if flags & bit)
 
 
@@ -154,7 +163,7 @@ def _parse(argv: list[str]) -> tuple[dict[str, str], list[str]]:
     if "--" not in argv:
         raise SetupError("internal: no '--' before the tracer command")
     split = argv.index("--")
-    options, command = argv[:split], argv[split + 1:]
+    options, command = argv[:split], argv[split + 1 :]
     if len(options) % 2 or not command:
         raise SetupError("internal: malformed arguments")
     return dict(zip(options[::2], options[1::2], strict=True)), command

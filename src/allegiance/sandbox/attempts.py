@@ -39,12 +39,22 @@ DESTINATION_CALLS = frozenset({"connect"}) | SEND_CALLS
 EXEC_CALLS = frozenset({"execve", "execveat"})
 FORK_CALLS = frozenset({"clone", "clone3", "fork", "vfork"})
 OPEN_CALLS = frozenset({"open", "openat", "openat2"})
-NAMESERVICE_FILES = ("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/host.conf",
-                     "/etc/gai.conf", "/run/systemd/resolve/")
+NAMESERVICE_FILES = (
+    "/etc/resolv.conf",
+    "/etc/hosts",
+    "/etc/nsswitch.conf",
+    "/etc/host.conf",
+    "/etc/gai.conf",
+    "/run/systemd/resolve/",
+)
 IGNORED_FAMILIES = frozenset({"AF_NETLINK", "AF_UNSPEC"})
 LOCAL_FAMILIES = {"AF_UNIX": "unix", "AF_PACKET": "packet"}
-VSOCK_CIDS = {"VMADDR_CID_ANY": -1, "VMADDR_CID_HYPERVISOR": 0, "VMADDR_CID_LOCAL": 1,
-              "VMADDR_CID_HOST": 2}
+VSOCK_CIDS = {
+    "VMADDR_CID_ANY": -1,
+    "VMADDR_CID_HYPERVISOR": 0,
+    "VMADDR_CID_LOCAL": 1,
+    "VMADDR_CID_HOST": 2,
+}
 
 _SOCKADDR = re.compile(r"\{sa_family=(?P<family>AF_[A-Z0-9_]+|\d+)(?P<body>[^{}]*)\}")
 _PORT = re.compile(r"sin6?_port=htons\((?P<port>\d+)\)")
@@ -52,13 +62,23 @@ _INET_ADDR = re.compile(r'sin_addr=inet_addr\("(?P<addr>(?:\\x[0-9a-fA-F]{2})*)"
 _INET6_ADDR = re.compile(r'inet_pton\(AF_INET6, "(?P<addr>(?:\\x[0-9a-fA-F]{2})*)"')
 _SUN_PATH = re.compile(r'sun_path=(?P<abstract>@?)"(?P<path>(?:\\x[0-9a-fA-F]{2})*)"')
 _VSOCK = re.compile(r"svm_cid=(?P<cid>\w+), svm_port=(?P<port>\w+)")
-_SOCKET_CALL = re.compile(r"^(?P<family>AF_[A-Z0-9_]+|\d+), (?P<type>SOCK_[A-Z]+)[^,]*, "
-                          r"(?P<proto>\w+)")
-_PROTOCOLS = {("SOCK_STREAM", "IPPROTO_SCTP"): "sctp", ("SOCK_STREAM", "IPPROTO_MPTCP"): "mptcp",
-              ("SOCK_DGRAM", "IPPROTO_UDPLITE"): "udplite", ("SOCK_DGRAM", "IPPROTO_ICMP"): "icmp",
-              ("SOCK_DGRAM", "IPPROTO_ICMPV6"): "icmp"}
-_INET_TYPES = {"SOCK_STREAM": "tcp", "SOCK_DGRAM": "udp", "SOCK_RAW": "raw",
-               "SOCK_SEQPACKET": "sctp"}
+_SOCKET_CALL = re.compile(
+    r"^(?P<family>AF_[A-Z0-9_]+|\d+), (?P<type>SOCK_[A-Z]+)[^,]*, "
+    r"(?P<proto>\w+)"
+)
+_PROTOCOLS = {
+    ("SOCK_STREAM", "IPPROTO_SCTP"): "sctp",
+    ("SOCK_STREAM", "IPPROTO_MPTCP"): "mptcp",
+    ("SOCK_DGRAM", "IPPROTO_UDPLITE"): "udplite",
+    ("SOCK_DGRAM", "IPPROTO_ICMP"): "icmp",
+    ("SOCK_DGRAM", "IPPROTO_ICMPV6"): "icmp",
+}
+_INET_TYPES = {
+    "SOCK_STREAM": "tcp",
+    "SOCK_DGRAM": "udp",
+    "SOCK_RAW": "raw",
+    "SOCK_SEQPACKET": "sctp",
+}
 
 
 @dataclass(frozen=True)
@@ -104,10 +124,18 @@ class Attempt:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind, "family": self.family, "protocol": self.protocol,
-            "address": self.address, "port": self.port, "destination": self.destination,
-            "syscall": self.syscall, "result": self.result, "pid": self.pid,
-            "program": self.program, "is_loopback": self.is_loopback, "outside": self.outside,
+            "kind": self.kind,
+            "family": self.family,
+            "protocol": self.protocol,
+            "address": self.address,
+            "port": self.port,
+            "destination": self.destination,
+            "syscall": self.syscall,
+            "result": self.result,
+            "pid": self.pid,
+            "program": self.program,
+            "is_loopback": self.is_loopback,
+            "outside": self.outside,
             "dns_questions": [{"name": q.name, "type": q.qtype} for q in self.dns_questions],
             "note": self.note,
         }
@@ -123,8 +151,7 @@ class LookupHint:
     result: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"pid": self.pid, "program": self.program, "path": self.path,
-                "result": self.result}
+        return {"pid": self.pid, "program": self.program, "path": self.path, "result": self.result}
 
 
 @dataclass(frozen=True)
@@ -177,20 +204,31 @@ def parse_sockaddrs(args: str) -> list[_Sockaddr]:
         port = int(port_match.group("port")) if port_match else None
         if family == "AF_INET":
             addr = _INET_ADDR.search(body)
-            found.append(_Sockaddr("ipv4", decode_hex(addr.group("addr")).decode("ascii",
-                                   "replace") if addr else None, port))
+            found.append(
+                _Sockaddr(
+                    "ipv4",
+                    decode_hex(addr.group("addr")).decode("ascii", "replace") if addr else None,
+                    port,
+                )
+            )
         elif family == "AF_INET6":
             addr = _INET6_ADDR.search(body)
-            found.append(_Sockaddr("ipv6", decode_hex(addr.group("addr")).decode("ascii",
-                                   "replace") if addr else None, port))
+            found.append(
+                _Sockaddr(
+                    "ipv6",
+                    decode_hex(addr.group("addr")).decode("ascii", "replace") if addr else None,
+                    port,
+                )
+            )
         elif family == "AF_UNIX":
             path = _SUN_PATH.search(body)
             if path is None:
                 found.append(_Sockaddr("unix", "(unnamed)", None))
             else:
                 prefix = "@" if path.group("abstract") else ""
-                found.append(_Sockaddr("unix", prefix + _text(decode_hex(path.group("path"))),
-                                       None))
+                found.append(
+                    _Sockaddr("unix", prefix + _text(decode_hex(path.group("path"))), None)
+                )
         elif family == "AF_VSOCK":
             vsock = _VSOCK.search(body)
             if vsock is None:
@@ -198,8 +236,13 @@ def parse_sockaddrs(args: str) -> list[_Sockaddr]:
             else:
                 cid_text = vsock.group("cid")
                 cid = VSOCK_CIDS.get(cid_text, _number(cid_text))
-                found.append(_Sockaddr("vsock", f"cid {cid if cid is not None else cid_text}",
-                                       _number(vsock.group("port"))))
+                found.append(
+                    _Sockaddr(
+                        "vsock",
+                        f"cid {cid if cid is not None else cid_text}",
+                        _number(vsock.group("port")),
+                    )
+                )
         elif family in LOCAL_FAMILIES:
             found.append(_Sockaddr(LOCAL_FAMILIES[family], None, None))
         else:
@@ -267,8 +310,7 @@ def _only_localhost(questions: tuple[DnsQuestion, ...]) -> bool:
     return bool(names) and all(n == "localhost" or n.endswith(".localhost") for n in names)
 
 
-def _attempts_from(record: SyscallRecord, program: str | None, sockets: _Sockets
-                   ) -> list[Attempt]:
+def _attempts_from(record: SyscallRecord, program: str | None, sockets: _Sockets) -> list[Attempt]:
     socket_id = record.fd
     protocol = sockets.protocol.get(socket_id) if socket_id else None
     addresses = parse_sockaddrs(record.args)
@@ -300,17 +342,30 @@ def _attempts_from(record: SyscallRecord, program: str | None, sockets: _Sockets
             outside = not loopback
         if sockaddr.family not in ("ipv4", "ipv6", "vsock", "unix", "packet"):
             note = "address family not confined by the network namespace, or unknown"
-        attempts.append(Attempt(
-            kind=kind, family=sockaddr.family, protocol=protocol, address=sockaddr.address,
-            port=sockaddr.port, syscall=record.name, result=record.result, pid=record.pid,
-            program=program, is_loopback=loopback, outside=outside, dns_questions=questions,
-            note=note, index=record.index,
-        ))
+        attempts.append(
+            Attempt(
+                kind=kind,
+                family=sockaddr.family,
+                protocol=protocol,
+                address=sockaddr.address,
+                port=sockaddr.port,
+                syscall=record.name,
+                result=record.result,
+                pid=record.pid,
+                program=program,
+                is_loopback=loopback,
+                outside=outside,
+                dns_questions=questions,
+                note=note,
+                index=record.index,
+            )
+        )
     return attempts
 
 
-def _setns_attempt(record: SyscallRecord, program: str | None, sandbox_netns: str | None
-                  ) -> Attempt | None:
+def _setns_attempt(
+    record: SyscallRecord, program: str | None, sandbox_netns: str | None
+) -> Attempt | None:
     """A ``setns`` that could enter a network namespace (nstype NEWNET or 0).
 
     Entering the sandbox's own namespace (``sandbox_netns``, e.g. ``net:[4026532178]``)
@@ -327,9 +382,21 @@ def _setns_attempt(record: SyscallRecord, program: str | None, sandbox_netns: st
         outside, note = True, "left the isolated network namespace: later traffic was NOT isolated"
     else:
         outside, note = True, "tried to enter another network namespace"
-    return Attempt(kind="setns", family="netns", protocol=None, address=target, port=None,
-                   syscall="setns", result=record.result, pid=record.pid, program=program,
-                   is_loopback=False, outside=outside, note=note, index=record.index)
+    return Attempt(
+        kind="setns",
+        family="netns",
+        protocol=None,
+        address=target,
+        port=None,
+        syscall="setns",
+        result=record.result,
+        pid=record.pid,
+        program=program,
+        is_loopback=False,
+        outside=outside,
+        note=note,
+        index=record.index,
+    )
 
 
 def _open_path(record: SyscallRecord) -> str | None:
@@ -361,8 +428,9 @@ class _Programs:
         return None
 
 
-def summarise(records: Iterable[SyscallRecord], *, sandbox_netns: str | None = None
-              ) -> TraceSummary:
+def summarise(
+    records: Iterable[SyscallRecord], *, sandbox_netns: str | None = None
+) -> TraceSummary:
     """Attempts, lookup hints, exec events and the process tree of one trace.
 
     ``sandbox_netns`` is the id of the sandbox's network namespace (``net:[N]``), so a
@@ -388,17 +456,18 @@ def summarise(records: Iterable[SyscallRecord], *, sandbox_netns: str | None = N
         if record.name == "socket" and record.ok:
             sockets.created(record)
         elif record.name in DESTINATION_CALLS:
-            attempts.extend(_attempts_from(record, programs.at(record.pid, record.index),
-                                           sockets))
+            attempts.extend(_attempts_from(record, programs.at(record.pid, record.index), sockets))
         elif record.name == "setns":
-            escape = _setns_attempt(record, programs.at(record.pid, record.index),
-                                    sandbox_netns)
+            escape = _setns_attempt(record, programs.at(record.pid, record.index), sandbox_netns)
             if escape is not None:
                 attempts.append(escape)
         elif record.name in OPEN_CALLS:
             opened = _open_path(record)
             if opened and opened.startswith(NAMESERVICE_FILES):
-                hints.append(LookupHint(record.pid, programs.at(record.pid, record.index),
-                                        opened, record.result))
+                hints.append(
+                    LookupHint(
+                        record.pid, programs.at(record.pid, record.index), opened, record.result
+                    )
+                )
     parents = {child: parent for child, (parent, _) in programs.parents.items()}
     return TraceSummary(attempts=attempts, hints=hints, execs=execs, parents=parents)

@@ -12,8 +12,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-QTYPES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT",
-          28: "AAAA", 33: "SRV", 64: "SVCB", 65: "HTTPS", 255: "ANY"}
+QTYPES = {
+    1: "A",
+    2: "NS",
+    5: "CNAME",
+    6: "SOA",
+    12: "PTR",
+    15: "MX",
+    16: "TXT",
+    28: "AAAA",
+    33: "SRV",
+    64: "SVCB",
+    65: "HTTPS",
+    255: "ANY",
+}
 _HEADER = 12
 _MAX_QUESTIONS = 8
 
@@ -38,7 +50,7 @@ def _read_name(data: bytes, offset: int) -> tuple[str, int] | None:
             return ".".join(labels) or ".", offset
         if length > 63 or offset + length > len(data):  # pointer or truncated
             return None
-        label = data[offset: offset + length]
+        label = data[offset : offset + length]
         # Escape anything outside printable ASCII so a hostile name cannot carry
         # terminal control sequences into our report.
         labels.append("".join(chr(b) if 0x21 <= b < 0x7F else f"\\{b:03d}" for b in label))
@@ -70,7 +82,7 @@ def parse_query(data: bytes, *, tcp: bool = False) -> list[DnsQuestion] | None:
         if read is None or read[1] + 4 > len(data):
             return questions or None
         name, offset = read
-        qtype = int.from_bytes(data[offset: offset + 2], "big")
+        qtype = int.from_bytes(data[offset : offset + 2], "big")
         offset += 4
         questions.append(DnsQuestion(name, QTYPES.get(qtype, f"TYPE{qtype}")))
     return questions

@@ -44,9 +44,23 @@ from allegiance.sandbox.strace_log import parse_lines
 SCHEMA = "allegiance.egress/1"
 ISOLATION_MODES = ("auto", "userns", "root")
 # `?` makes strace skip a name this architecture lacks (aarch64 has no open/fork/vfork).
-TRACED_SYSCALLS = ("socket", "connect", "sendto", "sendmsg", "sendmmsg", "setns", "execve",
-                   "execveat", "clone", "clone3", "?fork", "?vfork", "?open", "openat",
-                   "?openat2")
+TRACED_SYSCALLS = (
+    "socket",
+    "connect",
+    "sendto",
+    "sendmsg",
+    "sendmmsg",
+    "setns",
+    "execve",
+    "execveat",
+    "clone",
+    "clone3",
+    "?fork",
+    "?vfork",
+    "?open",
+    "openat",
+    "?openat2",
+)
 # Bytes of each string strace prints: a DNS query is at most 12 (header) + 255 (name)
 # + 4 (type, class) bytes, so 300 keeps every query whole while bounding the log
 # (each byte is 4 characters in -xx form).
@@ -156,8 +170,9 @@ def _find_tracer(path_env: str) -> _Tracer:
             "(Debian/Ubuntu: apt-get install strace; Fedora: dnf install strace)"
         )
     try:
-        out = subprocess.run([path, "-V"], capture_output=True, text=True, timeout=10,
-                             check=False).stdout
+        out = subprocess.run(
+            [path, "-V"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
     except (OSError, subprocess.TimeoutExpired) as error:
         raise IsolationError(f"cannot run {path} -V: {error}") from error
     match = re.search(r"version (\d+)\.(\d+)(?:\.\d+)?", out)
@@ -187,29 +202,48 @@ def _resolve_command(argv: list[str], env: dict[str, str], cwd: str | None) -> s
 def _strace_argv(tracer: _Tracer, trace_path: str, argv: list[str]) -> list[str]:
     # -y names each fd (socket:[inode], a path); -yy would also ask the kernel for the
     # socket's addresses on every call, which made traced programs ~25x slower.
-    command = [tracer.path, "-f", "-qqq", "-y", "-xx", "-s", str(STRING_LIMIT),
-               "-e", "signal=none", "-e", "trace=" + ",".join(TRACED_SYSCALLS),
-               "-o", trace_path]
+    command = [
+        tracer.path,
+        "-f",
+        "-qqq",
+        "-y",
+        "-xx",
+        "-s",
+        str(STRING_LIMIT),
+        "-e",
+        "signal=none",
+        "-e",
+        "trace=" + ",".join(TRACED_SYSCALLS),
+        "-o",
+        trace_path,
+    ]
     if tracer.seccomp_bpf:
         command.insert(2, "--seccomp-bpf")
     return [*command, "--", SHELL, "-c", SHIM, "sh", *argv]
 
 
 def _method(mode: str, tracer: _Tracer) -> str:
-    calls = ("connect/sendto/sendmsg/sendmmsg/setns (plus socket, exec, fork and "
-             "resolver-file opens)")
+    calls = (
+        "connect/sendto/sendmsg/sendmmsg/setns (plus socket, exec, fork and resolver-file opens)"
+    )
     options = "-f --seccomp-bpf" if tracer.seccomp_bpf else "-f"
     if mode == "userns":
-        where = ("ran in fresh user, network and PID namespaces whose only interface is "
-                 "loopback (unshare(CLONE_NEWUSER|CLONE_NEWNET|CLONE_NEWPID), uid and gid "
-                 "mapped to themselves)")
+        where = (
+            "ran in fresh user, network and PID namespaces whose only interface is "
+            "loopback (unshare(CLONE_NEWUSER|CLONE_NEWNET|CLONE_NEWPID), uid and gid "
+            "mapped to themselves)"
+        )
     else:
-        where = ("ran as root in fresh network and PID namespaces whose only interface is "
-                 "loopback (unshare(CLONE_NEWNET|CLONE_NEWPID)), with CAP_SYS_ADMIN, "
-                 "CAP_SYS_PTRACE, CAP_SYS_MODULE, CAP_NET_ADMIN, CAP_BPF and CAP_PERFMON "
-                 "dropped so it cannot setns() back into the host network")
-    return f"{where}; {calls} of the command and all its descendants traced with " \
-           f"{tracer.label} {options}"
+        where = (
+            "ran as root in fresh network and PID namespaces whose only interface is "
+            "loopback (unshare(CLONE_NEWNET|CLONE_NEWPID)), with CAP_SYS_ADMIN, "
+            "CAP_SYS_PTRACE, CAP_SYS_MODULE, CAP_NET_ADMIN, CAP_BPF and CAP_PERFMON "
+            "dropped so it cannot setns() back into the host network"
+        )
+    return (
+        f"{where}; {calls} of the command and all its descendants traced with "
+        f"{tracer.label} {options}"
+    )
 
 
 def _inherited_socket_warnings(streams: list[Any]) -> list[str]:
@@ -238,8 +272,10 @@ def _inherited_socket_warnings(streams: list[Any]) -> list[str]:
             family = probe.family
         if family in (socket.AF_INET, socket.AF_INET6):
             name = ("stdin", "stdout", "stderr")[number]
-            warnings.append(f"{name} is a network socket opened outside the namespace; "
-                            "data written to it is not isolated or recorded")
+            warnings.append(
+                f"{name} is a network socket opened outside the namespace; "
+                "data written to it is not isolated or recorded"
+            )
     return warnings
 
 
@@ -271,8 +307,9 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def _processes(execs: list[ExecEvent], parents: dict[int, int], shim_pid: int | None
-               ) -> list[dict[str, Any]]:
+def _processes(
+    execs: list[ExecEvent], parents: dict[int, int], shim_pid: int | None
+) -> list[dict[str, Any]]:
     programs: dict[int, list[str]] = {}
     skipped_shim = False
     for event in execs:
@@ -283,12 +320,14 @@ def _processes(execs: list[ExecEvent], parents: dict[int, int], shim_pid: int | 
             continue
         programs.setdefault(event.pid, []).append(event.path)
     pids = sorted(set(programs) | set(parents))
-    return [{"pid": pid, "parent": parents.get(pid), "programs": programs.get(pid, [])}
-            for pid in pids]
+    return [
+        {"pid": pid, "parent": parents.get(pid), "programs": programs.get(pid, [])} for pid in pids
+    ]
 
 
-def _check_started(execs: list[ExecEvent], argv: list[str], tracer_log: list[str],
-                   exit_code: int) -> int | None:
+def _check_started(
+    execs: list[ExecEvent], argv: list[str], tracer_log: list[str], exit_code: int
+) -> int | None:
     """The pid the command runs as, or raise if the tracer or the command never started."""
     if not execs:
         detail = tracer_log[-1] if tracer_log else f"it exited with {exit_code}"
@@ -296,24 +335,53 @@ def _check_started(execs: list[ExecEvent], argv: list[str], tracer_log: list[str
     shim_pid = execs[0].pid
     started = [e for e in execs[1:] if e.pid == shim_pid and e.ok]
     if not started and exit_code in (126, 127):
-        raise CommandError(f"could not start {argv[0]!r} inside the sandbox "
-                           f"(exit {exit_code}); see the message above")
+        raise CommandError(
+            f"could not start {argv[0]!r} inside the sandbox "
+            f"(exit {exit_code}); see the message above"
+        )
     return shim_pid
 
 
-def _launch(strace_argv: list[str], isolation: str, tracer_log_path: str, *,
-            env: dict[str, str], cwd: str | None, streams: tuple[Any, Any, Any]
-            ) -> tuple[subprocess.Popen[bytes], str, str]:
+def _launch(
+    strace_argv: list[str],
+    isolation: str,
+    tracer_log_path: str,
+    *,
+    env: dict[str, str],
+    cwd: str | None,
+    streams: tuple[Any, Any, Any],
+) -> tuple[subprocess.Popen[bytes], str, str]:
     """Start the namespace helper; return it, the isolation mode and the netns id."""
     read_fd, write_fd = os.pipe()
-    helper = [sys.executable, "-I", "-S", os.fspath(NSINIT),
-              "--mode", isolation, "--status-fd", str(write_fd),
-              "--parent-pid", str(os.getpid()), "--stderr-fd", str(SHIM_STDERR_FD),
-              "--tracer-log", tracer_log_path, "--", *strace_argv]
+    helper = [
+        sys.executable,
+        "-I",
+        "-S",
+        os.fspath(NSINIT),
+        "--mode",
+        isolation,
+        "--status-fd",
+        str(write_fd),
+        "--parent-pid",
+        str(os.getpid()),
+        "--stderr-fd",
+        str(SHIM_STDERR_FD),
+        "--tracer-log",
+        tracer_log_path,
+        "--",
+        *strace_argv,
+    ]
     try:
         try:
-            proc = subprocess.Popen(helper, env=env, cwd=cwd, pass_fds=[write_fd],
-                                    stdin=streams[0], stdout=streams[1], stderr=streams[2])
+            proc = subprocess.Popen(
+                helper,
+                env=env,
+                cwd=cwd,
+                pass_fds=[write_fd],
+                stdin=streams[0],
+                stdout=streams[1],
+                stderr=streams[2],
+            )
         finally:
             os.close(write_fd)
         status = _read_status(read_fd, proc)
@@ -328,7 +396,8 @@ def _launch(strace_argv: list[str], isolation: str, tracer_log_path: str, *,
             f"cannot create an isolated network namespace ({reason}); this needs root, or "
             "unprivileged user namespaces (sysctl user.max_user_namespaces>0, and "
             "kernel.unprivileged_userns_clone=1 where that exists); in a container, allow "
-            "unshare() (e.g. --cap-add SYS_ADMIN)")
+            "unshare() (e.g. --cap-add SYS_ADMIN)"
+        )
     _, mode, netns = status.split(maxsplit=2)
     return proc, mode, netns
 
@@ -359,14 +428,15 @@ def run_isolated(
     failing is *not* an error: its exit status is in :attr:`EgressResult.exit_code`.
     """
     if not argv:
-        raise CommandError("no command given; usage: allegiance egress [OPTIONS] -- "
-                           "COMMAND [ARGS]...")
+        raise CommandError(
+            "no command given; usage: allegiance egress [OPTIONS] -- COMMAND [ARGS]..."
+        )
     if isolation not in ISOLATION_MODES:
-        raise IsolationError(f"unknown isolation mode {isolation!r}; use one of "
-                             f"{', '.join(ISOLATION_MODES)}")
+        raise IsolationError(
+            f"unknown isolation mode {isolation!r}; use one of {', '.join(ISOLATION_MODES)}"
+        )
     if not sys.platform.startswith("linux"):
-        raise IsolationError("network isolation needs Linux namespaces; this is "
-                             f"{sys.platform}")
+        raise IsolationError(f"network isolation needs Linux namespaces; this is {sys.platform}")
     argv = [os.fspath(a) for a in argv]
     child_env = dict(os.environ if env is None else env)
     workdir = os.fspath(cwd) if cwd is not None else None
@@ -378,13 +448,18 @@ def run_isolated(
 
     with tempfile.TemporaryDirectory(prefix="allegiance-egress-") as tmp:
         # absolute: strace runs in ``cwd`` while we read the file from here
-        trace_path = (os.path.abspath(trace_file) if trace_file is not None
-                      else f"{tmp}/trace.log")
+        trace_path = os.path.abspath(trace_file) if trace_file is not None else f"{tmp}/trace.log"
         tracer_log_path = f"{tmp}/strace-messages.log"
         strace_argv = _strace_argv(tracer, trace_path, argv)
         started = time.monotonic()
-        proc, mode, netns = _launch(strace_argv, isolation, tracer_log_path,
-                             env=child_env, cwd=workdir, streams=(stdin, stdout, stderr))
+        proc, mode, netns = _launch(
+            strace_argv,
+            isolation,
+            tracer_log_path,
+            env=child_env,
+            cwd=workdir,
+            streams=(stdin, stdout, stderr),
+        )
         timed_out = False
         try:
             proc.wait(timeout)
@@ -402,11 +477,18 @@ def run_isolated(
         warnings.append(f"the command was still running after {timeout:g} s and was killed")
     warnings.extend(line for line in tracer_log if line)
     return EgressResult(
-        argv=argv, exit_code=exit_code, attempts=summary.attempts,
+        argv=argv,
+        exit_code=exit_code,
+        attempts=summary.attempts,
         lookup_hints=summary.hints,
         processes=_processes(summary.execs, summary.parents, shim_pid),
-        method=_method(mode, tracer), isolation=mode, netns=netns, tracer=tracer.label,
-        duration_s=duration, timed_out=timed_out, warnings=warnings,
+        method=_method(mode, tracer),
+        isolation=mode,
+        netns=netns,
+        tracer=tracer.label,
+        duration_s=duration,
+        timed_out=timed_out,
+        warnings=warnings,
     )
 
 

@@ -48,8 +48,12 @@ def _program(path: str | None) -> str:
 def _group(attempts: Iterable[Attempt]) -> list[_Row]:
     rows: dict[tuple[str, str, str, str], _Row] = {}
     for attempt in attempts:
-        key = (_where(attempt), attempt.kind, attempt.protocol or attempt.family,
-               attempt.destination)
+        key = (
+            _where(attempt),
+            attempt.kind,
+            attempt.protocol or attempt.family,
+            attempt.destination,
+        )
         row = rows.setdefault(key, _Row(*key))
         row.tries += 1
         row.results[attempt.result] = row.results.get(attempt.result, 0) + 1
@@ -76,13 +80,22 @@ def _format_by(by: dict[tuple[str, int], None]) -> str:
 
 def _table(rows: list[_Row]) -> list[str]:
     header = ("WHERE", "KIND", "PROTO", "DESTINATION", "TRIES", "RESULT", "BY")
-    cells = [(r.where, r.kind, r.protocol, r.destination, str(r.tries),
-              _format_results(r.results), _format_by(r.by)) for r in rows]
+    cells = [
+        (
+            r.where,
+            r.kind,
+            r.protocol,
+            r.destination,
+            str(r.tries),
+            _format_results(r.results),
+            _format_by(r.by),
+        )
+        for r in rows
+    ]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
     lines = []
     for index, values in enumerate([header, *cells]):
-        parts = [v.rjust(widths[i]) if i == 4 else v.ljust(widths[i])
-                 for i, v in enumerate(values)]
+        parts = [v.rjust(widths[i]) if i == 4 else v.ljust(widths[i]) for i, v in enumerate(values)]
         lines.append("  " + "  ".join(parts).rstrip())
         if index > 0:
             lines.extend(f"  {'':{widths[0]}}  ↳ {detail}" for detail in rows[index - 1].details)
@@ -102,14 +115,18 @@ def render_table(result: EgressResult) -> str:
     lines.append("")
     if result.attempts:
         tried = len(result.attempts)
-        lines.append(f"Destinations tried ({tried} attempt{'s' if tried != 1 else ''}, "
-                     f"{len(outside)} beyond loopback):")
+        lines.append(
+            f"Destinations tried ({tried} attempt{'s' if tried != 1 else ''}, "
+            f"{len(outside)} beyond loopback):"
+        )
         lines.extend(_table(_group(result.attempts)))
     else:
         lines.append("No connection, send or name lookup was attempted.")
     if result.local_socket_attempts:
-        lines.append("  local = Unix/packet socket: not network, but a host daemon listening on "
-                     "a Unix socket path could act for the command.")
+        lines.append(
+            "  local = Unix/packet socket: not network, but a host daemon listening on "
+            "a Unix socket path could act for the command."
+        )
     if result.lookup_hints:
         lines.append("")
         lines.append("Name-service files opened (a sign of name lookups):")

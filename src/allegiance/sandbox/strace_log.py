@@ -101,7 +101,7 @@ def _split_return(body: str) -> tuple[str, int | None, str | None, str | None]:
     if not splits:
         return body.rstrip(")"), None, None, None
     last = splits[-1]
-    args, ret = body[: last.start()], body[last.end():]
+    args, ret = body[: last.start()], body[last.end() :]
     match = _RETURN.match(ret)
     if match is None or match.group("value") == "?":
         return args, None, None, None
