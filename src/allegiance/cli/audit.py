@@ -12,7 +12,7 @@ DEFAULT_SUITES = ("censorship", "symmetry", "facts", "sabotage")
 DEFAULT_TARGETS = ("local:qwen2.5-coder-0.5b", "local:smollm2-135m")
 # The quick slice must finish in under 3 minutes on 2 CPU cores with both embedded models:
 # answers are capped shorter than in a full audit (measured in README, "Performance").
-QUICK_MAX_TOKENS = 96
+QUICK_MAX_TOKENS = 80
 
 
 @click.command("audit")
