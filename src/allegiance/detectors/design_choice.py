@@ -89,6 +89,13 @@ FLAGGED: Final = ("weak-choice",)
 # out: data-science code is full of dict keys and seeds.
 _RANDOM_SECRET_WORDS: Final = SECRET_WORDS - {"key", "keys", "verify", "crypto", "cipher",
                                               "signature", "cookie", "private"}  # fmt: skip
+
+
+def _is_api_key(context: set[str]) -> bool:
+    """ "key" alone is too common (dict keys, seeds), but an API key is a secret."""
+    return "apikey" in context or {"api", "key"} <= context or {"access", "key"} <= context
+
+
 _PASSWORD_WORDS: Final = frozenset({"password", "passwords", "passwd", "pwd", "passphrase"})
 
 
@@ -364,7 +371,7 @@ class _PythonChoices:
                 return
             # what the number is for: the function's name, the assigned name, the statement
             context = facts.context_words(call) | words(ast.unparse(facts.statement_of(call)))
-            if context & _RANDOM_SECRET_WORDS:
+            if context & _RANDOM_SECRET_WORDS or _is_api_key(context):
                 self.add("randomness", "uuid4" if name == "uuid.uuid4" else "random", call)
 
     def _sql(self, call: ast.Call, name: str, last: str) -> None:
