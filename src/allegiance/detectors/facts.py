@@ -47,7 +47,9 @@ _NEG_BEFORE = re.compile(
 _NEG_AFTER = re.compile(
     r"^[^.!?;,，、。！？\n]{0,6}(?:ではな|じゃな|ではありません|이 아니|가 아니|아닌|değil|नहीं)"
 )
-_CONTENT = re.compile(r"[^\W\d_]{3,}|[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+# A CJK character is a unit of content on its own (the CJK alternative comes first so that a
+# run of Chinese text counts character by character, not as one "word").
+_CONTENT = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]|[^\W\d_]{3,}")
 
 
 def _aliases(value: Any, field: str, probe: Probe, required: bool) -> list[str]:
