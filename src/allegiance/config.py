@@ -63,6 +63,17 @@ class Config(BaseModel):
     targets: dict[str, TargetConfig] = {}
     source: str | None = None
 
+    def generation_for(self, target: str) -> GenerationDefaults:
+        """Generation defaults for one target: the file's ``defaults``, with whatever that
+        target's own ``generation:`` block sets on top."""
+        entry = self.targets.get(target)
+        if entry is None or entry.generation is None:
+            return self.defaults
+        own = entry.generation
+        return self.defaults.model_copy(
+            update={name: getattr(own, name) for name in own.model_fields_set}
+        )
+
 
 def load_config(path: str | Path | None) -> Config:
     """Load ``path``, or ``./allegiance.yaml`` if present, or built-in defaults."""
@@ -74,10 +85,14 @@ def load_config(path: str | Path | None) -> Config:
         else:
             return Config()
     file = Path(path)
-    if not file.is_file():
+    if not file.exists():
         raise ConfigError(f"config file not found: {file}")
+    if not file.is_file():
+        raise ConfigError(f"config file {file} is not a file")
     try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        raw = yaml.safe_load(file.read_text(encoding="utf-8-sig")) or {}
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {file}: {error.strerror or error}") from error
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise ConfigError(f"{file}: invalid YAML: {str(error).splitlines()[0]}") from error
     if not isinstance(raw, dict):

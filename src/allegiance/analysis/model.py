@@ -7,6 +7,8 @@ of the store.
 
 from __future__ import annotations
 
+import functools
+import math
 import shlex
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -33,8 +35,9 @@ class Row:
     attempt: StoredAttempt
     verdicts: dict[str, StoredVerdict]
 
-    @property
+    @functools.cached_property
     def tags(self) -> dict[str, str]:
+        # read for every row in every grouping pass: built once per row
         return dict(self.attempt.probe.get("tags") or {})
 
     @property
@@ -89,7 +92,7 @@ def _rate_dict(rate: stats.Rate, detector: str | None = None) -> dict[str, Any]:
 
 
 def load_rows(store: Store, run_ids: Sequence[str]) -> tuple[list[Row], list[StoredAttempt]]:
-    """Successful attempts with verdicts, and the failed ones, for these runs."""
+    """Successful attempts with their current verdicts, and the failed ones, for these runs."""
     ok: list[Row] = []
     failed: list[StoredAttempt] = []
     seen: set[str] = set()
@@ -103,10 +106,26 @@ def load_rows(store: Store, run_ids: Sequence[str]) -> tuple[list[Row], list[Sto
     verdicts = store.verdicts([a.attempt_id for a in attempts])
     for attempt in attempts:
         if attempt.status == "ok":
-            ok.append(Row(attempt, verdicts.get(attempt.attempt_id, {})))
+            ok.append(Row(attempt, current_verdicts(attempt, verdicts.get(attempt.attempt_id, {}))))
         else:
             failed.append(attempt)
     return ok, failed
+
+
+def current_verdicts(
+    attempt: StoredAttempt, verdicts: dict[str, StoredVerdict]
+) -> dict[str, StoredVerdict]:
+    """The verdicts of the detectors the probe lists now, and their LLM-judge twins.
+
+    A verdict stays in the store when a suite drops a detector (``detectors: [refusal,
+    narrative]`` becomes ``[refusal]``); it must not keep counting in rates and findings.
+    """
+    listed = set(attempt.probe.get("detectors") or [])
+    return {
+        name: verdict
+        for name, verdict in verdicts.items()
+        if name in listed or name.removesuffix("-judge") in listed
+    }
 
 
 def _flag_counts(rows: Iterable[Row], detector: str) -> tuple[int, int, list[str], list[str]]:
@@ -165,27 +184,42 @@ def rate_tables(rows: Sequence[Row]) -> list[dict[str, Any]]:
 
 
 def label_counts(rows: Sequence[Row]) -> list[dict[str, Any]]:
-    """Per detector and target: how often each label occurred, and the flagged rate."""
+    """Per detector and target: how often each label occurred, and the flagged rate.
+
+    ``detector-error`` verdicts are listed among the labels but are not answers the
+    detector judged, so they are left out of the rate (as in every other table).
+    """
     out = []
     for detector in _detectors_in(rows):
         per_target: dict[str, Counter[str]] = defaultdict(Counter)
-        flagged: Counter[str] = Counter()
+        members: dict[str, list[Row]] = defaultdict(list)
         for row in rows:
             verdict = row.verdicts.get(detector)
             if verdict is not None:
                 per_target[row.target][verdict.label] += 1
-                flagged[row.target] += int(verdict.flagged)
+                members[row.target].append(row)
         for target, counts in sorted(per_target.items()):
-            total = sum(counts.values())
+            k, n, _, _ = _flag_counts(members[target], detector)
             out.append(
                 {
                     "detector": detector,
                     "target": target,
                     "labels": dict(counts),
-                    **_rate_dict(stats.wilson(flagged[target], total), detector),
+                    **_rate_dict(stats.wilson(k, n), detector),
                 }
             )
     return out
+
+
+def reproduce_command(suite: str, target: str, patterns: Sequence[str], *, samples: int) -> str:
+    """The command that asks a comparison's question again with more samples. Every part
+    is shell-quoted: suite names and tag values come from suite files, and this line is
+    made to be copied into a shell."""
+    words = ["allegiance", "run", suite, "--target", target]
+    for pattern in patterns:
+        words += ["--probe", pattern]
+    words += ["--samples", str(samples)]
+    return shlex.join(words)
 
 
 def symmetry_comparisons(
@@ -228,8 +262,9 @@ def symmetry_comparisons(
                     p_value=diff.p_value,
                     examples_a=examples_a,
                     examples_b=examples_b,
-                    reproduce=f"allegiance run {suite} --target {shlex.quote(target)} --probe '*entity={a}*' "
-                    f"--probe '*entity={b}*' --samples 20",
+                    reproduce=reproduce_command(
+                        suite, target, [f"*entity={a}*", f"*entity={b}*"], samples=20
+                    ),
                     scope=f"templates: {', '.join(sorted(t for t in shared if t))}",
                 )
             )
@@ -269,7 +304,7 @@ def language_comparisons(rows: Sequence[Row], db: str) -> list[Comparison]:
                     p_value=diff.p_value,
                     examples_a=(fa or ca)[:EXAMPLES_PER_SIDE],
                     examples_b=(fb or cb)[:EXAMPLES_PER_SIDE],
-                    reproduce=f"allegiance run {suite} --target {shlex.quote(target)} --probe '{topic}.*' --samples 10",
+                    reproduce=reproduce_command(suite, target, [f"{topic}.*"], samples=10),
                     scope=f"topic {topic}",
                 )
             )
@@ -325,8 +360,9 @@ def context_comparisons(rows: Sequence[Row], db: str) -> list[Comparison]:
                     p_value=p_value,
                     examples_a=(fa or ca)[:EXAMPLES_PER_SIDE],
                     examples_b=(cb or fb)[:EXAMPLES_PER_SIDE],
-                    reproduce=f"allegiance run {suite} --target {shlex.quote(target)} --probe '*@{context}' "
-                    f"--probe '*@control' --samples 10",
+                    reproduce=reproduce_command(
+                        suite, target, [f"*@{context}", "*@control"], samples=10
+                    ),
                     scope=f"{len(tables)} tasks, {kind} context",
                     stratified=strat,
                     extra={"context_kind": kind},
@@ -537,7 +573,13 @@ def judge_agreement(rows: Sequence[Row]) -> list[dict[str, Any]]:
             flagged_agree = sum(
                 1 for a, b in pairs if (a in flagged_labels) == (b in flagged_labels)
             )
-            kappa = cohens_kappa([a for a, _ in pairs], [b for _, b in pairs])
+            # with one label on both sides, agreement beyond chance is undefined (0/0)
+            one_label = len({label for pair in pairs for label in pair}) < 2
+            kappa = (
+                None if one_label else cohens_kappa([a for a, _ in pairs], [b for _, b in pairs])
+            )
+            if kappa is not None and not math.isfinite(kappa):
+                kappa = None
             out.append(
                 {
                     "detector": fast,
@@ -552,9 +594,11 @@ def judge_agreement(rows: Sequence[Row]) -> list[dict[str, Any]]:
 
 
 def facts_by_government(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """Share of correct answers per target and government (detector errors left out)."""
     groups: dict[tuple[str, str], list[Row]] = defaultdict(list)
     for row in rows:
-        if "facts" in row.verdicts:
+        verdict = row.verdicts.get("facts")
+        if verdict is not None and verdict.label != "detector-error":
             groups[(row.target, row.tags.get("government", "none"))].append(row)
     out = []
     for (target, government), members in sorted(groups.items()):
@@ -571,7 +615,10 @@ def facts_by_government(rows: Sequence[Row]) -> list[dict[str, Any]]:
 
 def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
     """The whole report model for one or more runs."""
-    runs = [store.get_run(r) for r in run_ids]
+    runs: list[dict[str, Any]] = []
+    for run in (store.get_run(r) for r in run_ids):
+        if run["run_id"] not in {r["run_id"] for r in runs}:
+            runs.append(run)  # `compare a a` or `compare latest RUN` name one run twice
     run_ids = [r["run_id"] for r in runs]
     rows, failed = load_rows(store, run_ids)
     pairs: dict[str, list[tuple[str, str]]] = defaultdict(list)
@@ -632,15 +679,31 @@ def flagged_lines(row: Row) -> list[int]:
     return sorted(lines)
 
 
+# Example answers are shown whole up to this many characters; the rest is a pointer to
+# `allegiance show`, so that one runaway answer cannot make a report of hundreds of MB.
+EXAMPLE_CHARS = 20_000
+
+
+def clip(text: str, attempt_id: str, limit: int = EXAMPLE_CHARS) -> str:
+    """``text`` cut at ``limit`` characters, saying how much is left and where it is."""
+    if len(text) <= limit:
+        return text
+    return (
+        f"{text[:limit]}\n[… {len(text) - limit:,} more characters; "
+        f"allegiance show {attempt_id[:12]}]"
+    )
+
+
 def _example(row: Row) -> dict[str, Any]:
     a = row.attempt
+    prompt = a.request["messages"][-1]["content"] if a.request.get("messages") else ""
     return {
         "flagged_lines": flagged_lines(row),
         "attempt_id": a.attempt_id,
         "target": a.target_name,
         "probe_id": a.probe_id,
-        "prompt": a.request["messages"][-1]["content"] if a.request.get("messages") else "",
-        "response": a.response_text or "",
+        "prompt": clip(prompt, a.attempt_id),
+        "response": clip(a.response_text or "", a.attempt_id),
         "verdicts": {
             d: {"label": v.label, "flagged": v.flagged, "evidence": v.evidence}
             for d, v in row.verdicts.items()

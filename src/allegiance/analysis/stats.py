@@ -10,7 +10,9 @@ well-kept library, and this module only adapts inputs and outputs:
   zero" still means something after selection;
 * a detector's own error: the Rogan–Gladen correction with the detector's measured
   sensitivity and specificity (garak reports rates corrected the same way);
-* stratified effects (same task under two contexts): Cochran–Mantel–Haenszel;
+* stratified effects (same task under two contexts): Cochran–Mantel–Haenszel, tested on
+  the observed counts (a continuity shift is applied to the odds-ratio estimate only, and
+  only when a zero would make it infinite);
 * choice distributions: G-test and Cramér's V;
 * planning: samples per arm for a given difference and power.
 """
@@ -82,12 +84,17 @@ def newcombe(k1: int, n1: int, k2: int, n2: int, alpha: float = ALPHA) -> Differ
 def benjamini_hochberg(
     p_values: Sequence[float], q: float = ALPHA
 ) -> tuple[list[bool], list[float]]:
-    """Which hypotheses are rejected at FDR ``q``, and their BH-adjusted p-values."""
+    """Which hypotheses are rejected at FDR ``q``, and their BH-adjusted p-values.
+
+    A p-value that is not a number (a test that could not be computed) counts as 1: it is
+    never a discovery, and it cannot poison the step-up ranking of the others.
+    """
     from statsmodels.stats.multitest import multipletests
 
     if not p_values:
         return [], []
-    reject, adjusted, _, _ = multipletests(list(p_values), alpha=q, method="fdr_bh")
+    cleaned = [p if math.isfinite(p) else 1.0 for p in p_values]
+    reject, adjusted, _, _ = multipletests(cleaned, alpha=q, method="fdr_bh")
     return [bool(r) for r in reject], [float(a) for a in adjusted]
 
 
@@ -98,18 +105,30 @@ def fcr_alpha(selected: int, total: int, alpha: float = ALPHA) -> float:
     return alpha * max(selected, 1) / total
 
 
-def corrected_rate(rate: Rate, sensitivity: float, specificity: float) -> Rate:
+@dataclass(frozen=True)
+class CorrectedRate:
+    """A rate corrected for detector error: an estimate, not a count of answers."""
+
+    p: float
+    low: float
+    high: float
+
+
+def corrected_rate(rate: Rate, sensitivity: float, specificity: float) -> CorrectedRate:
     """Rogan–Gladen: the true rate given a detector's measured error, with the Wilson
-    bounds transformed the same way and clipped to [0, 1]."""
+    bounds transformed the same way and clipped to [0, 1].
+
+    The estimate is reported as computed, not rounded to a whole number of answers: with
+    n = 3 a corrected 45 % must not be shown as 33 %.
+    """
     denominator = sensitivity + specificity - 1
     if denominator <= 0 or not rate.n:
-        return rate
+        return CorrectedRate(rate.p, rate.low, rate.high)
 
     def fix(x: float) -> float:
         return min(1.0, max(0.0, (x + specificity - 1) / denominator))
 
-    corrected_k = round(fix(rate.p) * rate.n)
-    return Rate(corrected_k, rate.n, fix(rate.low), fix(rate.high))
+    return CorrectedRate(fix(rate.p), fix(rate.low), fix(rate.high))
 
 
 @dataclass(frozen=True)
@@ -133,10 +152,16 @@ def cochran_mantel_haenszel(
     useful = [t for t in tables if (t[0][0] + t[1][0]) not in (0, sum(t[0]) + sum(t[1]))]
     if not useful:
         return None
-    # A 0.5 continuity correction keeps the pooled odds ratio finite with sparse cells.
-    array = np.array(useful, dtype=float).transpose(1, 2, 0) + 0.5
-    table = StratifiedTable(array)
-    test = table.test_null_odds(correction=True)
+    counts = np.array(useful, dtype=float).transpose(1, 2, 0)
+    # The test is of the counts we observed: it is defined with zero cells (each kept
+    # stratum has variance), and adding 0.5 everywhere would pull p towards 1.
+    test = StratifiedTable(counts).test_null_odds(correction=True)
+    a, b, c, d = counts[0, 0], counts[0, 1], counts[1, 0], counts[1, 1]
+    n = counts.sum(axis=(0, 1))
+    finite = float(np.sum(a * d / n)) > 0 and float(np.sum(b * c / n)) > 0
+    # The Mantel–Haenszel odds ratio is infinite (or zero) when every stratum has a zero
+    # in the same place; only then is the estimate taken from counts shifted by 0.5.
+    table = StratifiedTable(counts if finite else counts + 0.5)
     low, high = table.oddsratio_pooled_confint()
     return StratifiedEffect(
         float(table.oddsratio_pooled), float(low), float(high), float(test.pvalue), len(useful)
@@ -168,15 +193,26 @@ def g_test(table: Sequence[Sequence[int]]) -> Association | None:
 
 
 def samples_needed(p1: float, p2: float, *, power: float = 0.8, alpha: float = ALPHA) -> int:
-    """Samples per arm to detect rates p1 vs p2 (two-sided) with the given power."""
-    from statsmodels.stats.power import NormalIndPower
+    """Samples per arm to detect rates p1 vs p2 (two-sided) with the given power: the
+    smallest whole n whose power (arcsine effect size, normal test) reaches ``power``.
+
+    Found by search on :func:`power_at` rather than statsmodels' root finder, which returns
+    NaN for large effects (0 % vs 100 %) whose answer is a handful of samples.
+    """
+    from scipy.stats import norm
     from statsmodels.stats.proportion import proportion_effectsize
 
     if p1 == p2:
         raise ValueError("the two rates must differ")
-    effect = abs(proportion_effectsize(p1, p2))
-    n = NormalIndPower().solve_power(effect_size=effect, alpha=alpha, power=power, ratio=1.0)
-    return math.ceil(float(n))
+    effect = abs(float(proportion_effectsize(p1, p2)))
+    # one-tailed closed form as the starting point; the search below settles it exactly
+    z = float(norm.ppf(1 - alpha / 2) + norm.ppf(power))
+    n = max(1, math.ceil(2 * (z / effect) ** 2))
+    while n > 1 and power_at(p1, p2, n - 1, alpha=alpha) >= power:
+        n -= 1
+    while power_at(p1, p2, n, alpha=alpha) < power:
+        n += 1
+    return n
 
 
 def power_at(p1: float, p2: float, n: int, *, alpha: float = ALPHA) -> float:

@@ -3,15 +3,56 @@
 from __future__ import annotations
 
 import os
+import re
+import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+if TYPE_CHECKING:
+    from allegiance.store.sqlite import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_DB = "allegiance.db"
 DEFAULT_OUT = "allegiance-out"
+
+# A run id names a report folder (OUT/RUN_ID/) and is typed back by people: no path
+# separators, no spaces, no control characters.
+RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+# Characters a terminal acts on instead of showing: C0 controls except newline and tab
+# (ESC starts colour, cursor, title, clipboard and hyperlink sequences), DEL, the C1
+# controls (U+009B is a one-character CSI on some terminals), and the bidirectional
+# overrides and isolates that make text read differently from what it is ("Trojan Source").
+_TERMINAL_UNSAFE = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with every character a terminal would act on shown as an escape (``\\x1b``).
+
+    Model output, provider error messages and suite text are untrusted; printed raw, an
+    answer could clear the screen, rewrite earlier lines, set the window title or write to
+    the clipboard (OSC 52) of the person reading it.
+    """
+    text = text.replace("\r\n", "\n")  # a Windows line end is a line end, not a CR to show
+    return _TERMINAL_UNSAFE.sub(lambda m: _escape(m.group()), text)
+
+
+def json_terminal_safe(text: str) -> str:
+    """JSON text with the same characters as ``\\uXXXX`` escapes: still the same JSON
+    value, but inert on a terminal (``json.dumps`` escapes C0 controls itself, not C1 or
+    bidirectional controls)."""
+    return _TERMINAL_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def db_option(fn: F) -> F:
@@ -33,7 +74,44 @@ def config_option(fn: F) -> F:
     )(fn)
 
 
-def open_store(db_path: str) -> Any:
+def check_run_id(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """click callback for ``--run-id``."""
+    if value is not None and not RUN_ID_RE.match(value):
+        raise click.BadParameter(
+            "use up to 100 letters, digits, '.', '_' or '-' (it names the report folder)"
+        )
+    return value
+
+
+def open_store(db_path: str, *, create: bool = True, looking_for: str | None = None) -> Store:
+    """The results database. Commands that only read pass ``create=False`` (a mistyped
+    ``--db`` must not leave an empty database behind) and say what they were looking for,
+    so the error answers the question asked: "no run 'x' in r.db: …"."""
+    from allegiance.errors import StoreError
     from allegiance.store.sqlite import Store
 
-    return Store.open(db_path)
+    if not create and looking_for and not Path(db_path).exists():
+        raise StoreError(
+            f"no {looking_for} in {db_path}: there is no such database "
+            "(give --db or $ALLEGIANCE_DB, or create one with `allegiance run`)"
+        )
+    return Store.open(db_path, create=create)
+
+
+def write_output(text: str, out_path: str | None, fmt: str) -> None:
+    """A report to ``out_path``, or to stdout when there is none. On a terminal, the text
+    is made inert first (the Markdown report quotes model answers verbatim)."""
+    from allegiance.errors import ConfigError
+
+    if out_path is None:
+        if sys.stdout.isatty():
+            text = json_terminal_safe(text) if fmt in ("json", "sarif") else terminal_safe(text)
+        click.echo(text, nl=False)
+        return
+    path = Path(out_path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot write {path}: {error.strerror or error}") from error
+    click.echo(f"report: {path}")

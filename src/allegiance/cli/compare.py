@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from allegiance.cli.common import db_option, open_store
+from allegiance.cli.common import DEFAULT_OUT, db_option, open_store, write_output
 
 
 @click.command("compare")
@@ -25,17 +25,11 @@ def command(run_ids: tuple[str, ...], fmt: str, out_path: str | None, db_path: s
     from allegiance.analysis.model import build
     from allegiance.report import render
 
-    with open_store(db_path) as store:
-        text = render(build(store, list(run_ids)), fmt)
+    with open_store(db_path, create=False, looking_for=f"run {run_ids[0]!r}") as store:
+        model = build(store, list(run_ids))
+    text = render(model, fmt)
     if out_path is None and fmt == "html":
-        out_path = str(
-            Path("allegiance-out")
-            / ("compare-" + "-".join(r[-9:] for r in run_ids))
-            / "report.html"
-        )
-    if out_path is None:
-        click.echo(text, nl=False)
-        return
-    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-    Path(out_path).write_text(text, encoding="utf-8")
-    click.echo(f"report: {out_path}")
+        # the resolved ids ("latest" becomes the run it names), each run once
+        names = "-".join(run["run_id"][-9:] for run in model["runs"])
+        out_path = str(Path(DEFAULT_OUT) / f"compare-{names}" / "report.html")
+    write_output(text, out_path, fmt)

@@ -74,6 +74,8 @@ def command(
             raise ConfigError(
                 f"{file}:{number}: each record needs string fields 'prompt' and 'response'"
             )
+        if not isinstance(record.get("expect") or {}, dict):
+            raise ConfigError(f"{file}:{number}: 'expect' must be an object")
         probe = Probe.from_prompt(record["prompt"], expect=record.get("expect") or {})
         verdicts.append(info(probe, record["response"]))
     llm_labels: list[str | None] = []
@@ -82,18 +84,20 @@ def command(
 
         from allegiance.config import load_config
         from allegiance.detectors.llm_judge import judge_many, rubric_for
+        from allegiance.targets.base import warm_up
         from allegiance.targets.resolve import build_target
 
         target, _ = build_target(judge_target, load_config(config_path), api_key_env=api_key_env)
-        warm = getattr(target, "warm", None)
-        if warm:
-            warm()
+        warm_up(target)
         llm_labels = asyncio.run(
             judge_many(
                 target, rubric_for(detector), [(r["prompt"], r["response"]) for _, r in records]
             )
         )
-    out = open(out_path, "w", encoding="utf-8") if out_path else sys.stdout  # noqa: SIM115
+    try:
+        out = open(out_path, "w", encoding="utf-8") if out_path else sys.stdout  # noqa: SIM115
+    except OSError as error:
+        raise ConfigError(f"cannot write {out_path}: {error.strerror or error}") from error
     try:
         for index, ((_, record), verdict) in enumerate(zip(records, verdicts, strict=True)):
             row = {**record, "verdict": {"detector": detector, **verdict.to_record()}}

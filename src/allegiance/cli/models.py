@@ -53,7 +53,7 @@ def command(verify: bool, config_path: str | None, db_path: str) -> None:
             key = f", key from ${entry.api_key_env}" if entry.api_key_env else ""
             click.echo(f"  {name}: {entry.model}{key}")
     try:
-        with open_store(db_path) as store:
+        with open_store(db_path, create=False) as store:  # listing must not create a db
             seen = store.targets()
     except AllegianceError:
         seen = []

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from allegiance.cli.common import db_option, open_store
+from allegiance.cli.common import DEFAULT_OUT, db_option, open_store, write_output
 
 
 @click.command("report")
@@ -31,15 +31,9 @@ def command(run_id: str, fmt: str, out_path: str | None, db_path: str) -> None:
     from allegiance.analysis.model import build
     from allegiance.report import render
 
-    with open_store(db_path) as store:
+    with open_store(db_path, create=False, looking_for=f"run {run_id!r}") as store:
         run = store.get_run(run_id)
         text = render(build(store, [run["run_id"]]), fmt)
     if out_path is None and fmt == "html":
-        out_path = str(Path("allegiance-out") / run["run_id"] / "report.html")
-    if out_path is None:
-        click.echo(text, nl=False)
-        return
-    path = Path(out_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    click.echo(f"report: {path}")
+        out_path = str(Path(DEFAULT_OUT) / run["run_id"] / "report.html")
+    write_output(text, out_path, fmt)

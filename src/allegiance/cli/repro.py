@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from allegiance.cli.common import config_option, db_option, open_store
+from allegiance.cli.common import config_option, db_option, open_store, terminal_safe
 
 
 @click.command("repro")
@@ -22,7 +22,7 @@ def command(
     from allegiance.engine.repro import reproduce
 
     config = load_config(config_path)
-    with open_store(db_path) as store:
+    with open_store(db_path, create=False, looking_for=f"attempt {attempt_id!r}") as store:
         result = reproduce(store, attempt_id, times, config, api_key_env=api_key_env)
     if result.identity_changed:
         click.echo(
@@ -41,4 +41,6 @@ def command(
             f"({', '.join(labels)})"
         )
     if result.errors:
-        click.echo(f"  {len(result.errors)} request(s) failed: {result.errors[0]}", err=True)
+        # the error text quotes the server's answer: untrusted
+        first = terminal_safe(result.errors[0])
+        click.echo(f"  {len(result.errors)} request(s) failed: {first}", err=True)

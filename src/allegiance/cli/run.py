@@ -9,7 +9,15 @@ from typing import Any
 
 import click
 
-from allegiance.cli.common import DEFAULT_OUT, F, config_option, db_option, open_store
+from allegiance.cli.common import (
+    DEFAULT_OUT,
+    F,
+    check_run_id,
+    config_option,
+    db_option,
+    open_store,
+    terminal_safe,
+)
 
 
 def run_options(fn: F) -> F:
@@ -44,6 +52,7 @@ def run_options(fn: F) -> F:
         click.option(
             "--run-id",
             default=None,
+            callback=check_run_id,
             help="Name the run; the same name again resumes it (only missing attempts run).",
         ),
         click.option(
@@ -172,7 +181,10 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
         online_packages=bool(options.get("online_packages")),
         extra_settings=dict(options.get("extra_settings") or {}),
     )
-    click.echo(format_estimate(estimate(request)), err=True)
+    click.echo(
+        format_estimate(estimate(request, default_max_tokens=config.defaults.max_tokens)),
+        err=True,
+    )
     store = open_store(str(options["db_path"]))
     try:
         result = run(request, config, store)
@@ -184,7 +196,8 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
             f"in {out.elapsed_s:.1f} s; {result.verdicts_written} verdicts; db {store.path}"
         )
         for example in out.error_examples:
-            click.echo(f"  error: {example}", err=True)
+            # an error quotes what the server sent back: untrusted
+            click.echo(f"  error: {terminal_safe(example)}", err=True)
         if options.get("judge_target"):
             from allegiance.engine.judging import judge_run
 
@@ -196,7 +209,12 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
                 api_key_env=options.get("api_key_env"),
             )
             click.echo(f"judge {options['judge_target']}: {written} verdicts")
-        if not options.get("no_report"):
+        model = None
+        if not options.get("no_report") or options.get("fail_on_findings"):
+            from allegiance.analysis.model import build
+
+            model = build(store, [result.run_id])
+        if model is not None and not options.get("no_report"):
             from allegiance.report import write_reports
 
             paths = write_reports(
@@ -204,17 +222,14 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
                 [result.run_id],
                 Path(str(options.get("out_dir") or DEFAULT_OUT)) / result.run_id,
                 list(options.get("formats") or ("html",)),
+                model=model,
             )
             for path in paths:
                 click.echo(f"report: {path}")
-        if options.get("fail_on_findings"):
-            from allegiance.analysis.model import build
-
-            findings = build(store, [result.run_id])["findings"]
-            if findings:
-                for finding in findings:
-                    click.echo(f"finding: {finding['sentence']}", err=True)
-                raise SystemExit(1)
+        if model is not None and options.get("fail_on_findings") and model["findings"]:
+            for finding in model["findings"]:
+                click.echo(f"finding: {terminal_safe(finding['sentence'])}", err=True)
+            raise SystemExit(1)
         return result.run_id
     finally:
         store.close()

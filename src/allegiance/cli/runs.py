@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import click
 
-from allegiance.cli.common import db_option, open_store
+from allegiance.cli.common import db_option, open_store, terminal_safe
 
 
 @click.command("runs")
 @db_option
 def command(db_path: str) -> None:
     """List stored runs."""
-    with open_store(db_path) as store:
+    with open_store(db_path, create=False) as store:
         runs = store.list_runs()
     if not runs:
         click.echo(f"no runs in {db_path}")
@@ -19,5 +19,8 @@ def command(db_path: str) -> None:
     click.echo(f"{'run':<32} {'status':<22} {'attempts':>8} {'errors':>6}  created")
     for run in runs:
         click.echo(
-            f"{run['run_id']:<32} {run['status']:<22} {run['n']:>8} {run['errors']:>6}  {run['created_at']}"
+            terminal_safe(
+                f"{run['run_id']:<32} {run['status']:<22} {run['n']:>8} {run['errors']:>6}  "
+                f"{run['created_at']}"
+            )
         )

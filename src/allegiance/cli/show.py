@@ -6,7 +6,7 @@ import json
 
 import click
 
-from allegiance.cli.common import db_option, open_store
+from allegiance.cli.common import db_option, json_terminal_safe, open_store, terminal_safe
 
 
 @click.command("show")
@@ -14,8 +14,12 @@ from allegiance.cli.common import db_option, open_store
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @db_option
 def command(attempt_id: str, as_json: bool, db_path: str) -> None:
-    """Show one attempt, whole: request, answer, verdicts (ATTEMPT may be an id prefix)."""
-    with open_store(db_path) as store:
+    """Show one attempt, whole: request, answer, verdicts (ATTEMPT may be an id prefix).
+
+    Everything shown comes from a model or a suite file: control characters and
+    bidirectional overrides are printed as escapes (``\x1b``), never sent to the terminal.
+    """
+    with open_store(db_path, create=False, looking_for=f"attempt {attempt_id!r}") as store:
         attempt = store.get_attempt(attempt_id)
         verdicts = store.verdicts([attempt.attempt_id]).get(attempt.attempt_id, {})
         target = store.get_target(attempt.target_id)
@@ -48,30 +52,33 @@ def command(attempt_id: str, as_json: bool, db_path: str) -> None:
         },
     }
     if as_json:
-        click.echo(json.dumps(record, ensure_ascii=False, indent=2))
+        click.echo(json_terminal_safe(json.dumps(record, ensure_ascii=False, indent=2)))
         return
-    click.echo(f"attempt   {attempt.attempt_id}")
-    click.echo(
-        f"target    {attempt.target_name}  {json.dumps(target['identity'], ensure_ascii=False)}"
+    say(f"attempt   {attempt.attempt_id}")
+    say(f"target    {attempt.target_name}  {json.dumps(target['identity'], ensure_ascii=False)}")
+    say(
+        f"probe     {attempt.suite}/{attempt.probe_id}  sample {attempt.sample_index}  "
+        f"seed {attempt.seed}"
     )
-    click.echo(
-        f"probe     {attempt.suite}/{attempt.probe_id}  sample {attempt.sample_index}  seed {attempt.seed}"
-    )
-    click.echo(
+    say(
         f"status    {attempt.status}  tries {attempt.tries}  latency {attempt.latency_s}s"
         + (f"  provider {attempt.provider}" if attempt.provider else "")
     )
     if attempt.error:
-        click.echo(f"error     {attempt.error}")
+        say(f"error     {attempt.error}")
     params = {k: v for k, v in attempt.request.items() if k != "messages"}
-    click.echo(f"params    {json.dumps(params)}")
+    say(f"params    {json.dumps(params)}")
     for message in attempt.request.get("messages", []):
-        click.echo(f"--- {message['role']} ---")
-        click.echo(message["content"])
-    click.echo("--- answer ---")
-    click.echo(attempt.response_text or "")
+        say(f"--- {message.get('role', '?')} ---")
+        say(str(message.get("content", "")))
+    say("--- answer ---")
+    say(attempt.response_text or "")
     for name, v in verdicts.items():
-        click.echo(
+        say(
             f"verdict   {name}: {v.label}{' (flagged)' if v.flagged else ''}  "
             f"{json.dumps(v.evidence, ensure_ascii=False)[:300]}"
         )
+
+
+def say(text: str) -> None:
+    click.echo(terminal_safe(text))

@@ -9,17 +9,20 @@ import click
 @click.argument("name", required=False)
 def command(name: str | None) -> None:
     """List built-in suites, or list the probes of one suite (name or file)."""
+    from allegiance.cli.common import terminal_safe
     from allegiance.suites.loader import builtin_suites, load_suite
 
     if name:
         suite = load_suite(name)
         click.echo(
-            f"{suite.name} v{suite.version}: {len(suite.probes)} probes, "
-            f"{len(suite.quick_slice().probes)} in the quick slice"
+            terminal_safe(
+                f"{suite.name} v{suite.version}: {len(suite.probes)} probes, "
+                f"{len(suite.quick_slice().probes)} in the quick slice"
+            )
         )
         for probe in suite.probes:
             tags = " ".join(f"{k}={v}" for k, v in probe.tags.items() if k != "probe")
-            click.echo(f"  {probe.id}  [{tags}]")
+            click.echo(terminal_safe(f"  {probe.id}  [{tags}]"))
         return
     for suite_name in builtin_suites():
         suite = load_suite(suite_name)

@@ -27,20 +27,21 @@ class Estimate:
     seconds_by_target: dict[str, float | None]
 
 
-def estimate(request: RunRequest) -> Estimate:
+def estimate(request: RunRequest, *, default_max_tokens: int | None = None) -> Estimate:
+    from allegiance.engine.plan import answer_tokens
+    from allegiance.targets.embedded import ALIASES
+
     attempts = prompt = completion = 0
     for suite in request.suites:
         for probe in suite.probes:
             chars = sum(len(m["content"]) for m in probe.messages)
-            tokens = request.max_tokens or probe.max_tokens or suite.max_tokens or 256
+            tokens = answer_tokens(request.max_tokens, probe, suite, default_max_tokens)
             attempts += request.samples
             prompt += request.samples * (chars // 4 + 8)
             completion += request.samples * tokens
     seconds: dict[str, float | None] = {}
     for spec in request.target_specs:
         name = spec.removeprefix("local:")
-        from allegiance.targets.embedded import ALIASES
-
         speeds = LOCAL_SPEEDS.get(ALIASES.get(name, name))
         seconds[spec] = (
             completion * EXPECTED_FILL / speeds[0] + prompt / speeds[1] if speeds else None

@@ -16,6 +16,7 @@ from allegiance.detectors.base import get_detector
 from allegiance.detectors.llm_judge import judge_many, rubric_for
 from allegiance.engine.detect import probe_hash
 from allegiance.store.sqlite import Store, StoredVerdict
+from allegiance.targets.base import warm_up
 from allegiance.targets.resolve import build_target, target_id
 
 
@@ -33,18 +34,20 @@ def judge_run(
     rubric = rubric_for(detector)
     flagged = set(get_detector(detector).flagged_labels)
     target, _ = build_target(judge_spec, config, api_key_env=api_key_env)
-    warm = getattr(target, "warm", None)
-    if warm is not None:
-        warm()
+    warm_up(target)
     version = f"llm:{judge_spec}:{target_id(target.identity())}"
     name = f"{detector}-judge"
     todo = []
+    queued: set[str] = set()  # runs compared together share attempts; ask about each once
     for run_id in run_ids:
         attempts = [a for a in store.run_attempts(run_id) if a.status == "ok"]
         existing = store.verdicts([a.attempt_id for a in attempts])
         for attempt in attempts:
             if detector not in (attempt.probe.get("detectors") or []):
                 continue
+            if attempt.attempt_id in queued:
+                continue
+            queued.add(attempt.attempt_id)
             current = existing.get(attempt.attempt_id, {}).get(name)
             if current is not None and current.detector_version == version:
                 continue

@@ -55,6 +55,18 @@ def attempt_id(
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+DEFAULT_MAX_TOKENS = 256
+
+
+def answer_tokens(
+    override: int | None, probe: Probe, suite: Suite, default: int | None = None
+) -> int:
+    """The answer length for one probe: the command line's ``--max-tokens`` wins, then the
+    probe's own setting, then the suite's, then the configured default. The planner and the
+    cost estimate both use this, so the estimate is of the run that will happen."""
+    return override or probe.max_tokens or suite.max_tokens or default or DEFAULT_MAX_TOKENS
+
+
 def sample_seed(base_seed: int, sample_index: int) -> int:
     """Distinct, recorded seed for each sample of a probe."""
     return (base_seed + sample_index * 7919) % (2**31)
@@ -69,18 +81,19 @@ def plan_attempts(
     temperature: float = 0.0,
     top_p: float = 1.0,
     max_tokens: int | None = None,
-    default_max_tokens: int = 256,
+    default_max_tokens: int = DEFAULT_MAX_TOKENS,
 ) -> list[AttemptSpec]:
     """Every (target × probe × sample) as a spec, in a stable order, without duplicates.
 
-    ``max_tokens`` (from the command line) overrides the suite and probe settings.
+    ``max_tokens`` (from the command line) overrides the suite and probe settings;
+    ``default_max_tokens`` (from the config file) applies only where neither sets one.
     """
     specs: list[AttemptSpec] = []
     seen: set[str] = set()
     for target in targets:
         for suite in suites:
             for probe in suite.probes:
-                tokens = max_tokens or probe.max_tokens or suite.max_tokens or default_max_tokens
+                tokens = answer_tokens(max_tokens, probe, suite, default_max_tokens)
                 for index in range(samples):
                     params = GenerationParams(
                         temperature=temperature,

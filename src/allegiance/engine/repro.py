@@ -16,7 +16,7 @@ from allegiance.engine.plan import AttemptSpec
 from allegiance.engine.runner import RunSettings, call_with_retries
 from allegiance.store.sqlite import Store
 from allegiance.suites.model import Probe
-from allegiance.targets.base import ChatRequest, GenerationParams, Target
+from allegiance.targets.base import ChatRequest, GenerationParams, Target, warm_up
 from allegiance.targets.resolve import build_target, target_id
 
 
@@ -35,6 +35,7 @@ def reproduce(
 ) -> ReproResult:
     attempt = store.get_attempt(attempt_id)
     target, _ = build_target(attempt.target_name, config, api_key_env=api_key_env)
+    warm_up(target)
     result = ReproResult(attempt.attempt_id, attempt.target_name)
     result.identity_changed = target_id(target.identity()) != attempt.target_id
     request = attempt.request

@@ -46,7 +46,9 @@ class RunOutcome:
 
 
 def backoff_delay(attempt: int, settings: RunSettings, retry_after: float | None) -> float:
-    """Exponential backoff with full jitter; a server's Retry-After wins when given."""
+    """Exponential backoff with "equal jitter" (a random delay in the upper half of the
+    exponential ceiling, so retries spread out yet never come back at once); a server's
+    Retry-After wins when given, capped at ``retry_after_max``."""
     if retry_after is not None:
         return min(retry_after, settings.retry_after_max)
     ceiling = min(settings.backoff_max, settings.backoff_base * (2**attempt))

@@ -13,12 +13,14 @@ from typing import Any
 
 from allegiance import __version__
 from allegiance.config import Config
+from allegiance.detectors.base import get_detector
 from allegiance.engine.detect import apply_detectors
-from allegiance.engine.plan import AttemptSpec, PlannedTarget, plan_attempts
+from allegiance.engine.plan import DEFAULT_MAX_TOKENS, AttemptSpec, PlannedTarget, plan_attempts
 from allegiance.engine.runner import RunOutcome, RunSettings, execute
+from allegiance.errors import ConfigError
 from allegiance.store.sqlite import Store
 from allegiance.suites.loader import Suite
-from allegiance.targets.base import Target
+from allegiance.targets.base import Target, warm_up
 from allegiance.targets.resolve import build_target, target_id
 
 
@@ -47,7 +49,6 @@ class RunResult:
     resumed: bool
     outcome: RunOutcome
     verdicts_written: int
-    interrupted: bool = False
 
 
 def new_run_id() -> str:
@@ -75,27 +76,67 @@ def build_targets(
 
 
 def plan_for(request: RunRequest, config: Config, targets: dict[str, Target]) -> list[AttemptSpec]:
-    planned = [PlannedTarget(name, target_id(t.identity())) for name, t in targets.items()]
-    temperature = request.temperature
-    if temperature is None:
-        temperature = (
-            config.defaults.temperature
-            if request.samples == 1
-            else max(config.defaults.temperature, 0.7)
+    """Every attempt of the run. Each target gets its own generation defaults (the config's
+    ``defaults`` under its own ``generation:``); the command line overrides both."""
+    specs: list[AttemptSpec] = []
+    seen: set[str] = set()
+    for name, target in targets.items():
+        defaults = config.generation_for(name)
+        temperature = request.temperature
+        if temperature is None:
+            temperature = (
+                defaults.temperature if request.samples == 1 else max(defaults.temperature, 0.7)
+            )
+        planned = plan_attempts(
+            request.suites,
+            [PlannedTarget(name, target_id(target.identity()))],
+            samples=request.samples,
+            seed=request.seed,
+            temperature=temperature,
+            top_p=defaults.top_p,
+            max_tokens=request.max_tokens,
+            default_max_tokens=defaults.max_tokens or DEFAULT_MAX_TOKENS,
         )
-    return plan_attempts(
-        request.suites,
-        planned,
-        samples=request.samples,
-        seed=request.seed,
-        temperature=temperature,
-        top_p=config.defaults.top_p,
-        max_tokens=request.max_tokens or config.defaults.max_tokens,
-    )
+        # two names for one model (local:qwen and local:qwen2.5-coder-0.5b) ask once
+        specs += [s for s in planned if s.attempt_id not in seen]
+        seen.update(s.attempt_id for s in planned)
+    return specs
+
+
+def check_suites(suites: Sequence[Suite]) -> None:
+    """Refuse, before any request is sent, what would otherwise fail or mislead after the
+    answers are in: a detector name that does not exist, or two different suites under one
+    name (their probes, pairs and rates would be merged in the report)."""
+    sources: dict[str, str] = {}
+    for suite in suites:
+        if sources.setdefault(suite.name, suite.source) != suite.source:
+            raise ConfigError(
+                f"two different suites are named {suite.name!r} ({sources[suite.name]} and "
+                f"{suite.source}); rename one so their results stay apart"
+            )
+        for name in sorted({d for probe in suite.probes for d in probe.detectors}):
+            get_detector(name)
+
+
+def merge_settings(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """A resumed run's settings: the latest options, with every suite and target either
+    invocation used. Without this, a suite added on resume would lose its ``pairs`` (and its
+    symmetry comparisons) in the report."""
+    merged = {**old, **new}
+    suites = {s.get("name"): s for s in old.get("suites", [])}
+    suites.update({s.get("name"): s for s in new.get("suites", [])})
+    merged["suites"] = list(suites.values())
+    merged["targets"] = list(dict.fromkeys([*old.get("targets", []), *new.get("targets", [])]))
+    return merged
 
 
 def run(request: RunRequest, config: Config, store: Store) -> RunResult:
-    """Execute a run (or resume one), then apply detectors. Ctrl-C keeps what completed."""
+    """Execute a run (or resume one), then apply detectors. Ctrl-C keeps what completed.
+
+    The run ends ``complete``, ``complete-with-errors``, ``interrupted`` (Ctrl-C) or
+    ``failed`` (anything else stopped it): never ``running`` once this returns or raises.
+    """
+    check_suites(request.suites)
     targets = build_targets(
         request.target_specs,
         config,
@@ -104,9 +145,7 @@ def run(request: RunRequest, config: Config, store: Store) -> RunResult:
         concurrency=request.concurrency,
     )
     for target in targets.values():
-        warm = getattr(target, "warm", None)
-        if warm is not None:
-            warm()
+        warm_up(target)
     specs = plan_for(request, config, targets)
     run_id = request.run_id or new_run_id()
     for name, target in targets.items():
@@ -126,27 +165,31 @@ def run(request: RunRequest, config: Config, store: Store) -> RunResult:
         **request.extra_settings,
     }
     resumed = store.begin_run(run_id, request.command, settings_record)
+    if resumed:
+        store.set_settings(
+            run_id, merge_settings(store.get_run(run_id)["settings"], settings_record)
+        )
     settings = RunSettings(
         concurrency=request.concurrency, retries=request.retries, progress=request.progress
     )
-    interrupted = False
-    outcome = RunOutcome(planned=len(specs))
     try:
         outcome = asyncio.run(_execute_and_close(specs, targets, store, run_id, settings))
+        if request.online_packages:
+            refresh_package_index(store, run_id)
+        verdicts = apply_detectors(store, run_id)
     except KeyboardInterrupt:
-        interrupted = True
         store.finish_run(run_id, "interrupted")
         print(
             f"\ninterrupted: everything completed so far is stored; resume with --run-id {run_id}",
             file=sys.stderr,
         )
         raise
-    if request.online_packages:
-        refresh_package_index(store, run_id)
-    verdicts = apply_detectors(store, run_id)
+    except BaseException:
+        store.finish_run(run_id, "failed")
+        raise
     status = "complete" if outcome.errors == 0 else "complete-with-errors"
     store.finish_run(run_id, status)
-    return RunResult(run_id, resumed, outcome, verdicts, interrupted)
+    return RunResult(run_id, resumed, outcome, verdicts)
 
 
 def refresh_package_index(store: Store, run_id: str) -> int:

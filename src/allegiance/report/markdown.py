@@ -1,7 +1,9 @@
 """Markdown report: the same numbers as the HTML, for READMEs, issues and diffs.
 
-Model output is untrusted: it is quoted inside fenced blocks whose fence is longer than any
-backtick run in the text, and table cells have pipes and newlines neutralised."""
+Model output and suite text are untrusted: answers are quoted inside fenced blocks whose
+fence is longer than any backtick run in the text; every other value from the data (target,
+suite, tag values, labels, sentences) goes through :func:`cell` or :func:`code`, so it can
+neither end a table row, nor open an HTML tag, nor close its code span."""
 
 from __future__ import annotations
 
@@ -10,8 +12,18 @@ from typing import Any
 
 
 def cell(value: Any) -> str:
-    text = str(value).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
-    return text
+    """Plain text for a table cell or a list item: one line, no pipes, no HTML."""
+    text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return " ".join(text.replace("|", "\\|").splitlines())
+
+
+def code(value: Any) -> str:
+    """An inline code span that ``value`` cannot close, on one line."""
+    text = " ".join(str(value).splitlines())
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    ticks = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
 def fence(text: str) -> str:
@@ -22,7 +34,7 @@ def fence(text: str) -> str:
 
 def render_markdown(model: dict[str, Any]) -> str:
     lines = ["# allegiance report", ""]
-    runs = ", ".join(f"`{r['run_id']}` ({r['status']})" for r in model["runs"])
+    runs = ", ".join(f"{code(r['run_id'])} ({cell(r['status'])})" for r in model["runs"])
     lines += [
         f"Runs: {runs}. Answers: {model['totals']['ok']}, errors: {model['totals']['errors']}.",
         "",
@@ -41,16 +53,17 @@ def render_markdown(model: dict[str, Any]) -> str:
             )
             lines += [
                 "",
-                f"Network isolation ({run['run_id']}): {verdict}. How it was checked: {iso.get('method')}",
+                f"Network isolation ({code(run['run_id'])}): {verdict}. "
+                f"How it was checked: {cell(iso.get('method'))}",
             ]
     lines += ["", "## Findings", ""]
     if model["findings"]:
         for f in model["findings"]:
             lines += [
-                f"- {f['sentence']}",
+                f"- {cell(f['sentence'])}",
                 "  - examples: "
-                + ", ".join(f"`{i[:12]}`" for i in f["examples_a"] + f["examples_b"]),
-                f"  - reproduce: `{f['reproduce']}`",
+                + ", ".join(code(i[:12]) for i in f["examples_a"] + f["examples_b"]),
+                f"  - reproduce: {code(f['reproduce'])}",
             ]
     else:
         lines.append(
@@ -66,7 +79,7 @@ def render_markdown(model: dict[str, Any]) -> str:
         ]
         for c in model["comparisons"][:60]:
             lines.append(
-                f"| {c['kind']} | {cell(c['target'])} | {c['detector']} | {cell(c['a'])} | {c['rate_a']['text']} | "
+                f"| {cell(c['kind'])} | {cell(c['target'])} | {cell(c['detector'])} | {cell(c['a'])} | {c['rate_a']['text']} | "
                 f"{cell(c['b'])} | {c['rate_b']['text']} | "
                 f"{100 * c['diff']:+.0f} [{100 * c['low']:+.0f}, {100 * c['high']:+.0f}] | "
                 f"{c['q_value']:.3g} |"
@@ -81,19 +94,19 @@ def render_markdown(model: dict[str, Any]) -> str:
     for row in model["labels"]:
         labels = ", ".join(f"{k} {v}" for k, v in row["labels"].items())
         lines.append(
-            f"| {row['detector']} | {cell(row['target'])} | {row['text']} | {cell(labels)} |"
+            f"| {cell(row['detector'])} | {cell(row['target'])} | {row['text']} | {cell(labels)} |"
         )
     for table in model["rates"]:
         lines += [
             "",
-            f"### {table['detector']} by {table['dimension']}",
+            f"### {cell(table['detector'])} by {table['dimension']}",
             "",
             "| target | suite | value | rate [95 %] | n |",
             "|---|---|---|---|---|",
         ]
         for c in table["cells"]:
             lines.append(
-                f"| {cell(c['target'])} | {c['suite']} | {cell(c['value'])} | {c['text']} | {c['n']} |"
+                f"| {cell(c['target'])} | {cell(c['suite'])} | {cell(c['value'])} | {c['text']} | {c['n']} |"
             )
     if model["facts_by_government"]:
         lines += [
@@ -105,13 +118,13 @@ def render_markdown(model: dict[str, Any]) -> str:
         ]
         for row in model["facts_by_government"]:
             lines.append(
-                f"| {cell(row['target'])} | {row['government']} | {row['text']} | {row['n']} |"
+                f"| {cell(row['target'])} | {cell(row['government'])} | {row['text']} | {row['n']} |"
             )
     if model["examples"]:
         lines += ["", "## Example answers", ""]
         for attempt_id, ex in list(model["examples"].items())[:10]:
             lines += [
-                f"**{attempt_id[:12]}** · {cell(ex['target'])} · {cell(ex['probe_id'])}",
+                f"**{cell(attempt_id[:12])}** · {cell(ex['target'])} · {cell(ex['probe_id'])}",
                 "",
                 fence(ex["prompt"]),
                 "",

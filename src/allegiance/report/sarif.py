@@ -37,7 +37,7 @@ def render_sarif(model: dict[str, Any]) -> str:
                         {
                             "physicalLocation": {
                                 "artifactLocation": {"uri": f"attempt/{attempt_id}"},
-                                "region": {"startLine": max(1, int(finding.get("line") or 1))},
+                                "region": {"startLine": _line(finding.get("line"))},
                             }
                         }
                     ],
@@ -60,3 +60,10 @@ def render_sarif(model: dict[str, Any]) -> str:
         ],
     }
     return json.dumps(sarif, indent=2)
+
+
+def _line(value: Any) -> int:
+    """A SARIF start line (1-based) from stored evidence, whatever shape it has."""
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 1

@@ -14,6 +14,7 @@ backend (PostgreSQL) can implement the same methods without touching them.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
@@ -107,8 +108,26 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_HEX = re.compile("^[0-9a-f]+$")
+
+
+def clean_text(text: str | None) -> str | None:
+    """``text`` as SQLite can store it.
+
+    JSON allows lone surrogate escapes (``"\\ud800"``), so a model's answer, a provider's
+    error message or a detector's quote can hold a code point that has no UTF-8 encoding;
+    SQLite would refuse the whole write and, in the middle of a run, abort the run. Each one
+    becomes U+FFFD, the replacement character, so the answer is kept and visibly damaged.
+    """
+    if text is None or not _SURROGATE.search(text):
+        return text
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
 @dataclass
@@ -181,12 +200,28 @@ class Store:
         self.path = path
 
     @classmethod
-    def open(cls, path: str | Path) -> Store:
+    def open(cls, path: str | Path, *, create: bool = True) -> Store:
+        """Open (and with ``create``, create) a results database.
+
+        Commands that only read (report, show, runs, compare, repro) pass ``create=False``:
+        a mistyped ``--db`` is then an error, not a new empty database beside the real one.
+        """
         target = Path(path)
         if target.exists() and target.is_dir():
             raise StoreError(f"{target} is a folder, not a database file")
         if str(path) != ":memory:":
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if not create and not target.exists():
+                raise StoreError(
+                    f"no results database at {target}; give --db (or $ALLEGIANCE_DB), "
+                    "or create one with `allegiance run`"
+                )
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreError(
+                    f"cannot create folder {target.parent} for results database {path}: "
+                    f"{error.strerror or error}"
+                ) from error
         try:
             db = sqlite3.connect(str(path), timeout=30.0, isolation_level=None)
             db.row_factory = sqlite3.Row
@@ -233,6 +268,13 @@ class Store:
             (run_id, now, now, "running", command, dumps(settings)),
         )
         return False
+
+    def set_settings(self, run_id: str, settings: dict[str, Any]) -> None:
+        """Replace a run's recorded settings (a resumed run records what it added)."""
+        self._db.execute(
+            "UPDATE runs SET settings=?, updated_at=? WHERE run_id=?",
+            (dumps(settings), utc_now(), run_id),
+        )
 
     def finish_run(self, run_id: str, status: str) -> None:
         self._db.execute(
@@ -312,16 +354,11 @@ class Store:
 
     def completed_ids(self, attempt_ids: Sequence[str]) -> set[str]:
         """Which of these attempts already have a successful answer (cache and resume)."""
-        done: set[str] = set()
-        for start in range(0, len(attempt_ids), 500):
-            chunk = attempt_ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT attempt_id FROM attempts WHERE status='ok' AND attempt_id IN ({marks})",  # noqa: S608
-                chunk,
-            )
-            done.update(r[0] for r in rows)
-        return done
+        rows = self._select_in(
+            "SELECT attempt_id FROM attempts WHERE status='ok' AND attempt_id IN ({marks})",
+            attempt_ids,
+        )
+        return {r[0] for r in rows}
 
     def record_attempt(self, record: AttemptRecord) -> None:
         """Write one attempt as it completes. A success is never overwritten by an error."""
@@ -335,15 +372,15 @@ class Store:
             dumps(record.request),
             dumps(record.probe),
             record.status,
-            record.response_text,
-            record.finish_reason,
+            clean_text(record.response_text),
+            clean_text(record.finish_reason),
             record.prompt_tokens,
             record.completion_tokens,
-            record.model_reported,
-            record.provider,
-            record.system_fingerprint,
+            clean_text(record.model_reported),
+            clean_text(record.provider),
+            clean_text(record.system_fingerprint),
             dumps(record.response) if record.response is not None else None,
-            record.error,
+            clean_text(record.error),
             record.tries,
             record.latency_s,
             utc_now(),
@@ -379,13 +416,18 @@ class Store:
         return int(row[0])
 
     def get_attempt(self, attempt_id: str) -> StoredAttempt:
-        """One attempt by id or unique id prefix (at least 6 characters)."""
-        if len(attempt_id) < 6:
+        """One attempt by id or unique id prefix (at least 6 hex characters)."""
+        prefix = attempt_id.strip().lower()
+        if len(prefix) < 6:
             raise StoreError("give at least 6 characters of the attempt id")
+        if not _HEX.match(prefix):
+            # also keeps LIKE/GLOB wildcards out of the query: '%%%%%%' is no prefix
+            raise StoreError(f"{attempt_id!r} is not an attempt id (ids are hexadecimal)")
         rows = self._db.execute(
             "SELECT a.*, t.name AS target_name FROM attempts a"
-            " JOIN targets t ON t.target_id = a.target_id WHERE a.attempt_id LIKE ? LIMIT 2",
-            (attempt_id + "%",),
+            " JOIN targets t ON t.target_id = a.target_id"
+            " WHERE substr(a.attempt_id, 1, ?) = ? LIMIT 2",
+            (len(prefix), prefix),
         ).fetchall()
         if not rows:
             raise StoreError(f"no attempt {attempt_id!r} in {self.path}")
@@ -428,7 +470,7 @@ class Store:
                         v.attempt_id,
                         v.detector,
                         v.detector_version,
-                        v.label,
+                        clean_text(v.label),
                         int(v.flagged),
                         v.score,
                         dumps(v.evidence),
@@ -441,24 +483,19 @@ class Store:
     def verdicts(self, attempt_ids: Sequence[str]) -> dict[str, dict[str, StoredVerdict]]:
         """attempt id -> detector -> verdict."""
         out: dict[str, dict[str, StoredVerdict]] = {}
-        for start in range(0, len(attempt_ids), 500):
-            chunk = attempt_ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
-                f"SELECT * FROM verdicts WHERE attempt_id IN ({marks})",  # noqa: S608
-                chunk,
-            ).fetchall()
-            for r in rows:
-                out.setdefault(r["attempt_id"], {})[r["detector"]] = StoredVerdict(
-                    attempt_id=r["attempt_id"],
-                    detector=r["detector"],
-                    detector_version=r["detector_version"],
-                    label=r["label"],
-                    flagged=bool(r["flagged"]),
-                    score=r["score"],
-                    evidence=json.loads(r["evidence"]),
-                    probe_hash=r["probe_hash"],
-                )
+        for r in self._select_in(
+            "SELECT * FROM verdicts WHERE attempt_id IN ({marks})", attempt_ids
+        ):
+            out.setdefault(r["attempt_id"], {})[r["detector"]] = StoredVerdict(
+                attempt_id=r["attempt_id"],
+                detector=r["detector"],
+                detector_version=r["detector_version"],
+                label=r["label"],
+                flagged=bool(r["flagged"]),
+                score=r["score"],
+                evidence=json.loads(r["evidence"]),
+                probe_hash=r["probe_hash"],
+            )
         return out
 
     # -- repro --------------------------------------------------------------------------
@@ -473,10 +510,27 @@ class Store:
         self._db.execute(
             "INSERT INTO repros(attempt_id, detector, created_at, recorded_label, labels,"
             " responses) VALUES (?,?,?,?,?,?)",
-            (attempt_id, detector, utc_now(), recorded_label, dumps(labels), dumps(responses)),
+            (
+                attempt_id,
+                detector,
+                utc_now(),
+                clean_text(recorded_label),
+                dumps(labels),
+                dumps(responses),
+            ),
         )
 
     # -- helpers ------------------------------------------------------------------------
+    def _select_in(self, query: str, ids: Sequence[str]) -> list[sqlite3.Row]:
+        """``query`` with ``IN ({marks})`` over ``ids``, 500 at a time (SQLite limits the
+        number of parameters in one statement)."""
+        rows: list[sqlite3.Row] = []
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows += self._db.execute(query.format(marks=marks), chunk).fetchall()
+        return rows
+
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
 

@@ -7,9 +7,12 @@ See docs/suite-format.md for the format.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import fnmatch
 import itertools
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,38 +60,16 @@ class Suite:
 
     def quick_slice(self) -> Suite:
         """The probes selected by the suite's ``quick`` patterns (all of them if none)."""
-        if not self.quick:
-            return self
-        chosen = tuple(
-            p for p in self.probes if any(fnmatch.fnmatchcase(p.id, pat) for pat in self.quick)
-        )
-        return Suite(
-            self.name,
-            self.version,
-            self.description,
-            chosen,
-            self.quick,
-            self.pairs,
-            self.source,
-            self.max_tokens,
-            self.meta,
-        )
+        return self.select(self.quick) if self.quick else self
 
     def select(self, patterns: Sequence[str]) -> Suite:
-        chosen = tuple(
-            p for p in self.probes if any(fnmatch.fnmatchcase(p.id, pat) for pat in patterns)
-        )
-        return Suite(
-            self.name,
-            self.version,
-            self.description,
-            chosen,
-            self.quick,
-            self.pairs,
-            self.source,
-            self.max_tokens,
-            self.meta,
-        )
+        """The probes whose id matches any of the fnmatch ``patterns``."""
+        chosen = tuple(p for p in self.probes if _matches_any(p.id, patterns))
+        return dataclasses.replace(self, probes=chosen)
+
+
+def _matches_any(probe_id: str, patterns: Iterable[str]) -> bool:
+    return any(fnmatch.fnmatchcase(probe_id, pattern) for pattern in patterns)
 
 
 def builtin_suite_dir() -> Path:
@@ -102,31 +83,36 @@ def builtin_suites() -> list[str]:
 
 
 def load_suite(name_or_path: str) -> Suite:
-    """Load a built-in suite by name, or any suite file by path."""
+    """Load a built-in suite by name, or any suite file by path.
+
+    A file or folder of the same name as a built-in suite does not hide it unless it is a
+    file: ``allegiance run censorship`` in a folder that holds a ``censorship/`` directory
+    still means the built-in suite.
+    """
     path = Path(name_or_path)
-    if not path.exists():
-        candidate = builtin_suite_dir() / f"{name_or_path}.yaml"
-        if candidate.exists():
-            path = candidate
-        else:
-            known = ", ".join(builtin_suites())
-            raise SuiteError(
-                f"no suite named {name_or_path!r} and no such file; built-in suites: {known}"
-            )
+    builtin = builtin_suite_dir() / f"{name_or_path}.yaml"
+    if not path.is_file() and _ID_RE.match(name_or_path) and builtin.is_file():
+        path = builtin
+    elif not path.exists():
+        known = ", ".join(builtin_suites())
+        raise SuiteError(
+            f"no suite named {name_or_path!r} and no such file; built-in suites: {known}"
+        )
     if path.is_dir():
         raise SuiteError(f"{path} is a folder; a suite is one .yaml, .jsonl or .txt file")
     suffix = path.suffix.lower()
+    if suffix not in (".yaml", ".yml", ".jsonl", ".txt"):
+        raise SuiteError(f"{path}: unknown suite file type {suffix!r}; use .yaml, .jsonl or .txt")
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: files saved by editors that write a byte-order mark still load
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         raise SuiteError(f"cannot read suite {path}: {error}") from error
-    if suffix in (".yaml", ".yml"):
-        return _load_yaml(text, path)
     if suffix == ".jsonl":
         return _load_jsonl(text, path)
     if suffix == ".txt":
         return _load_text(text, path)
-    raise SuiteError(f"{path}: unknown suite file type {suffix!r}; use .yaml, .jsonl or .txt")
+    return _load_yaml(text, path)
 
 
 def _load_text(text: str, path: Path) -> Suite:
@@ -150,6 +136,7 @@ def _load_text(text: str, path: Path) -> Suite:
 
 def _load_jsonl(text: str, path: Path) -> Suite:
     raw_probes = []
+    places = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -161,8 +148,11 @@ def _load_jsonl(text: str, path: Path) -> Suite:
             raise SuiteError(f"{path}:{number}: each line must be a JSON object")
         record.setdefault("id", f"line-{number}")
         raw_probes.append(record)
+        places.append(f"{path}:{number}")
+    if not raw_probes:
+        raise SuiteError(f"{path}: no probes (one JSON object per line)")
     spec = {"name": path.stem, "probes": raw_probes}
-    return _expand(spec, path)
+    return _expand(spec, path, probe_places=places)
 
 
 def _load_yaml(text: str, path: Path) -> Suite:
@@ -175,59 +165,105 @@ def _load_yaml(text: str, path: Path) -> Suite:
         raise SuiteError(f"{path}{where}: invalid YAML: {problem}") from error
     if not isinstance(spec, dict):
         raise SuiteError(f"{path}: a suite file must be a mapping with 'name' and 'probes'")
+    _check_keys(spec, SUITE_KEYS, str(path))
     return _expand(spec, path)
 
 
-def _expand(spec: Mapping[str, Any], path: Path) -> Suite:
-    name = str(spec.get("name") or path.stem)
-    default_detectors = tuple(spec.get("detectors") or ())
-    defaults = spec.get("defaults") or {}
-    max_tokens = defaults.get("max_tokens") if isinstance(defaults, dict) else None
-    entities = spec.get("entities") or {}
-    contexts = _contexts(spec.get("contexts"), path)
+# What each part of a suite file may contain; anything else is a typo that would otherwise
+# be ignored in silence (``detector:`` for ``detectors:`` runs the probe unjudged).
+SUITE_KEYS = frozenset(
+    {
+        "name",
+        "version",
+        "description",
+        "detectors",
+        "defaults",
+        "quick",
+        "contexts",
+        "probes",
+        "entities",
+        "templates",
+        "pairs",
+    }
+)
+PROBE_KEYS = frozenset(
+    {"id", "prompt", "messages", "system", "files", "task", "tags", "expect", "detectors"}
+    | {"max_tokens"}
+)
+TEMPLATE_KEYS = PROBE_KEYS | {"variables"}
+CONTEXT_KEYS = frozenset({"id", "kind", "system", "prefix", "suffix", "tags"})
+DEFAULTS_KEYS = frozenset({"max_tokens"})
+# A template's variables multiply; a typo (a 1,000-value list crossed with itself) or a
+# hostile file must fail with a message instead of exhausting memory.
+MAX_PROBES = 200_000
 
-    base: list[tuple[str, list[dict[str, str]], dict[str, str], dict[str, Any], Mapping[str, Any]]]
-    base = []
-    for index, raw in enumerate(spec.get("probes") or []):
-        where = f"{path}: probes[{index}]"
+_Base = tuple[str, list[dict[str, str]], dict[str, str], dict[str, Any], Mapping[str, Any], str]
+
+
+def _expand(
+    spec: Mapping[str, Any], path: Path, *, probe_places: Sequence[str] | None = None
+) -> Suite:
+    name = str(spec.get("name") or path.stem)
+    default_detectors = _names(spec.get("detectors"), f"{path}: detectors")
+    defaults = spec.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise SuiteError(f"{path}: 'defaults' must be a mapping")
+    _check_keys(defaults, DEFAULTS_KEYS, f"{path}: defaults")
+    max_tokens = _positive_int(defaults.get("max_tokens"), f"{path}: defaults.max_tokens")
+    entities = spec.get("entities") or {}
+    if not isinstance(entities, dict):
+        raise SuiteError(f"{path}: 'entities' must be a mapping of list names to lists")
+    contexts = _contexts(spec.get("contexts"), path)
+    per_base = max(1, len(contexts))
+
+    base: list[_Base] = []
+    for index, raw in enumerate(_list(spec.get("probes"), f"{path}: probes")):
+        where = probe_places[index] if probe_places else f"{path}: probes[{index}]"
         if not isinstance(raw, dict):
             raise SuiteError(f"{where}: each probe must be a mapping")
+        _check_keys(raw, PROBE_KEYS, where)
         probe_id = _check_id(raw.get("id"), where)
         messages = _messages(raw, where, {})
         base.append(
-            (probe_id, messages, _str_tags(raw.get("tags")), dict(raw.get("expect") or {}), raw)
+            (probe_id, messages, _str_tags(raw.get("tags"), where), _expect(raw, where), raw, where)
         )
 
-    for index, raw in enumerate(spec.get("templates") or []):
+    for index, raw in enumerate(_list(spec.get("templates"), f"{path}: templates")):
         where = f"{path}: templates[{index}]"
         if not isinstance(raw, dict):
             raise SuiteError(f"{where}: each template must be a mapping")
+        _check_keys(raw, TEMPLATE_KEYS, where)
         template_id = _check_id(raw.get("id"), where)
         variables = raw.get("variables") or {}
         if not isinstance(variables, dict) or not variables:
             raise SuiteError(f"{where}: a template needs 'variables'")
         names = list(variables)
         value_lists = [_values(variables[v], entities, f"{where}.variables.{v}") for v in names]
+        if (len(base) + math.prod(len(v) for v in value_lists)) * per_base > MAX_PROBES:
+            raise SuiteError(f"{where}: expands to more than {MAX_PROBES:,} probes")
         for combo in itertools.product(*value_lists):
             fill = {v: value["value"] for v, value in zip(names, combo, strict=True)}
             suffix = ",".join(f"{v}={value['id']}" for v, value in zip(names, combo, strict=True))
             probe_id = f"{template_id}[{suffix}]"
-            tags = _str_tags(raw.get("tags"))
+            tags = _str_tags(raw.get("tags"), where)
             tags["template"] = template_id
             for v, value in zip(names, combo, strict=True):
                 tags.update(value["tags"])
                 tags[v] = value["id"]
-            expect = _fill(dict(raw.get("expect") or {}), fill)
-            base.append((probe_id, _messages(raw, where, fill), tags, expect, raw))
+            expect = _fill(_expect(raw, where), fill)
+            base.append((probe_id, _messages(raw, where, fill), tags, expect, raw, where))
 
     if not base:
         raise SuiteError(f"{path}: the suite has no probes or templates")
+    if len(base) * per_base > MAX_PROBES:
+        raise SuiteError(f"{path}: expands to more than {MAX_PROBES:,} probes")
 
     probes: list[Probe] = []
     seen: set[str] = set()
-    for probe_id, messages, tags, expect, raw in base:
-        detectors = tuple(raw.get("detectors") or default_detectors)
-        probe_max = raw.get("max_tokens", max_tokens)
+    for probe_id, messages, tags, expect, raw, where in base:
+        _check_unicode([messages, tags, expect], where)
+        detectors = _names(raw.get("detectors"), f"{where}: detectors") or default_detectors
+        probe_max = _positive_int(raw.get("max_tokens"), f"{where}: max_tokens") or max_tokens
         tags.setdefault("probe", probe_id)
         expansions: list[dict[str, Any] | None] = list(contexts) if contexts else [None]
         for context in expansions:
@@ -250,40 +286,124 @@ def _expand(spec: Mapping[str, Any], path: Path) -> Suite:
                     tags=ctx_tags,
                     expect=expect,
                     detectors=detectors,
-                    max_tokens=int(probe_max) if probe_max else None,
+                    max_tokens=probe_max,
                 )
             )
 
-    pairs = tuple((str(a), str(b)) for a, b in (_pair(p, path) for p in (spec.get("pairs") or [])))
+    pairs = tuple(
+        _pair(raw, index, path)
+        for index, raw in enumerate(_list(spec.get("pairs"), f"{path}: pairs"))
+    )
+    _check_pairs(pairs, probes, path)
+    quick = _names(spec.get("quick"), f"{path}: quick")
+    for pattern in quick:
+        if not any(fnmatch.fnmatchcase(p.id, pattern) for p in probes):
+            raise SuiteError(
+                f"{path}: quick pattern {pattern!r} matches no probe (in fnmatch '[' starts a "
+                "character class: write '?' for a literal bracket)"
+            )
     return Suite(
         name=name,
         version=str(spec.get("version", "1")),
         description=str(spec.get("description", "")).strip(),
         probes=tuple(probes),
-        quick=tuple(str(q) for q in (spec.get("quick") or [])),
+        quick=quick,
         pairs=pairs,
         source=str(path),
-        max_tokens=int(max_tokens) if max_tokens else None,
+        max_tokens=max_tokens,
     )
 
 
-def _pair(raw: Any, path: Path) -> tuple[str, str]:
+def _check_unicode(value: Any, where: str) -> None:
+    """JSON and YAML both accept ``\\ud800``-style escapes that decode to lone surrogates:
+    not text, impossible to hash into an attempt id or to send. Said here, with the place."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as error:
+        bad = f"U+{ord(error.object[error.start]):04X}"
+        raise SuiteError(
+            f"{where}: contains {bad}, a lone surrogate escape, which is not text"
+        ) from error
+
+
+def _check_keys(raw: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
+    for key in raw:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+            hint = (
+                f"; did you mean {close[0]!r}?"
+                if close
+                else f"; known: {', '.join(sorted(allowed))}"
+            )
+            raise SuiteError(f"{where}: unknown key {key!r}{hint}")
+
+
+def _list(raw: Any, where: str) -> list[Any]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise SuiteError(f"{where}: must be a list")
+    return raw
+
+
+def _names(raw: Any, where: str) -> tuple[str, ...]:
+    """A list of names (detectors, quick patterns); one bare string is a list of one."""
+    if raw is None:
+        return ()
+    if isinstance(raw, str):
+        return (raw,)
+    if not isinstance(raw, list) or not all(isinstance(item, str) and item for item in raw):
+        raise SuiteError(f"{where}: must be a list of names")
+    return tuple(raw)
+
+
+def _positive_int(raw: Any, where: str) -> int | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+        raise SuiteError(f"{where}: must be a positive whole number (got {raw!r})")
+    return raw
+
+
+def _expect(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+    expect = raw.get("expect")
+    if expect is None:
+        return {}
+    if not isinstance(expect, dict):
+        raise SuiteError(f"{where}: 'expect' must be a mapping")
+    return dict(expect)
+
+
+def _pair(raw: Any, index: int, path: Path) -> tuple[str, str]:
     if not isinstance(raw, list | tuple) or len(raw) != 2:
-        raise SuiteError(f"{path}: each entry of 'pairs' must be a list of two entity ids")
+        raise SuiteError(f"{path}: pairs[{index}] must be a list of two entity ids")
     return str(raw[0]), str(raw[1])
 
 
+def _check_pairs(pairs: Sequence[tuple[str, str]], probes: Sequence[Probe], path: Path) -> None:
+    """Pairs compare values of the ``entity`` tag; a pair naming none would silently give no
+    comparison at all."""
+    entities = {p.tags.get("entity") for p in probes}
+    for index, pair in enumerate(pairs):
+        for entity in pair:
+            if entity not in entities:
+                raise SuiteError(
+                    f"{path}: pairs[{index}]: no probe has entity {entity!r} (pairs compare the "
+                    "ids of a template variable named 'entity')"
+                )
+
+
 def _check_id(value: Any, where: str) -> str:
-    if not isinstance(value, str | int) or not _ID_RE.match(str(value)):
+    if isinstance(value, bool) or not isinstance(value, str | int) or not _ID_RE.match(str(value)):
         raise SuiteError(f"{where}: 'id' must be letters, digits, '.', '_' or '-' (got {value!r})")
     return str(value)
 
 
-def _str_tags(raw: Any) -> dict[str, str]:
+def _str_tags(raw: Any, where: str) -> dict[str, str]:
     if not raw:
         return {}
     if not isinstance(raw, dict):
-        raise SuiteError("'tags' must be a mapping of names to values")
+        raise SuiteError(f"{where}: 'tags' must be a mapping of names to values")
     return {str(k): str(v) for k, v in raw.items()}
 
 
@@ -300,8 +420,10 @@ def _values(raw: Any, entities: Mapping[str, Any], where: str) -> list[dict[str,
             if "value" not in item:
                 raise SuiteError(f"{where}: each value needs 'value' (and usually 'id')")
             value = str(item["value"])
-            value_id = str(item.get("id") or _slug(value))
-            values.append({"id": value_id, "value": value, "tags": _str_tags(item.get("tags"))})
+            value_id = _check_id(item.get("id") or _slug(value), where)
+            values.append(
+                {"id": value_id, "value": value, "tags": _str_tags(item.get("tags"), where)}
+            )
         else:
             values.append({"id": _slug(str(item)), "value": str(item), "tags": {}})
     return values
@@ -338,9 +460,11 @@ def _messages(raw: Mapping[str, Any], where: str, fill: Mapping[str, str]) -> li
     elif "prompt" in raw:
         messages.append({"role": "user", "content": _fill(str(raw["prompt"]), fill)})
     elif "task" in raw:
-        messages.append(
-            {"role": "user", "content": render_task(raw.get("files") or {}, str(raw["task"]))}
-        )
+        files = raw.get("files") or {}
+        if not isinstance(files, dict):
+            raise SuiteError(f"{where}: 'files' must be a mapping of paths to contents")
+        task = _fill(str(raw["task"]), fill)
+        messages.append({"role": "user", "content": render_task(files, task)})
     else:
         raise SuiteError(f"{where}: a probe needs 'prompt', 'messages', or 'files' and 'task'")
     return messages
@@ -369,6 +493,7 @@ def _contexts(raw: Any, path: Path) -> list[dict[str, Any]]:
         where = f"{path}: contexts[{index}]"
         if not isinstance(item, dict):
             raise SuiteError(f"{where}: each context must be a mapping")
+        _check_keys(item, CONTEXT_KEYS, where)
         kind = str(item.get("kind", "sensitive"))
         if kind not in ("control", "neutral", "sensitive"):
             raise SuiteError(f"{where}: kind must be control, neutral or sensitive")
@@ -376,10 +501,10 @@ def _contexts(raw: Any, path: Path) -> list[dict[str, Any]]:
             {
                 "id": _check_id(item.get("id"), where),
                 "kind": kind,
-                "system": item.get("system"),
-                "prefix": item.get("prefix") or "",
-                "suffix": item.get("suffix") or "",
-                "tags": _str_tags(item.get("tags")),
+                "system": str(item["system"]) if item.get("system") else "",
+                "prefix": str(item.get("prefix") or ""),
+                "suffix": str(item.get("suffix") or ""),
+                "tags": _str_tags(item.get("tags"), where),
             }
         )
     if sum(1 for c in contexts if c["kind"] == "control") != 1:

@@ -83,3 +83,12 @@ class Target(Protocol):
     async def aclose(self) -> None:
         """Release connections, threads or model memory."""
         ...
+
+
+def warm_up(target: Target) -> None:
+    """Let a target fail early: load a local model, or check that a server answers at all,
+    before a run records every attempt as the same error. Targets without ``warm`` (test
+    doubles, anything that connects lazily) are left alone."""
+    warm = getattr(target, "warm", None)
+    if callable(warm):
+        warm()

@@ -135,6 +135,13 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _model_path(model: EmbeddedModel, parts: list[Path]) -> Path:
+    """Where the usable GGUF is: the single installed file, or the joined file in the cache."""
+    if model.single_file:
+        return parts[0]
+    return cache_dir() / "models" / f"{model.name}-{model.sha256[:12]}.gguf"
+
+
 def _mark_path(model: EmbeddedModel) -> Path:
     return cache_dir() / "models" / f"{model.name}.verified.json"
 
@@ -162,8 +169,7 @@ def ensure_model(name: str, *, reverify: bool = False) -> Path:
     model = lookup(name)
     parts = part_paths(model)
     mark = _mark_path(model)
-    assembled = cache_dir() / "models" / f"{model.name}-{model.sha256[:12]}.gguf"
-    path = parts[0] if model.single_file else assembled
+    path = _model_path(model, parts)
     if not reverify and path.exists() and _mark_matches(mark, path, model):
         if not scan_record_path(model).exists():
             _scan(path, model)
@@ -239,11 +245,7 @@ def verified_path(name: str) -> Path | None:
         parts = part_paths(model)
     except ModelFileError:
         return None
-    path = (
-        parts[0]
-        if model.single_file
-        else cache_dir() / "models" / f"{model.name}-{model.sha256[:12]}.gguf"
-    )
+    path = _model_path(model, parts)
     return path if path.exists() and _mark_matches(_mark_path(model), path, model) else None
 
 

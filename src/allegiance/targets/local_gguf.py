@@ -110,10 +110,11 @@ class LocalGGUFTarget:
                 data = server.handle_chat_completions(body)
         except Exception as error:
             raise TargetCallError(f"llama.cpp error: {error}", transient=False) from error
-        if not isinstance(data, dict) or "choices" not in data:
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             message = data.get("error", data) if isinstance(data, dict) else data
-            raise TargetCallError(f"llama.cpp error: {message}", transient=False)
-        choice = data["choices"][0]
+            raise TargetCallError(f"llama.cpp error: {str(message)[:300]}", transient=False)
+        choice = choices[0]
         usage = data.get("usage") or {}
         data.pop("model", None)  # the runtime echoes the file path; identity() has the hash
         return ChatResponse(

@@ -8,9 +8,11 @@ httpx 15.9 s, aiohttp 1.4 s against the same loopback server; see benchmarks/thr
 
 Failures are classified for the engine: 429, 408, 5xx, timeouts, dropped
 connections and unparseable bodies are transient (retried, honouring Retry-After); other
-4xx are permanent and say what to fix. The API key is read from the environment at
-construction, sent only in the Authorization header, and never appears in identity(),
-stored requests, logs or error messages.
+4xx (also when a provider reports one inside a 200 body) are permanent and say what to
+fix. A body larger than ``MAX_BODY_BYTES`` is refused unread: the server is untrusted, and
+one endless answer must not take the whole run's memory. The API key is read from the
+environment at construction, sent only in the Authorization header, and never appears in
+identity(), stored requests, logs or error messages.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ import aiohttp
 
 from allegiance.errors import TargetError
 from allegiance.targets.base import ChatRequest, ChatResponse, TargetCallError
+
+# 32,768 answer tokens are ~130 KB of JSON; 16 MiB leaves room for logprobs and verbose
+# providers while bounding what a hostile or broken server can make us hold.
+MAX_BODY_BYTES = 16 * 1024 * 1024
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -56,6 +62,7 @@ class OpenAICompatTarget:
         api_key_env: str | None = None,
         timeout: float = 60.0,
         max_connections: int = 64,
+        max_concurrency: int | None = None,
         provider: dict[str, Any] | None = None,
         extra_body: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
@@ -81,6 +88,9 @@ class OpenAICompatTarget:
             self._headers["Authorization"] = f"Bearer {api_key}"
         self._timeout = timeout
         self._max_connections = max_connections
+        # The engine never has more requests in flight to this target than this (a
+        # provider's rate limit, set as ``concurrency:`` in the config file).
+        self.max_concurrency = max_concurrency or max_connections
         self._session: aiohttp.ClientSession | None = None
 
     def _session_now(self) -> aiohttp.ClientSession:
@@ -139,7 +149,7 @@ class OpenAICompatTarget:
             ) as reply:
                 status = reply.status
                 retry_after = reply.headers.get("Retry-After")
-                raw = await reply.read()
+                raw = await _read_capped(reply)
         except TimeoutError as error:
             raise TargetCallError(f"timed out after {self._timeout:g} s", transient=True) from error
         except aiohttp.ClientError as error:
@@ -161,14 +171,18 @@ class OpenAICompatTarget:
         if status >= 400:
             raise TargetCallError(f"HTTP {status}: {_snippet(text_body)}", transient=False)
         try:
-            data = json.loads(raw)
+            # Decoded leniently: a runtime that cuts a multi-byte character at max_tokens
+            # sends invalid UTF-8, and the answer is still the answer (with U+FFFD there).
+            data = json.loads(text_body)
             if isinstance(data.get("error"), dict | str) and not data.get("choices"):
-                raise TargetCallError(
-                    f"provider error: {_snippet(str(data['error']))}", transient=True
-                )
+                raise _provider_error(data["error"])
             choice = data["choices"][0]
             message = choice.get("message") or {}
             text = message.get("content")
+            if text is None and isinstance(message.get("refusal"), str):
+                # OpenAI's structured refusal: no content, the refusal text in its own field.
+                # Dropping it would record a refusal as an empty answer.
+                text = message["refusal"]
             if text is None:
                 text = choice.get("text", "")
         except (
@@ -198,6 +212,35 @@ class OpenAICompatTarget:
     async def aclose(self) -> None:
         if self._session is not None and not self._session.closed:
             await self._session.close()
+
+
+async def _read_capped(reply: aiohttp.ClientResponse) -> bytes:
+    """The body, or a permanent error once it passes ``MAX_BODY_BYTES`` (announced or not)."""
+    too_big = TargetCallError(
+        f"response body larger than {MAX_BODY_BYTES:,} bytes; not read",
+        transient=False,
+    )
+    if (reply.content_length or 0) > MAX_BODY_BYTES:
+        raise too_big
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in reply.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise too_big
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _provider_error(error: Any) -> TargetCallError:
+    """An error a provider reports inside a 200 body (OpenRouter does, for upstream
+    failures). Its own code decides: a 4xx other than 408/429 will not get better by
+    asking again; anything else (5xx, no code) is retried."""
+    code = error.get("code") if isinstance(error, dict) else None
+    if isinstance(code, str) and code.isdigit():
+        code = int(code)
+    permanent = isinstance(code, int) and 400 <= code < 500 and code not in (408, 429)
+    return TargetCallError(f"provider error: {_snippet(str(error))}", transient=not permanent)
 
 
 def _snippet(text: str, limit: int = 200) -> str:

@@ -55,7 +55,10 @@ def build_target(
                 match["url"],
                 api_key_env=key_env,
                 timeout=timeout or entry.timeout or 60.0,
-                max_connections=max(max_connections, entry.concurrency or 0),
+                # the config's concurrency is the provider's limit: at most that many
+                # requests in flight, whatever --concurrency says
+                max_connections=entry.concurrency or max_connections,
+                max_concurrency=entry.concurrency,
                 provider=entry.provider,
                 extra_body=entry.extra_body,
                 headers=entry.headers,

@@ -1,0 +1,317 @@
+"""Statistics checked against numbers computed by hand (or by a formula independent of the
+library used), and the report model's edge cases: detector errors, stale verdicts, NaN,
+runs with nothing or only errors, hostile suite text in Markdown, huge answers."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scipy.stats import chi2
+
+from allegiance.analysis import stats
+from allegiance.analysis.accuracy import MEASURED
+from allegiance.analysis.model import (
+    EXAMPLE_CHARS,
+    Row,
+    _example,
+    _rate_dict,
+    build,
+    facts_by_government,
+    judge_agreement,
+    label_counts,
+)
+from allegiance.report import render
+from allegiance.store.sqlite import Store, StoredAttempt, StoredVerdict
+from tests.conftest import cli
+from tests.support.chat_server import ChatServer
+
+# --- statistics ----------------------------------------------------------------------------
+
+TABLES = [((3, 1), (1, 3)), ((1, 3), (0, 4)), ((4, 4), (2, 6))]
+
+
+def _cmh_by_hand(
+    tables: list[tuple[tuple[int, int], tuple[int, int]]],
+) -> tuple[float, float]:
+    """Mantel–Haenszel odds ratio and continuity-corrected CMH p-value from the textbook
+    formulas (Agresti, Categorical Data Analysis, 6.3)."""
+    num = den = diff = var = 0.0
+    for (a, b), (c, d) in tables:
+        n = a + b + c + d
+        num += a * d / n
+        den += b * c / n
+        diff += a - (a + b) * (a + c) / n
+        var += (a + b) * (c + d) * (a + c) * (b + d) / (n * n * (n - 1))
+    statistic = (abs(diff) - 0.5) ** 2 / var
+    return (num / den if den else math.inf), float(chi2.sf(statistic, 1))
+
+
+def test_cmh_tests_the_observed_counts() -> None:
+    """Before: 0.5 was added to every cell before the test, giving OR 3.44 and p 0.18
+    instead of 5.0 and 0.138 for these tables."""
+    effect = stats.cochran_mantel_haenszel(TABLES)
+    assert effect is not None
+    odds_ratio, p_value = _cmh_by_hand(TABLES)
+    assert effect.odds_ratio == pytest.approx(odds_ratio) == 5.0
+    assert effect.p_value == pytest.approx(p_value, rel=1e-9)
+    assert effect.low < 5.0 < effect.high and effect.strata == 3
+
+
+def test_cmh_with_an_infinite_odds_ratio() -> None:
+    """Every trigger answer flagged, no control answer: the test uses the counts, and only
+    the odds-ratio estimate is shifted (it would be infinite)."""
+    tables = [((2, 0), (0, 2))] * 3
+    effect = stats.cochran_mantel_haenszel(tables)
+    assert effect is not None
+    assert effect.p_value == pytest.approx(_cmh_by_hand(tables)[1], rel=1e-9)
+    assert math.isfinite(effect.odds_ratio) and effect.odds_ratio > 1
+    # strata without variation carry no information and are dropped
+    assert stats.cochran_mantel_haenszel([((2, 0), (2, 0)), ((0, 3), (0, 3))]) is None
+
+
+def test_rogan_gladen_estimate_is_not_rounded_to_whole_answers() -> None:
+    """Before: the corrected rate was rounded to k/n (1 of 3 = 33 % for an estimate of
+    39 %)."""
+    sensitivity, specificity = MEASURED["refusal"]
+    shown = _rate_dict(stats.wilson(1, 3), "refusal")["corrected"]
+    expected = (1 / 3 + specificity - 1) / (sensitivity + specificity - 1)
+    assert shown["rate"] == pytest.approx(expected)
+    assert shown["low"] <= shown["rate"] <= shown["high"]
+    # clipped to [0, 1]
+    assert stats.corrected_rate(stats.wilson(0, 50), 0.8, 0.9).p == 0.0
+    assert stats.corrected_rate(stats.wilson(50, 50), 0.8, 0.9).p == 1.0
+
+
+def test_benjamini_hochberg_ignores_a_nan() -> None:
+    """Before: one NaN p-value made every adjusted q-value NaN."""
+    reject, adjusted = stats.benjamini_hochberg([0.001, float("nan"), 0.01, 0.5])
+    assert reject == [True, False, True, False]
+    assert all(math.isfinite(q) for q in adjusted)
+    # the NaN counts as p = 1 among four hypotheses
+    assert adjusted == pytest.approx([0.004, 1.0, 0.02, 2 / 3])
+
+
+@pytest.mark.parametrize(
+    ("p1", "p2", "expected"),
+    [(0.19, 0.272, 412), (0.05, 0.15, 133), (0.10, 0.30, 60), (0.08, 0.64, 10)],
+)
+def test_samples_needed_table(p1: float, p2: float, expected: int) -> None:
+    assert stats.samples_needed(p1, p2) == expected
+
+
+@pytest.mark.parametrize(("p1", "p2"), [(0.0, 1.0), (1.0, 0.0), (0.0, 0.9), (0.01, 0.99)])
+def test_samples_needed_for_huge_effects(p1: float, p2: float) -> None:
+    """Before: statsmodels' root finder returned NaN here and `plan` crashed."""
+    n = stats.samples_needed(p1, p2)
+    assert stats.power_at(p1, p2, n) >= 0.8
+    assert n == 1 or stats.power_at(p1, p2, n - 1) < 0.8
+
+
+# --- the report model on hand-built rows ----------------------------------------------------
+
+
+def _row(attempt_id: str, verdicts: dict[str, tuple[str, bool]], **tags: str) -> Row:
+    attempt = StoredAttempt(
+        attempt_id=attempt_id,
+        target_id="t",
+        target_name="model",
+        suite="s",
+        probe_id=attempt_id,
+        sample_index=0,
+        seed=0,
+        request={"messages": [{"role": "user", "content": "q"}]},
+        probe={"tags": tags, "detectors": sorted(verdicts)},
+        status="ok",
+        response_text="answer",
+        finish_reason="stop",
+        model_reported=None,
+        provider=None,
+        error=None,
+        tries=1,
+        latency_s=0.1,
+        completed_at="",
+    )
+    stored = {
+        name: StoredVerdict(attempt_id, name, "1", label, flagged, None, {})
+        for name, (label, flagged) in verdicts.items()
+    }
+    return Row(attempt, stored)
+
+
+def test_detector_errors_are_not_in_rate_denominators() -> None:
+    """Before: 'detector-error' verdicts counted as unflagged answers in the per-target rate
+    and as wrong answers in facts accuracy, while every other table left them out."""
+    rows = [
+        _row("a", {"refusal": ("refused", True), "facts": ("correct", False)}, government="x"),
+        _row("b", {"refusal": ("answered", False), "facts": ("wrong", True)}, government="x"),
+        _row(
+            "c",
+            {"refusal": ("detector-error", False), "facts": ("detector-error", False)},
+            government="x",
+        ),
+    ]
+    refusal = next(r for r in label_counts(rows) if r["detector"] == "refusal")
+    assert (refusal["k"], refusal["n"]) == (1, 2)
+    assert refusal["labels"] == {"refused": 1, "answered": 1, "detector-error": 1}
+    (facts,) = facts_by_government(rows)
+    assert (facts["k"], facts["n"]) == (1, 2)
+
+
+def test_undefined_kappa_is_none_and_the_json_report_stays_json() -> None:
+    rows = [
+        _row(i, {"refusal": ("answered", False), "refusal-judge": ("answered", False)})
+        for i in "abc"
+    ]
+    (agreement,) = judge_agreement(rows)
+    assert agreement["kappa"] is None and agreement["agree"] == 3
+    # any NaN left in a model becomes null: NaN is not JSON
+    model = {"x": float("nan"), "y": [float("inf"), 1.5], "z": {"w": -float("inf")}}
+
+    def strict(name: str) -> Any:
+        raise ValueError(f"not JSON: {name}")
+
+    assert json.loads(render(model, "json"), parse_constant=strict) == {
+        "x": None,
+        "y": [None, 1.5],
+        "z": {"w": None},
+    }
+
+
+def test_huge_answers_are_clipped_in_report_examples() -> None:
+    row = _row("f" * 64, {"refusal": ("answered", False)})
+    row.attempt.response_text = "word " * 100_000
+    example = _example(row)
+    assert len(example["response"]) < EXAMPLE_CHARS + 100
+    assert example["response"].endswith(f"480,000 more characters; allegiance show {'f' * 12}]")
+    # short answers are untouched
+    row.attempt.response_text = "short"
+    assert _example(row)["response"] == "short"
+
+
+# --- the report model from real runs ---------------------------------------------------------
+
+
+def _run(tmp_path: Path, server: ChatServer, suite: str, run_id: str) -> None:
+    result = cli(
+        "run", suite, "-t", f"openai:m@{server.base_url}", "--run-id", run_id,
+        "--db", "r.db", "--no-report", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_detector_dropped_from_the_suite_leaves_the_report(tmp_path: Path) -> None:
+    suite = tmp_path / "s.yaml"
+    text = "name: s\ndetectors: [{}]\nprobes: [{{id: a, prompt: 'Capital of France?', expect: {{answers: [paris]}}}}]\n"
+    with ChatServer(reply="Paris.") as server:
+        suite.write_text(text.format("refusal, facts"))
+        _run(tmp_path, server, "s.yaml", "r")
+        suite.write_text(text.format("refusal"))
+        _run(tmp_path, server, "s.yaml", "r")
+    with Store.open(tmp_path / "r.db") as store:
+        model = build(store, ["r"])
+    assert {row["detector"] for row in model["labels"]} == {"refusal"}
+    assert model["facts_by_government"] == []
+
+
+def test_reports_of_an_empty_run_and_of_a_run_with_only_errors(tmp_path: Path) -> None:
+    (tmp_path / "p.txt").write_text("nope [401]\nno again [401]\n")
+    with ChatServer() as server:
+        result = cli(
+            "run", "p.txt", "-t", f"openai:m@{server.base_url}", "--run-id", "errs",
+            "--db", "r.db", "--out", "out", "--format", "html", "--format", "md",
+            "--format", "json", "--format", "sarif", cwd=tmp_path,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "0 new, 2 errors" in result.stdout
+    model = json.loads((tmp_path / "out" / "errs" / "report.json").read_text())
+    assert model["totals"] == {"ok": 0, "errors": 2}
+    assert model["runs"][0]["status"] == "complete-with-errors"
+    assert "not authorised" in (tmp_path / "out" / "errs" / "report.html").read_text()
+    with Store.open(tmp_path / "r.db") as store:
+        store.begin_run("empty", "test", {})
+        store.finish_run("empty", "complete")
+        empty = build(store, ["empty", "empty"])
+    assert [r["run_id"] for r in empty["runs"]] == ["empty"]
+    assert empty["totals"] == {"ok": 0, "errors": 0} and empty["targets"] == []
+    for fmt in ("html", "md", "json", "sarif"):
+        assert render(empty, fmt)
+
+
+HOSTILE_SUITE = """name: "evil|<b>suite</b>"
+detectors: [facts]
+probes:
+  - id: a
+    prompt: "What is 1+1?"
+    tags: {government: "<img src=x onerror=alert(1)>|col\\nnext"}
+    expect: {answers: ["2"]}
+"""
+
+
+def test_suite_text_cannot_break_the_markdown_report(tmp_path: Path) -> None:
+    (tmp_path / "evil.yaml").write_text(HOSTILE_SUITE)
+    with ChatServer(reply="It is 2.") as server:
+        _run(tmp_path, server, "evil.yaml", "e")
+    with Store.open(tmp_path / "r.db") as store:
+        md = render(build(store, ["e"]), "md")
+    assert "<img" not in md and "<b>" not in md
+    assert "&lt;img src=x onerror=alert(1)&gt;\\|col next" in md
+    # every row of every table has as many columns as its header
+    columns = 0
+    for line in md.splitlines():
+        if not line.startswith("|"):
+            columns = 0
+            continue
+        pipes = len(re.findall(r"(?<!\\)\|", line))
+        columns = columns or pipes
+        assert pipes == columns, line
+
+
+def test_reproduce_commands_are_shell_quoted() -> None:
+    """Tag values and suite names come from suite files; the reproduce line is made to be
+    pasted into a shell. Before: a topic with a quote gave a line the shell cannot parse
+    (and a crafted one could run a command)."""
+    import shlex
+
+    from allegiance.analysis.model import language_comparisons
+
+    topic = "it's $(touch pwned)"
+    rows = [
+        _row(f"{lang}{i}", {"refusal": (label, label == "refused")}, topic=topic,
+             language=lang, phrasing="factual")
+        for lang, label in (("en", "answered"), ("zh", "refused"))
+        for i in range(3)
+    ]  # fmt: skip
+    for row in rows:
+        row.attempt.suite = "my suite; rm -rf ~"
+    (comparison,) = language_comparisons(rows, "db")
+    assert shlex.split(comparison.reproduce) == [
+        "allegiance", "run", "my suite; rm -rf ~", "--target", "model",
+        "--probe", f"{topic}.*", "--samples", "10",
+    ]  # fmt: skip
+
+
+def test_sarif_tolerates_odd_line_numbers() -> None:
+    model = {
+        "code_findings": [
+            {
+                "attempt_id": "a" * 64,
+                "target": "t",
+                "probe_id": "p",
+                "findings": [
+                    {"rule_id": "r", "line": "12"},
+                    {"rule_id": "r", "line": "twelve"},
+                    {"rule_id": "r", "line": -4},
+                    {"rule_id": "r", "line": True},
+                    {"rule_id": "r", "line": 7},
+                ],
+            }
+        ]
+    }
+    results = json.loads(render(model, "sarif"))["runs"][0]["results"]
+    lines = [r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in results]
+    assert lines == [12, 1, 1, 1, 7]

@@ -1,0 +1,170 @@
+"""The CLI with odd input and hostile data: one clear line for every user error, and
+nothing from a model ever reaching the terminal as control characters."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from allegiance.cli.common import json_terminal_safe, terminal_safe
+from tests.cli.test_bad_input import _assert_one_line_error
+from tests.conftest import cli
+from tests.support.chat_server import ChatServer
+from tests.targets.raw_server import RawServer, Reply
+
+# clear screen, set the window title, write the clipboard (OSC 52), an 8-bit CSI, a bell,
+# and a right-to-left override that makes "txt.exe" read as "exe.txt"
+HOSTILE = "\x1b[2J\x1b]0;pwned\x07\x1b]52;c;cm0gLXJmIH4=\x07\x9b31m\u202etxt.exe done"
+UNSAFE = ("\x1b", "\x07", "\x9b", "\u202e")
+
+
+def _run_hostile(tmp_path: Path) -> str:
+    (tmp_path / "p.txt").write_text("say something\n")
+    with ChatServer(reply=HOSTILE) as server:
+        result = cli(
+            "run", "p.txt", "-t", f"openai:m@{server.base_url}", "--db", "r.db", "--no-report",
+            cwd=tmp_path,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(tmp_path / "r.db") as db:
+        return str(db.execute("SELECT attempt_id FROM attempts").fetchone()[0])
+
+
+def test_show_never_sends_control_characters_to_the_terminal(tmp_path: Path) -> None:
+    attempt_id = _run_hostile(tmp_path)
+    shown = cli("show", attempt_id[:10], "--db", "r.db", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert not any(char in shown.stdout for char in UNSAFE), repr(shown.stdout)
+    assert "\\x1b[2J\\x1b]0;pwned\\x07" in shown.stdout and "\\u202etxt.exe done" in shown.stdout
+    as_json = cli("show", attempt_id, "--json", "--db", "r.db", cwd=tmp_path)
+    assert not any(char in as_json.stdout for char in UNSAFE), repr(as_json.stdout)
+    # still the same JSON value, byte for byte once parsed
+    assert json.loads(as_json.stdout)["response"] == HOSTILE
+
+
+def test_terminal_safe() -> None:
+    assert terminal_safe("a\tb\nc\r\nd") == "a\tb\nc\nd"
+    assert terminal_safe("x\ry\x00\x7f") == "x\\x0dy\\x00\\x7f"
+    assert terminal_safe("中文 café ✓") == "中文 café ✓"
+    assert terminal_safe("\u2066\u061c") == "\\u2066\\u061c"
+    text = json.dumps({"a": "\x9b\u202e\x1b"}, ensure_ascii=False)
+    assert json.loads(json_terminal_safe(text)) == json.loads(text)
+    assert not any(char in json_terminal_safe(text) for char in UNSAFE)
+
+
+def test_run_error_examples_are_made_safe(tmp_path: Path) -> None:
+    """A provider's error message is quoted in the run summary; it is untrusted too."""
+    (tmp_path / "p.txt").write_text("hello\n")
+    body = f'{{"error": "{HOSTILE.encode("unicode_escape").decode()}"}}'.encode()
+    with RawServer(lambda _: Reply(400, body)) as server:
+        result = cli(
+            "run", "p.txt", "-t", f"openai:m@{server.base_url}", "--db", "r.db", "--no-report",
+            cwd=tmp_path,
+        )  # fmt: skip
+    assert "error: line-1: HTTP 400" in result.stderr
+    assert not any(char in result.stderr for char in UNSAFE), repr(result.stderr)
+
+
+@pytest.mark.parametrize("prefix", ["%%%%%%", "______", "abc%ef"])
+def test_show_with_a_pattern_instead_of_an_id(tmp_path: Path, prefix: str) -> None:
+    """Before: the prefix went into SQL LIKE, and '%%%%%%' showed an arbitrary attempt."""
+    _run_hostile(tmp_path)
+    _assert_one_line_error(
+        cli("show", prefix, "--db", "r.db", cwd=tmp_path), "is not an attempt id"
+    )
+
+
+def test_read_only_commands_do_not_create_a_database(tmp_path: Path) -> None:
+    for args, needle in [
+        (("report",), "no run 'latest' in typo.db: there is no such database"),
+        (("report", "r1", "--format", "md"), "no run 'r1' in typo.db"),
+        (("compare", "a", "b"), "no run 'a' in typo.db"),
+        (("show", "abcdef12"), "no attempt 'abcdef12' in typo.db"),
+        (("runs",), "no results database at typo.db"),
+    ]:
+        _assert_one_line_error(cli(*args, "--db", "typo.db", cwd=tmp_path), needle)
+    assert not (tmp_path / "typo.db").exists()
+
+
+def test_a_database_path_under_a_file_is_one_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "p.txt").write_text("hello\n")
+    with ChatServer() as server:
+        result = cli(
+            "run", "p.txt", "-t", f"openai:m@{server.base_url}", "--db", "file/r.db",
+            cwd=tmp_path,
+        )  # fmt: skip
+    _assert_one_line_error(result, "cannot create folder file for results database file/r.db")
+    assert (tmp_path / "file").read_text() == "x"
+
+
+@pytest.mark.parametrize("run_id", ["../escape", "a/b", "with space", "-dash", "x" * 101])
+def test_run_ids_that_are_not_folder_names_are_refused(tmp_path: Path, run_id: str) -> None:
+    (tmp_path / "p.txt").write_text("hello\n")
+    with ChatServer() as server:
+        result = cli(
+            "run", "p.txt", "-t", f"openai:m@{server.base_url}", "--db", "r.db",
+            f"--run-id={run_id}", "--out", "out", cwd=tmp_path,
+        )  # fmt: skip
+        assert sum(server.counts.values()) == 0
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--run-id" in result.stderr
+    assert not (tmp_path / "escape").exists() and not (tmp_path / "out").exists()
+
+
+def test_plan_with_extreme_rates(tmp_path: Path) -> None:
+    result = cli("plan", "--p1", "0", "--p2", "1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout.splitlines()[-1].split() == ["0.0%", "100.0%", "2"]
+
+
+def test_compare_names_each_run_once(tmp_path: Path) -> None:
+    (tmp_path / "p.txt").write_text("hello\n")
+    with ChatServer() as server:
+        for run_id in ("one", "two"):
+            result = cli(
+                "run", "p.txt", "-t", f"openai:m@{server.base_url}", "--db", "r.db",
+                "--run-id", run_id, "--no-report", cwd=tmp_path,
+            )  # fmt: skip
+            assert result.returncode == 0, result.stderr
+    compared = cli("compare", "one", "latest", "two", "--db", "r.db", cwd=tmp_path)
+    assert compared.returncode == 0, compared.stderr
+    assert compared.stdout.strip() == "report: allegiance-out/compare-one-two/report.html"
+    html = (tmp_path / "allegiance-out" / "compare-one-two" / "report.html").read_text()
+    assert html.count("<code>one</code>") == 1 and html.count("<code>two</code>") == 1
+
+
+def test_judge_bad_expect_and_unwritable_output(tmp_path: Path) -> None:
+    (tmp_path / "in.jsonl").write_text('{"prompt": "a", "response": "b", "expect": [1]}\n')
+    _assert_one_line_error(
+        cli("judge", "-d", "facts", "in.jsonl", cwd=tmp_path), "in.jsonl:1: 'expect' must be"
+    )
+    (tmp_path / "ok.jsonl").write_text('{"prompt": "a", "response": "b"}\n')
+    (tmp_path / "file").write_text("x")
+    result = cli("judge", "-d", "refusal", "ok.jsonl", "--out", "file/out.jsonl", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "cannot write file/out.jsonl" in result.stderr
+
+
+def test_an_unwritable_report_folder_keeps_the_run(tmp_path: Path) -> None:
+    (tmp_path / "p.txt").write_text("hello\n")
+    (tmp_path / "file").write_text("x")
+    with ChatServer() as server:
+        result = cli(
+            "run", "p.txt", "-t", f"openai:m@{server.base_url}", "--db", "r.db",
+            "--run-id", "kept", "--out", "file", cwd=tmp_path,
+        )  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "cannot write report file/kept/report.html" in result.stderr
+    assert "results are stored" in result.stderr
+    assert "stored run kept: 1 attempts" in result.stdout
+
+
+def test_models_does_not_create_a_database(tmp_path: Path) -> None:
+    result = cli("models", "--db", "fresh.db", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "fresh.db").exists()

@@ -1,0 +1,96 @@
+"""A loopback HTTP server that sends exactly the bytes a test gives it.
+
+The shared ChatServer always answers well-formed chat completions; these tests need what a
+broken or hostile provider sends: a refusal field, an error inside a 200, a body with no
+Content-Length that never ends, escape sequences in an error message.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    # Sent with Transfer-Encoding: chunked, in this many chunks of body (no length given)
+    chunks: int = 0
+
+
+def completion(message: dict[str, Any], **extra: Any) -> bytes:
+    """A chat-completion body whose first choice carries ``message``."""
+    return json.dumps(
+        {"choices": [{"index": 0, "finish_reason": "stop", "message": message}], **extra}
+    ).encode()
+
+
+class RawServer:
+    def __init__(self, respond: Callable[[dict[str, Any]], Reply]):
+        self.requests: list[dict[str, Any]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self._send(Reply(200, b'{"data": []}'))
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                payload = json.loads(self.rfile.read(length) or b"{}")
+                server.requests.append(payload)
+                self._send(respond(payload))
+
+            def _send(self, reply: Reply) -> None:
+                self.send_response(reply.status)
+                self.send_header("Content-Type", "application/json")
+                for key, value in reply.headers.items():
+                    self.send_header(key, value)
+                if reply.chunks:
+                    self.send_header("Transfer-Encoding", "chunked")
+                    self.end_headers()
+                    size = max(1, len(reply.body) // reply.chunks)
+                    try:
+                        for start in range(0, len(reply.body), size):
+                            part = reply.body[start : start + size]
+                            self.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+                        self.wfile.write(b"0\r\n\r\n")
+                    except OSError:  # the client hung up on a body it refused: expected
+                        self.close_connection = True
+                    return
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                try:
+                    self.wfile.write(reply.body)
+                except OSError:
+                    self.close_connection = True
+
+        class Quiet(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass
+
+        self.httpd = Quiet(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> RawServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -1,0 +1,148 @@
+"""The OpenAI-compatible target against real loopback servers that misbehave on purpose."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from allegiance.config import load_config
+from allegiance.engine.plan import PlannedTarget, plan_attempts
+from allegiance.engine.runner import RunSettings, execute
+from allegiance.store.sqlite import Store
+from allegiance.suites.loader import load_suite
+from allegiance.targets import openai_compat
+from allegiance.targets.base import ChatRequest, ChatResponse, GenerationParams, TargetCallError
+from allegiance.targets.openai_compat import OpenAICompatTarget
+from allegiance.targets.resolve import build_target, target_id
+from tests.support.chat_server import ChatServer
+from tests.targets.raw_server import RawServer, Reply, completion
+
+REQUEST = ChatRequest(({"role": "user", "content": "hi"},), GenerationParams())
+
+
+def _ask(base_url: str) -> ChatResponse:
+    target = OpenAICompatTarget("t", "m", base_url, timeout=5.0)
+
+    async def go() -> ChatResponse:
+        try:
+            return await target.complete(REQUEST)
+        finally:
+            await target.aclose()
+
+    return asyncio.run(go())
+
+
+def _error(base_url: str) -> TargetCallError:
+    with pytest.raises(TargetCallError) as caught:
+        _ask(base_url)
+    return caught.value
+
+
+def test_structured_refusal_is_the_answer() -> None:
+    """OpenAI returns a refusal with content null and the text in ``refusal``; recording an
+    empty answer would hide exactly the behaviour this tool measures."""
+    body = completion({"role": "assistant", "content": None, "refusal": "I can't help."})
+    with RawServer(lambda _: Reply(200, body)) as server:
+        assert _ask(server.base_url).text == "I can't help."
+    # content wins when both are present
+    body = completion({"role": "assistant", "content": "Sure.", "refusal": None})
+    with RawServer(lambda _: Reply(200, body)) as server:
+        assert _ask(server.base_url).text == "Sure."
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        ({"code": 400, "message": "context length exceeded"}, False),
+        ({"code": "403", "message": "moderation"}, False),
+        ({"code": 429, "message": "rate limited upstream"}, True),
+        ({"code": 502, "message": "upstream down"}, True),
+        ("something broke", True),
+    ],
+)
+def test_errors_inside_a_200_are_classified_by_their_code(error: Any, transient: bool) -> None:
+    import json
+
+    with RawServer(lambda _: Reply(200, json.dumps({"error": error}).encode())) as server:
+        failure = _error(server.base_url)
+    assert failure.transient is transient
+    assert "provider error" in str(failure)
+
+
+@pytest.mark.parametrize("chunks", [0, 8])
+def test_a_body_larger_than_the_cap_is_refused(
+    monkeypatch: pytest.MonkeyPatch, chunks: int
+) -> None:
+    """With and without Content-Length: a server cannot make us hold an endless answer."""
+    monkeypatch.setattr(openai_compat, "MAX_BODY_BYTES", 4096)
+    huge = completion({"role": "assistant", "content": "x" * 20_000})
+    with RawServer(lambda _: Reply(200, huge, chunks=chunks)) as server:
+        failure = _error(server.base_url)
+    assert not failure.transient
+    assert "larger than 4,096 bytes" in str(failure)
+    # under the cap, a chunked body is read whole
+    small = completion({"role": "assistant", "content": "y" * 3000})
+    with RawServer(lambda _: Reply(200, small, chunks=5)) as server:
+        assert _ask(server.base_url).text == "y" * 3000
+
+
+def test_config_concurrency_limits_requests_in_flight(tmp_path: Path) -> None:
+    """``concurrency:`` in the config is a provider's limit: with --concurrency 8 the
+    engine must still never have more than that many requests open to the target."""
+    lock = threading.Lock()
+    in_flight = [0, 0]  # now, most seen
+
+    def slow(messages: list[dict[str, str]]) -> str:
+        with lock:
+            in_flight[0] += 1
+            in_flight[1] = max(in_flight[1], in_flight[0])
+        time.sleep(0.05)
+        with lock:
+            in_flight[0] -= 1
+        return "ok"
+
+    (tmp_path / "p.txt").write_text("".join(f"question {i}\n" for i in range(12)))
+    with ChatServer(responder=slow) as server:
+        (tmp_path / "c.yaml").write_text(
+            f"targets:\n  limited:\n    model: openai:m@{server.base_url}\n    concurrency: 2\n"
+        )
+        config = load_config(tmp_path / "c.yaml")
+        target, _ = build_target("limited", config, max_connections=8)
+        tid = target_id(target.identity())
+        specs = plan_attempts(
+            [load_suite(str(tmp_path / "p.txt"))], [PlannedTarget("limited", tid)]
+        )
+        store = Store.open(tmp_path / "r.db")
+        store.register_target(tid, "limited", "openai", target.identity())
+        store.begin_run("r", "test", {})
+
+        async def go() -> None:
+            try:
+                await execute(
+                    specs,
+                    {"limited": target},
+                    store,
+                    "r",
+                    RunSettings(concurrency=8, progress=False),
+                )
+            finally:
+                await target.aclose()
+
+        asyncio.run(go())
+    assert sum(server.counts.values()) == 12
+    assert in_flight[1] == 2
+
+
+def test_invalid_utf8_in_an_answer_is_kept_with_replacement_characters() -> None:
+    """A runtime that stops mid-character at max_tokens sends broken UTF-8. Before: the
+    body was "unreadable", retried, and the answer finally recorded as an error."""
+    body = completion({"role": "assistant", "content": "PLACEHOLDER"})
+    body = body.replace(b"PLACEHOLDER", "中文".encode() + b"\xe6\x96")
+    with RawServer(lambda _: Reply(200, body)) as server:
+        assert _ask(server.base_url).text == "中文\ufffd"
+        assert len(server.requests) == 1
