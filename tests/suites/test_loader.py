@@ -418,3 +418,13 @@ def test_lone_surrogate_escapes_are_refused(tmp_path: Path, name: str, text: str
     """Before: such a probe loaded, and planning the run crashed hashing its attempt id."""
     message = _error(tmp_path, name, text)
     assert "lone surrogate" in message and "U+D" in message
+
+
+def test_capped_shortens_answers_but_keeps_shorter_caps(tmp_path: Path) -> None:
+    suite_file = tmp_path / "c.yaml"
+    suite_file.write_text(
+        "name: c\ndefaults: {max_tokens: 300}\nprobes:\n"
+        "  - {id: long, prompt: a}\n  - {id: short, prompt: b, max_tokens: 20}\n"
+    )
+    capped = load_suite(str(suite_file)).capped(64)
+    assert {p.id: p.max_tokens for p in capped.probes} == {"long": 64, "short": 20}

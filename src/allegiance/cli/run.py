@@ -160,6 +160,8 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
     loaded = [load_suite(name) for name in suites]
     if options.get("quick"):
         loaded = [s.quick_slice() for s in loaded]
+    caps: dict[str, int] = options.get("token_caps") or {}  # suite name or "*" -> answer cap
+    loaded = [s.capped(cap) if (cap := caps.get(s.name, caps.get("*"))) else s for s in loaded]
     patterns = options.get("probe_patterns") or ()
     if patterns:
         loaded = [s.select(list(patterns)) for s in loaded]

@@ -20,11 +20,15 @@ def heat_colour(rate: float | None) -> str:
     return f"rgb({r},{g},{b})"
 
 
-def forest_plot(rows: Sequence[dict[str, Any]], *, width: int = 760) -> Markup:
+# Labels longer than this are cut so they never run into the plot (11 px sans-serif).
+LABEL_CHARS = 84
+
+
+def forest_plot(rows: Sequence[dict[str, Any]], *, width: int = 1040) -> Markup:
     """Differences with intervals, one row each; zero marked; findings in red."""
     if not rows:
         return Markup("")
-    label_w, row_h, pad = 330, 22, 30
+    label_w, row_h, pad = 520, 22, 30
     plot_w = width - label_w - 20
     height = pad * 2 + row_h * len(rows)
 
@@ -48,7 +52,8 @@ def forest_plot(rows: Sequence[dict[str, Any]], *, width: int = 760) -> Markup:
             v is None or (isinstance(v, float) and math.isnan(v)) for v in (low, high, row["diff"])
         ):
             continue
-        label = escape(f"{row['target']} · {row['a']} vs {row['b']} ({row['detector']})")
+        text = f"{row['target']} · {row['a']} vs {row['b']} ({row['detector']})"
+        label = escape(text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…")
         parts.append(f'<text x="4" y="{y + 4:.1f}" font-size="11">{label}</text>')
         parts.append(
             f'<line x1="{x(low):.1f}" y1="{y:.1f}" x2="{x(high):.1f}" y2="{y:.1f}" stroke="{colour}" stroke-width="2"/>'

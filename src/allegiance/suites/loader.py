@@ -67,6 +67,16 @@ class Suite:
         chosen = tuple(p for p in self.probes if _matches_any(p.id, patterns))
         return dataclasses.replace(self, probes=chosen)
 
+    def capped(self, max_tokens: int) -> Suite:
+        """The same probes with answers capped at ``max_tokens`` (shorter caps are kept)."""
+        probes = tuple(
+            dataclasses.replace(
+                p, max_tokens=min(p.max_tokens or self.max_tokens or max_tokens, max_tokens)
+            )
+            for p in self.probes
+        )
+        return dataclasses.replace(self, probes=probes)
+
 
 def _matches_any(probe_id: str, patterns: Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(probe_id, pattern) for pattern in patterns)
