@@ -22,45 +22,70 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from annotated_types import Ge, Gt, Le
 
 from allegiance.errors import ConfigError
 
 DEFAULT_CONFIG_NAMES = ("allegiance.yaml", "allegiance.yml")
 
+# The config classes are plain dataclasses; pydantic validates them (constraints from the
+# annotations, unknown keys refused) only when a config file is actually read, so a run
+# without a config file does not pay pydantic's import time.
+_STRICT: dict[str, Any] = {"extra": "forbid"}
 
-class GenerationDefaults(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    temperature: float = Field(0.0, ge=0.0, le=2.0)
-    max_tokens: int | None = Field(None, ge=1, le=32768)
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
+Temperature = Annotated[float, Ge(0.0), Le(2.0)]
+MaxTokens = Annotated[int, Ge(1), Le(32768)]
+TopP = Annotated[float, Gt(0.0), Le(1.0)]
 
 
-class TargetConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@dataclass(frozen=True)
+class GenerationDefaults:
+    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
 
-    model: str = Field(description="local:NAME, local:PATH.gguf or openai:MODEL@BASE_URL")
+    temperature: Temperature = 0.0
+    max_tokens: MaxTokens | None = None
+    top_p: TopP = 1.0
+
+
+@dataclass(frozen=True)
+class GenerationOverrides:
+    """A target's own ``generation:`` block: only what it sets (None = not set)."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
+
+    temperature: Temperature | None = None
+    max_tokens: MaxTokens | None = None
+    top_p: TopP | None = None
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    """One named target. ``model`` is local:NAME, local:PATH.gguf or openai:MODEL@BASE_URL;
+    ``provider`` holds OpenRouter provider routing (order, allow_fallbacks, data_collection)."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
+
+    model: str
     api_key_env: str | None = None
-    provider: dict[str, Any] | None = Field(
-        None, description="OpenRouter provider routing: order, allow_fallbacks, data_collection"
-    )
+    provider: dict[str, Any] | None = None
     extra_body: dict[str, Any] | None = None
     headers: dict[str, str] | None = None
-    concurrency: int | None = Field(None, ge=1, le=1024)
-    timeout: float | None = Field(None, gt=0)
-    generation: GenerationDefaults | None = None
+    concurrency: Annotated[int, Ge(1), Le(1024)] | None = None
+    timeout: Annotated[float, Gt(0)] | None = None
+    generation: GenerationOverrides | None = None
 
 
-class Config(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@dataclass
+class Config:
+    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
 
-    defaults: GenerationDefaults = GenerationDefaults()
-    targets: dict[str, TargetConfig] = {}
+    defaults: GenerationDefaults = field(default_factory=GenerationDefaults)
+    targets: dict[str, TargetConfig] = field(default_factory=dict)
     source: str | None = None
 
     def generation_for(self, target: str) -> GenerationDefaults:
@@ -69,10 +94,8 @@ class Config(BaseModel):
         entry = self.targets.get(target)
         if entry is None or entry.generation is None:
             return self.defaults
-        own = entry.generation
-        return self.defaults.model_copy(
-            update={name: getattr(own, name) for name in own.model_fields_set}
-        )
+        own = {k: v for k, v in dataclasses.asdict(entry.generation).items() if v is not None}
+        return dataclasses.replace(self.defaults, **own)
 
 
 def load_config(path: str | Path | None) -> Config:
@@ -89,6 +112,9 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(f"config file not found: {file}")
     if not file.is_file():
         raise ConfigError(f"config file {file} is not a file")
+    import yaml
+    from pydantic import TypeAdapter, ValidationError
+
     try:
         raw = yaml.safe_load(file.read_text(encoding="utf-8-sig")) or {}
     except OSError as error:
@@ -98,7 +124,7 @@ def load_config(path: str | Path | None) -> Config:
     if not isinstance(raw, dict):
         raise ConfigError(f"{file}: the config must be a mapping with 'targets' and 'defaults'")
     try:
-        config = Config.model_validate(raw)
+        config = TypeAdapter(Config).validate_python(raw)
     except ValidationError as error:
         problems = [
             f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"

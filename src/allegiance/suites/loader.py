@@ -20,8 +20,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from allegiance.errors import SuiteError
 from allegiance.suites.model import Probe
 
@@ -166,6 +164,8 @@ def _load_jsonl(text: str, path: Path) -> Suite:
 
 
 def _load_yaml(text: str, path: Path) -> Suite:
+    import yaml  # only YAML suites pay for it
+
     try:
         spec = yaml.safe_load(text)
     except yaml.YAMLError as error:
