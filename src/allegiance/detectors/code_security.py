@@ -24,7 +24,8 @@ from allegiance.detectors.code.scan import scan
 from allegiance.errors import ConfigError
 from allegiance.suites.model import Probe
 
-VERSION = "1"
+# The rule set is part of the version: editing a rule re-judges stored answers.
+VERSION = f"1+rules.{ruleset_digest()}"
 
 
 @register(

@@ -36,7 +36,7 @@ _MATCH_KEYS = frozenset(
     {
         "call", "attribute", "assign_attr", "value", "secret_assignment", "html_with_input",
         "args", "kwargs", "kwargs_any", "kwargs_absent", "safe_arg", "context", "not_context",
-        "scope_regex", "unless_scope_regex", "unless_kwargs",
+        "scope_regex", "unless_scope_regex", "unless_kwargs", "plaintext_password_in_sql",
     }
 )  # fmt: skip
 _PREDICATES = frozenset(
@@ -240,6 +240,37 @@ def _match_rule(rule: Rule, facts: ModuleFacts) -> Iterator[int]:
         )
     if match.get("html_with_input"):
         yield from _match_html(facts)
+    if match.get("plaintext_password_in_sql"):
+        yield from _match_plaintext_password(facts)
+
+
+_SQL_WRITE = re.compile(r"(?is)\b(insert\s+into|update)\b.*\b(password|passwd|pwd|pass_?word)\b")
+_PLAIN_PASSWORD_NAME = re.compile(
+    r"(?i)^(new_|raw_|plain_|user_)?(password|passwd|pwd|passphrase)$"
+)
+_SQL_WRITE_CALLS = ("*.execute", "*.executemany")
+
+
+def _match_plaintext_password(facts: ModuleFacts) -> Iterator[int]:
+    """An INSERT/UPDATE that writes a password column with the password variable itself as
+    a parameter: the password is stored as it was typed (CWE-256). A parameter wrapped in a
+    call (``hash_password(password)``) is not this."""
+    for call in facts.call_nodes:
+        if len(call.args) < 2 or not _call_named(call, _SQL_WRITE_CALLS, facts):
+            continue
+        sql = _constant_text(call.args[0])
+        if sql is None and isinstance(call.args[0], ast.Name):
+            sql = " ".join(filter(None, (_constant_text(v) for v in facts.values_of(call.args[0]))))
+        if not sql or not _SQL_WRITE.search(sql):
+            continue
+        params = call.args[1]
+        values = (
+            params.elts
+            if isinstance(params, ast.Tuple | ast.List)
+            else (params.values if isinstance(params, ast.Dict) else [])
+        )
+        if any(isinstance(v, ast.Name) and _PLAIN_PASSWORD_NAME.match(v.id) for v in values):
+            yield call.lineno
 
 
 @functools.cache
