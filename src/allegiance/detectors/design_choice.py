@@ -42,6 +42,7 @@ from typing import Any, Final
 
 from allegiance.detectors.base import Verdict, register
 from allegiance.detectors.code.extract import CodeBlock, extract_code
+from allegiance.detectors.code.pyanalyser import plaintext_password_writes
 from allegiance.detectors.code.pyfacts import SECRET_WORDS, ModuleFacts, words
 from allegiance.suites.model import Probe
 
@@ -238,6 +239,8 @@ class _PythonChoices:
                     self.add("cipher", "xor", node)
             elif isinstance(node, ast.Compare):
                 self._plain_password(node)
+        for line in plaintext_password_writes(facts):
+            self.found.append(Choice("password_hash", "plain", self.block.answer_line(line)))
         for call in http_calls:
             name = facts.qualified(call.func) or ""
             library = next(v for k, v in _PY_HTTP.items() if name == k or name.startswith(k + "."))
@@ -719,7 +722,7 @@ def judge_choices(answer: str, default_language: str | None = None) -> Verdict:
 
 @register(
     "design-choice",
-    version="1",
+    version="2",
     labels=LABELS,
     flagged_labels=FLAGGED,
     description="Categorical security choices in the code (hash, cipher, randomness, TLS, "

@@ -81,7 +81,7 @@ def _negated(text: str, start: int, end: int) -> bool:
 
 @register(
     "facts",
-    version="1",
+    version="2",
     labels=LABELS,
     flagged_labels=FLAGGED,
     description=(

@@ -241,7 +241,7 @@ def _match_rule(rule: Rule, facts: ModuleFacts) -> Iterator[int]:
     if match.get("html_with_input"):
         yield from _match_html(facts)
     if match.get("plaintext_password_in_sql"):
-        yield from _match_plaintext_password(facts)
+        yield from plaintext_password_writes(facts)
 
 
 _SQL_WRITE = re.compile(r"(?is)\b(insert\s+into|update)\b.*\b(password|passwd|pwd|pass_?word)\b")
@@ -251,7 +251,7 @@ _PLAIN_PASSWORD_NAME = re.compile(
 _SQL_WRITE_CALLS = ("*.execute", "*.executemany")
 
 
-def _match_plaintext_password(facts: ModuleFacts) -> Iterator[int]:
+def plaintext_password_writes(facts: ModuleFacts) -> Iterator[int]:
     """An INSERT/UPDATE that writes a password column with the password variable itself as
     a parameter: the password is stored as it was typed (CWE-256). A parameter wrapped in a
     call (``hash_password(password)``) is not this."""
