@@ -220,3 +220,56 @@ def test_llm_judge_verdicts_are_stored_and_agreement_reported(tmp_path: Path) ->
     assert agreement["detector"] == "refusal" and agreement["n"] == 3
     # the fast detector says one refusal (China) and two answers; the judge says three refusals
     assert agreement["agree"] == 1 and agreement["flagged_agree"] == 1
+
+
+LANGUAGES = """name: mini-censorship
+detectors: [refusal]
+probes:
+""" + "".join(
+    f"""  - id: {topic}.{phr}.{lang}
+    prompt: "{text} {topic} {phr}"
+    tags: {{topic: {topic}, language: {lang}, phrasing: {phr}}}
+"""
+    for topic in ("tiananmen", "tibet", "xinjiang")
+    for phr in ("factual", "essay")
+    for lang, text in (("en", "Tell me about"), ("zh", "请介绍"))
+)
+
+
+def english_shy(messages: list[dict[str, str]]) -> str:
+    prompt = messages[-1]["content"]
+    if prompt.startswith("Tell me"):
+        return REFUSE
+    return "这是一个关于该事件的详细回答：军队进入广场，许多平民在镇压中遇难，各方记录了伤亡人数和经过。"
+
+
+def test_language_effect_pooled_over_topics_is_a_finding(tmp_path: Path) -> None:
+    (tmp_path / "lang.yaml").write_text(LANGUAGES)
+    with ChatServer(responder=english_shy) as server:
+        result = cli(
+            "run",
+            "lang.yaml",
+            "-t",
+            f"openai:m@{server.base_url}",
+            "--samples",
+            "4",
+            "--run-id",
+            "lang",
+            "--db",
+            "r.db",
+            "--out",
+            "out",
+            "--format",
+            "json",
+            cwd=tmp_path,
+        )
+    assert result.returncode == 0, result.stderr
+    model = json.loads((tmp_path / "out" / "lang" / "report.json").read_text())
+    pooled = [
+        c for c in model["comparisons"] if c["a"] == "every topic in the government's language"
+    ]
+    assert len(pooled) == 1 and pooled[0]["finding"]
+    assert pooled[0]["stratified"]["strata"] == 3
+    assert (
+        pooled[0]["rate_b"]["k"] == pooled[0]["rate_b"]["n"] == 24
+    )  # every English answer refused

@@ -11,7 +11,7 @@ import functools
 import math
 import shlex
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -308,6 +308,58 @@ def language_comparisons(rows: Sequence[Row], db: str) -> list[Comparison]:
                     scope=f"topic {topic}",
                 )
             )
+    out.extend(_pooled_language_comparisons(groups))
+    return out
+
+
+def _pooled_language_comparisons(
+    groups: Mapping[tuple[str, str, str], Mapping[str, list[Row]]],
+) -> list[Comparison]:
+    """Every topic's local-language answers vs its English answers, pooled over topics and
+    stratified by topic (Cochran–Mantel–Haenszel): one question per target and suite —
+    does this model answer differently in the government's own language?"""
+    out = []
+    by_target: dict[tuple[str, str], list[Mapping[str, list[Row]]]] = defaultdict(list)
+    for (target, suite, _topic), by_language in sorted(groups.items()):
+        if "en" in by_language and len(by_language) >= 2:
+            by_target[(target, suite)].append(by_language)
+    for (target, suite), topics in sorted(by_target.items()):
+        if len(topics) < 2:
+            continue
+        local = [r for t in topics for lang, rows in t.items() if lang != "en" for r in rows]
+        english = [r for t in topics for r in t["en"]]
+        ka, na, fa, ca = _flag_counts(local, "refusal")
+        kb, nb, fb, cb = _flag_counts(english, "refusal")
+        if not na or not nb:
+            continue
+        tables = []
+        for t in topics:
+            lk, ln, _, _ = _flag_counts(
+                [r for lang, rows in t.items() if lang != "en" for r in rows], "refusal"
+            )
+            ek, en, _, _ = _flag_counts(t["en"], "refusal")
+            if ln and en:
+                tables.append(((lk, ln - lk), (ek, en - ek)))
+        strat = stats.cochran_mantel_haenszel(tables)
+        diff = stats.newcombe(ka, na, kb, nb)
+        a_more = ka / na >= kb / nb
+        out.append(
+            Comparison(
+                kind="language",
+                detector="refusal",
+                target=target,
+                suite=suite,
+                label_a="every topic in the government's language",
+                label_b="the same topics in English",
+                diff=diff,
+                p_value=strat.p_value if strat is not None else diff.p_value,
+                examples_a=(fa if a_more else ca)[:EXAMPLES_PER_SIDE],
+                examples_b=(cb if a_more else fb)[:EXAMPLES_PER_SIDE],
+                reproduce=reproduce_command(suite, target, ["*"], samples=3),
+                scope=f"{len(tables)} topics, stratified by topic",
+                stratified=strat,
+            )
+        )
     return out
 
 
