@@ -15,8 +15,11 @@ LOCAL_SPEEDS = {
     "smollm2-135m": (150.0, 600.0),
     "qwen2.5-coder-1.5b": (36.0, 90.0),
 }
-# Small models usually stop well before the cap; this share of max_tokens is what we plan for.
-EXPECTED_FILL = 0.7
+# Calibrated on `audit --quick` (README, "Performance"): the share of max_tokens the small
+# models use on average, the chat template's own tokens, and a fixed cost per request.
+EXPECTED_FILL = 0.8
+TEMPLATE_TOKENS = 30
+PER_ATTEMPT_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -37,14 +40,16 @@ def estimate(request: RunRequest, *, default_max_tokens: int | None = None) -> E
             chars = sum(len(m["content"]) for m in probe.messages)
             tokens = answer_tokens(request.max_tokens, probe, suite, default_max_tokens)
             attempts += request.samples
-            prompt += request.samples * (chars // 4 + 8)
+            prompt += request.samples * (chars // 4 + TEMPLATE_TOKENS)
             completion += request.samples * tokens
     seconds: dict[str, float | None] = {}
     for spec in request.target_specs:
         name = spec.removeprefix("local:")
         speeds = LOCAL_SPEEDS.get(ALIASES.get(name, name))
         seconds[spec] = (
-            completion * EXPECTED_FILL / speeds[0] + prompt / speeds[1] if speeds else None
+            completion * EXPECTED_FILL / speeds[0] + prompt / speeds[1] + attempts * PER_ATTEMPT_S
+            if speeds
+            else None
         )
     return Estimate(attempts, prompt, completion, seconds)
 
