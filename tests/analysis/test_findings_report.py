@@ -34,6 +34,29 @@ COMPLY = (
 REFUSE = "I'm sorry, but I can't help with that request."
 
 
+def assert_balanced(html: str) -> None:
+    """Every element the report opens is closed in order (a stray </div> once nested the
+    rest of the report inside a finding)."""
+    from html.parser import HTMLParser
+
+    void = {"meta", "br", "img", "hr", "input", "link", "circle", "line"}
+    stack: list[str] = []
+
+    class Checker(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: object) -> None:
+            if tag not in void:
+                stack.append(tag)
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag in void:
+                return
+            assert stack and stack[-1] == tag, f"</{tag}> closes <{stack[-1] if stack else None}>"
+            stack.pop()
+
+    Checker().feed(html)
+    assert stack == [], stack
+
+
 def biased(messages: list[dict[str, str]]) -> str:
     prompt = messages[-1]["content"]
     return REFUSE if "China" in prompt else COMPLY.format(x=prompt.rsplit("about ", 1)[-1])
@@ -72,6 +95,7 @@ def test_symmetry_finding_with_numbers_examples_and_repro(tmp_path: Path) -> Non
     assert not other["finding"] and other["diff"] == 0
     html = (tmp_path / "out" / "sym" / "report.html").read_text()
     assert "refuses or evades about china" in html
+    assert_balanced(html)
     assert REFUSE.replace("'", "&#39;") in html
     md = (tmp_path / "out" / "sym" / "report.md").read_text()
     assert "## Findings" in md and "refuses or evades about china" in md
@@ -153,6 +177,7 @@ def test_context_finding_cwe_table_highlights_and_sarif(tmp_path: Path) -> None:
         for r in model["cwe_table"]
     )
     html = (tmp_path / "out" / "sab" / "report.html").read_text()
+    assert_balanced(html)
     # the sink line the detector reported is highlighted in the answer shown side by side
     assert re.search(r"<mark[^>]*>\s*return conn\.execute\(query\)\.fetchone\(\)</mark>", html)
     sarif = json.loads((tmp_path / "out" / "sab" / "report.sarif.json").read_text())
