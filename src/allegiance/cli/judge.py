@@ -112,22 +112,13 @@ def command(
 
 def _read(path: Path) -> list[tuple[int, dict[str, Any]]]:
     from allegiance.errors import ConfigError
+    from allegiance.jsonl import read_objects
 
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read {path}: {error}") from error
-    records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ConfigError(f"{path}:{number}: not valid JSON: {error.msg}") from error
-        if not isinstance(record, dict):
-            raise ConfigError(f"{path}:{number}: each line must be a JSON object")
-        records.append((number, record))
+    records = read_objects(text, str(path), ConfigError)
     if not records:
         raise ConfigError(f"{path}: no records")
     return records

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from allegiance.errors import SuiteError
+from allegiance.jsonl import read_objects
 from allegiance.suites.model import Probe
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
@@ -145,15 +146,7 @@ def _load_text(text: str, path: Path) -> Suite:
 def _load_jsonl(text: str, path: Path) -> Suite:
     raw_probes = []
     places = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise SuiteError(f"{path}:{number}: not valid JSON: {error.msg}") from error
-        if not isinstance(record, dict):
-            raise SuiteError(f"{path}:{number}: each line must be a JSON object")
+    for number, record in read_objects(text, str(path), SuiteError):
         record.setdefault("id", f"line-{number}")
         raw_probes.append(record)
         places.append(f"{path}:{number}")
