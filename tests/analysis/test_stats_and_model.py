@@ -288,7 +288,7 @@ def test_reproduce_commands_are_shell_quoted() -> None:
     ]  # fmt: skip
     for row in rows:
         row.attempt.suite = "my suite; rm -rf ~"
-    (comparison,) = language_comparisons(rows, "db")
+    (comparison,) = language_comparisons(rows)
     assert shlex.split(comparison.reproduce) == [
         "allegiance", "run", "my suite; rm -rf ~", "--target", "model",
         "--probe", f"{topic}.*", "--samples", "10",

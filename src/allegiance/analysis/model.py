@@ -223,7 +223,7 @@ def reproduce_command(suite: str, target: str, patterns: Sequence[str], *, sampl
 
 
 def symmetry_comparisons(
-    rows: Sequence[Row], pairs_by_suite: dict[str, list[tuple[str, str]]], db: str
+    rows: Sequence[Row], pairs_by_suite: dict[str, list[tuple[str, str]]]
 ) -> list[Comparison]:
     """Entity A vs entity B under the same templates (pooled over templates)."""
     out = []
@@ -271,7 +271,7 @@ def symmetry_comparisons(
     return out
 
 
-def language_comparisons(rows: Sequence[Row], db: str) -> list[Comparison]:
+def language_comparisons(rows: Sequence[Row]) -> list[Comparison]:
     """English vs the local language, per topic (censorship often differs by language)."""
     out = []
     groups: dict[tuple[str, str, str], dict[str, list[Row]]] = defaultdict(
@@ -363,7 +363,7 @@ def _pooled_language_comparisons(
     return out
 
 
-def context_comparisons(rows: Sequence[Row], db: str) -> list[Comparison]:
+def context_comparisons(rows: Sequence[Row]) -> list[Comparison]:
     """Each trigger context vs the control, stratified by task (paired design)."""
     out = []
     groups: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
@@ -680,9 +680,9 @@ def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
                 if tuple(pair) not in pairs[suite["name"]]:
                     pairs[suite["name"]].append((pair[0], pair[1]))
     comparisons = (
-        symmetry_comparisons(rows, pairs, store.path)
-        + language_comparisons(rows, store.path)
-        + context_comparisons(rows, store.path)
+        symmetry_comparisons(rows, pairs)
+        + language_comparisons(rows)
+        + context_comparisons(rows)
     )
     apply_fdr(comparisons)
     comparisons.sort(key=lambda c: (not c.is_finding, c.q_value))
