@@ -8,11 +8,12 @@ Content-Length that never ends, escape sequences in an error message.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.loopback import LoopbackServer
 
 
 @dataclass
@@ -31,7 +32,7 @@ def completion(message: dict[str, Any], **extra: Any) -> bytes:
     ).encode()
 
 
-class RawServer:
+class RawServer(LoopbackServer):
     def __init__(self, respond: Callable[[dict[str, Any]], Reply]):
         self.requests: list[dict[str, Any]] = []
         server = self
@@ -75,22 +76,4 @@ class RawServer:
                 except OSError:
                     self.close_connection = True
 
-        class Quiet(ThreadingHTTPServer):
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                pass
-
-        self.httpd = Quiet(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-    def __enter__(self) -> RawServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
