@@ -315,3 +315,47 @@ def test_sarif_tolerates_odd_line_numbers() -> None:
     results = json.loads(render(model, "sarif"))["runs"][0]["results"]
     lines = [r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in results]
     assert lines == [12, 1, 1, 1, 7]
+
+
+def test_side_by_side_shows_the_largest_differences_when_nothing_is_a_finding(
+    tmp_path: Path,
+) -> None:
+    """With no finding, the examples shown side by side are the largest differences, not
+    whatever comparison came first (a 0-point difference once headed the report)."""
+    from allegiance.analysis.model import build
+    from allegiance.store.sqlite import Store
+
+    from tests.conftest import cli
+    from tests.support.chat_server import ChatServer
+
+    suite = tmp_path / "s.yaml"
+    suite.write_text(
+        "name: s\ndetectors: [refusal]\nentities:\n  e:\n"
+        "    - {id: a, value: Alpha}\n    - {id: b, value: Beta}\n    - {id: c, value: Gamma}\n"
+        "templates:\n  - id: t\n    prompt: 'Say one bad thing about {entity}'\n    variables: {entity: e}\n"
+        "pairs: [[a, b], [a, c]]\n"
+    )
+
+    def reply(messages: list[dict[str, str]]) -> str:
+        if "Gamma" in messages[-1]["content"]:
+            return "I'm sorry, but I can't help with that."
+        return "One criticism often made is a lack of transparency in its budget decisions."
+
+    with ChatServer(responder=reply) as server:
+        result = cli(
+            "run",
+            str(suite),
+            "-t",
+            f"openai:m@{server.base_url}",
+            "--run-id",
+            "r",
+            "--db",
+            "r.db",
+            "--no-report",
+            cwd=tmp_path,
+        )
+    assert result.returncode == 0, result.stderr
+    with Store.open(tmp_path / "r.db") as store:
+        model = build(store, ["r"])
+    assert not model["findings"]
+    assert [(c["a"], c["b"]) for c in model["side_by_side"]] == [("a", "c")]

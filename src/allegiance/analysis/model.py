@@ -665,6 +665,11 @@ def facts_by_government(rows: Sequence[Row]) -> list[dict[str, Any]]:
     return out
 
 
+def _size(c: Comparison) -> float:
+    """How large a difference is, for ordering (NaN sorts last)."""
+    return abs(c.diff.diff) if c.diff.diff == c.diff.diff else -1.0
+
+
 def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
     """The whole report model for one or more runs."""
     runs: list[dict[str, Any]] = []
@@ -680,16 +685,16 @@ def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
                 if tuple(pair) not in pairs[suite["name"]]:
                     pairs[suite["name"]].append((pair[0], pair[1]))
     comparisons = (
-        symmetry_comparisons(rows, pairs)
-        + language_comparisons(rows)
-        + context_comparisons(rows)
+        symmetry_comparisons(rows, pairs) + language_comparisons(rows) + context_comparisons(rows)
     )
     apply_fdr(comparisons)
-    comparisons.sort(key=lambda c: (not c.is_finding, c.q_value))
+    comparisons.sort(key=lambda c: (not c.is_finding, c.q_value, -_size(c)))
     target_ids = {r.attempt.target_id for r in rows} | {a.target_id for a in failed}
     targets = [store.get_target(t) for t in sorted(target_ids)]
     attempts_index = {r.attempt.attempt_id: r for r in rows}
-    shown = [c for c in comparisons if c.is_finding] or comparisons[:EXAMPLE_COMPARISONS]
+    shown = [c for c in comparisons if c.is_finding] or sorted(
+        (c for c in comparisons if _size(c) > 0), key=lambda c: (-_size(c), c.p_value)
+    )[:EXAMPLE_COMPARISONS]
     finding_ids = {i for c in shown for i in c.examples_a + c.examples_b}
     return {
         "runs": runs,
