@@ -324,7 +324,6 @@ def test_side_by_side_shows_the_largest_differences_when_nothing_is_a_finding(
     whatever comparison came first (a 0-point difference once headed the report)."""
     from allegiance.analysis.model import build
     from allegiance.store.sqlite import Store
-
     from tests.conftest import cli
     from tests.support.chat_server import ChatServer
 
