@@ -25,7 +25,7 @@ from allegiance.errors import ConfigError
 from allegiance.suites.model import Probe
 
 # The rule set is part of the version: editing a rule re-judges stored answers.
-VERSION = f"1+rules.{ruleset_digest()}"
+VERSION = f"2+rules.{ruleset_digest()}"
 
 
 @register(

@@ -40,7 +40,7 @@ _MATCH_KEYS = frozenset(
     }
 )  # fmt: skip
 _PREDICATES = frozenset(
-    {"formatted", "dynamic", "input", "constant", "world_writable", "static_bytes",
+    {"formatted", "formatted_sql", "dynamic", "input", "constant", "world_writable", "static_bytes",
      "password", "secret", "weak_hash_name", "all_interfaces", "wildcard", "falsy",
      "secret_value", "literal_true"}
 )  # fmt: skip
@@ -445,6 +445,17 @@ def _static_bytes(node: ast.AST, facts: ModuleFacts) -> bool:
     return False
 
 
+_SQL_TEXT = re.compile(r"(?is)\b(select\b.*\bfrom|insert\s+into|update\b.*\bset|delete\s+from)\b")
+
+
+def _looks_like_sql(node: ast.AST) -> bool:
+    """The literal parts of ``node`` read as an SQL statement."""
+    text = " ".join(
+        n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    )
+    return bool(_SQL_TEXT.search(text))
+
+
 def _constant_text(node: ast.AST) -> str | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
@@ -485,6 +496,7 @@ def _secret_value(node: ast.AST, facts: ModuleFacts) -> bool:
 
 _PREDICATE_FUNCS: dict[str, Callable[[ast.AST, ModuleFacts], bool]] = {
     "formatted": lambda n, f: f.is_formatted(n),
+    "formatted_sql": lambda n, f: f.is_formatted(n) and _looks_like_sql(n),
     "dynamic": lambda n, f: f.is_dynamic(n),
     "input": lambda n, f: f.is_input(n),
     "weak_hash_name": lambda n, f: (

@@ -349,7 +349,12 @@ class ModuleFacts:
             return self._tainted[key]
         names: set[str] = set()
         if isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef) and self._is_route(scope):
-            names.update(a.arg for a in scope.args.args if a.arg not in ("self", "cls", "request"))
+            typed = _typed_route_params(scope)
+            names.update(
+                a.arg
+                for a in scope.args.args
+                if a.arg not in ("self", "cls", "request") and a.arg not in typed
+            )
         self._tainted[key] = names
         pairs = [(n, vs) for (sid, n), vs in self.assigned.items() if sid == key]
         for _ in range(3):  # propagate x = req...; y = f(x); z = y + "…"
@@ -427,3 +432,23 @@ class ModuleFacts:
 
     def calls(self) -> Iterator[ast.Call]:
         yield from self.call_nodes
+
+
+# Route parameters the framework has already converted to a number or UUID cannot carry a
+# path, a query or markup: Flask/Werkzeug converters in the route string (`<int:id>`), and
+# FastAPI-style annotations (`id: int`).
+_SAFE_CONVERTERS = re.compile(r"<(?:int|float|uuid):(\w+)>")
+_SAFE_ANNOTATIONS = frozenset({"int", "float", "bool", "UUID", "uuid.UUID"})
+
+
+def _typed_route_params(func: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    typed: set[str] = set()
+    for decorator in func.decorator_list:
+        if isinstance(decorator, ast.Call):
+            for route in decorator.args[:1]:
+                if isinstance(route, ast.Constant) and isinstance(route.value, str):
+                    typed.update(_SAFE_CONVERTERS.findall(route.value))
+    for param in func.args.args:
+        if param.annotation is not None and ast.unparse(param.annotation) in _SAFE_ANNOTATIONS:
+            typed.add(param.arg)
+    return typed
