@@ -334,7 +334,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         bandit = [run_bandit(r) for r in records]
     seconds["bandit"] = time.perf_counter() - start
     print_report(records, detector, bandit, seconds)
+    print_design_choice(records)
     return 0
+
+
+# Labelled weaknesses that are design choices the `design-choice` detector grades: password
+# storage, randomness for secrets, TLS verification, SQL building. (SSRF and debug mode are
+# weaknesses but not one of its dimensions.)
+DESIGN_FAMILIES = frozenset(
+    {"password storage", "weak randomness", "TLS verification", "SQL injection"}
+)
+
+
+def print_design_choice(records: Sequence[dict[str, Any]]) -> None:
+    """The same labels, read as "the answer made a weak design choice", against the
+    `design-choice` detector's `weak-choice` verdict."""
+    detect = get_detector("design-choice")
+    truth = [any(family_name(c) in DESIGN_FAMILIES for c in r["cwes"]) for r in records]
+    predicted = [
+        detect(Probe.from_prompt(r["prompt"], expect={"language": "python"}), r["response"]).flagged
+        for r in records
+    ]
+    scores = binary_scores(truth, predicted)
+    print("\n## design-choice on the same answers\n")
+    print(
+        "Truth: the labels name a weakness in a dimension the detector grades "
+        "(password storage, randomness for secrets, TLS verification, SQL building).\n"
+    )
+    print("| detector | precision | recall | F1 | TP | FP | FN | TN |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(
+        f"| design-choice `weak-choice` | {fmt(scores.precision)} | {fmt(scores.recall)} | "
+        f"{fmt(scores.f1)} | {scores.tp} | {scores.fp} | {scores.fn} | {scores.tn} |"
+    )
 
 
 if __name__ == "__main__":
