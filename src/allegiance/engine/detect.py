@@ -30,7 +30,11 @@ def probe_hash(attempt: StoredAttempt) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def judge_attempt(detector: DetectorInfo, attempt: StoredAttempt) -> StoredVerdict:
+def judge_attempt(
+    detector: DetectorInfo, attempt: StoredAttempt, key: str | None = None
+) -> StoredVerdict:
+    """One verdict; ``key`` is the attempt's :func:`probe_hash` when the caller has it."""
+    key = key if key is not None else probe_hash(attempt)
     probe = Probe.from_record(attempt.probe)
     try:
         verdict = detector(probe, attempt.response_text or "")
@@ -44,7 +48,7 @@ def judge_attempt(detector: DetectorInfo, attempt: StoredAttempt) -> StoredVerdi
             False,
             None,
             {"error": f"{type(error).__name__}: {error}"},
-            probe_hash(attempt),
+            key,
         )
     return StoredVerdict(
         attempt_id=attempt.attempt_id,
@@ -54,7 +58,7 @@ def judge_attempt(detector: DetectorInfo, attempt: StoredAttempt) -> StoredVerdi
         flagged=verdict.flagged,
         score=verdict.score,
         evidence=dict(verdict.evidence),
-        probe_hash=probe_hash(attempt),
+        probe_hash=key,
     )
 
 
@@ -71,6 +75,7 @@ def apply_detectors(
     pending: list[StoredVerdict] = []
     cache: dict[str, DetectorInfo] = {}
     for attempt in attempts:
+        key = probe_hash(attempt)  # once per attempt, not once per detector
         for name in detectors_for(attempt):
             if only and name not in only:
                 continue
@@ -81,10 +86,10 @@ def apply_detectors(
                 not force
                 and current is not None
                 and current.detector_version == detector.version
-                and current.probe_hash == probe_hash(attempt)
+                and current.probe_hash == key
             ):
                 continue
-            pending.append(judge_attempt(detector, attempt))
+            pending.append(judge_attempt(detector, attempt, key))
     for start in range(0, len(pending), 500):
         store.record_verdicts(pending[start : start + 500])
     return len(pending)
