@@ -348,8 +348,8 @@ class Store:
         may be corrected later, and verdicts then follow (see ``probe_hash``)."""
         with self._transaction():
             self._db.executemany(
-                "UPDATE attempts SET probe=? WHERE attempt_id=? AND probe != ?",
-                ((dumps(probe), attempt_id, dumps(probe)) for attempt_id, probe in records),
+                "UPDATE attempts SET probe=?1 WHERE attempt_id=?2 AND probe != ?1",
+                ((dumps(probe), attempt_id) for attempt_id, probe in records),
             )
 
     def completed_ids(self, attempt_ids: Sequence[str]) -> set[str]:
