@@ -35,6 +35,20 @@ from allegiance.cli.common import config_option
     help="Field with a human label; if present, precision/recall/F1 are printed.",
 )
 @click.option(
+    "--label-map",
+    multiple=True,
+    metavar="THEIRS=OURS",
+    help="Read the label THEIRS as our label OURS (repeatable). Common spellings such as "
+    "XSTest's 2_full_refusal or a boolean are understood without it.",
+)
+@click.option("--prompt-field", default="prompt", show_default=True)
+@click.option(
+    "--response-field",
+    default="response",
+    show_default=True,
+    help="Field with the model's answer (e.g. 'completion').",
+)
+@click.option(
     "--online",
     is_flag=True,
     help="packages detector: ask PyPI/npm about names the offline snapshot cannot settle "
@@ -48,18 +62,29 @@ def command(
     out_path: str | None,
     judge_target: str | None,
     label_field: str,
+    label_map: tuple[str, ...],
+    prompt_field: str,
+    response_field: str,
     online: bool,
     api_key_env: str | None,
     config_path: str | None,
 ) -> None:
-    """Apply DETECTOR to each JSONL record of FILE with `prompt` and `response` fields
-    (optional `expect` for detectors with answer keys) and write the verdicts."""
+    """Apply DETECTOR to each record of FILE (JSONL, or CSV with a header) with `prompt` and
+    `response` fields (optional `expect` for detectors with answer keys) and write the
+    verdicts."""
     from allegiance.detectors.base import get_detector
+    from allegiance.detectors.labels import parse_label_map
     from allegiance.errors import ConfigError
     from allegiance.suites.model import Probe
 
     info = get_detector(detector)
+    mapping = parse_label_map(label_map, info.labels)
     records = _read(Path(file))
+    if (prompt_field, response_field) != ("prompt", "response"):
+        records = [
+            (n, {**r, "prompt": r.get(prompt_field), "response": r.get(response_field)})
+            for n, r in records
+        ]
     if online:
         if detector != "packages":
             raise ConfigError("--online applies to the packages detector only")
@@ -72,7 +97,8 @@ def command(
     for number, record in records:
         if not isinstance(record.get("prompt"), str) or not isinstance(record.get("response"), str):
             raise ConfigError(
-                f"{file}:{number}: each record needs string fields 'prompt' and 'response'"
+                f"{file}:{number}: each record needs string fields '{prompt_field}' and "
+                f"'{response_field}' (see --prompt-field, --response-field)"
             )
         if not isinstance(record.get("expect") or {}, dict):
             raise ConfigError(f"{file}:{number}: 'expect' must be an object")
@@ -107,57 +133,106 @@ def command(
     finally:
         if out_path:
             out.close()
-    _summarise([r for _, r in records], verdicts, info.flagged_labels, label_field, llm_labels)
+    _summarise([r for _, r in records], verdicts, info, label_field, mapping, llm_labels)
 
 
 def _read(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line or row number, record) from a JSONL file, or from a CSV file with a header row
+    (many labelled sets, XSTest's among them, are published as CSV)."""
     from allegiance.errors import ConfigError
     from allegiance.jsonl import read_objects
 
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read {path}: {error}") from error
-    records = read_objects(text, str(path), ConfigError)
+    if path.suffix.casefold() == ".csv":
+        import csv
+        import io
+
+        try:
+            rows = list(csv.DictReader(io.StringIO(text, newline="")))
+        except csv.Error as error:
+            raise ConfigError(f"{path}: not valid CSV: {error}") from error
+        records: list[tuple[int, dict[str, Any]]] = [(i + 2, dict(r)) for i, r in enumerate(rows)]
+    else:
+        records = read_objects(text, str(path), ConfigError)
     if not records:
         raise ConfigError(f"{path}: no records")
     return records
 
 
+def _prf(truth: list[bool], flagged: list[bool]) -> tuple[float, float, float]:
+    tp = sum(t and f for t, f in zip(truth, flagged, strict=True))
+    fp = sum(f and not t for t, f in zip(truth, flagged, strict=True))
+    fn = sum(t and not f for t, f in zip(truth, flagged, strict=True))
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
 def _summarise(
     records: list[dict[str, Any]],
     verdicts: list[Any],
-    flagged_labels: tuple[str, ...],
+    info: Any,
     label_field: str,
+    label_map: dict[str, str],
     llm_labels: list[str | None],
 ) -> None:
+    """Counts on stderr; with human labels, precision/recall/F1 of *flagged* against them."""
     from collections import Counter
+
+    from allegiance.detectors.labels import truth_of
 
     counts = Counter(v.label for v in verdicts)
     click.echo(
         f"{len(verdicts)} records: " + ", ".join(f"{k} {n}" for k, n in counts.most_common()),
         err=True,
     )
-    truth = [r.get(label_field) for r in records]
-    if all(isinstance(t, str) for t in truth):
-        tp = sum(
-            1 for t, v in zip(truth, verdicts, strict=True) if t in flagged_labels and v.flagged
+    scored = [
+        (index, record[label_field])
+        for index, record in enumerate(records)
+        if record.get(label_field) not in (None, "")
+    ]
+    if scored:
+        truths = [
+            truth_of(
+                raw,
+                detector=info.name,
+                labels=info.labels,
+                flagged_labels=info.flagged_labels,
+                label_map=label_map,
+            )
+            for _, raw in scored
+        ]
+        flagged = [verdicts[i].flagged for i, _ in scored]
+        precision, recall, f1 = _prf([t for _, t in truths], flagged)
+        unlabelled = len(records) - len(scored)
+        line = (
+            f"against '{label_field}' ({len(scored)} labelled"
+            + (f", {unlabelled} without a label skipped" if unlabelled else "")
+            + f"): precision {precision:.3f}, recall {recall:.3f}, F1 {f1:.3f} "
+            f"(flagged = {', '.join(info.flagged_labels)})"
         )
-        fp = sum(
-            1 for t, v in zip(truth, verdicts, strict=True) if t not in flagged_labels and v.flagged
-        )
-        fn = sum(
-            1 for t, v in zip(truth, verdicts, strict=True) if t in flagged_labels and not v.flagged
-        )
-        precision = tp / (tp + fp) if tp + fp else 0.0
-        recall = tp / (tp + fn) if tp + fn else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        exact = sum(1 for t, v in zip(truth, verdicts, strict=True) if t == v.label) / len(verdicts)
-        click.echo(
-            f"against '{label_field}': precision {precision:.3f}, recall {recall:.3f}, "
-            f"F1 {f1:.3f} (flagged = {', '.join(flagged_labels)}); exact-label accuracy {exact:.3f}",
-            err=True,
-        )
+        named = [(i, label) for (i, _), (label, _) in zip(scored, truths, strict=True) if label]
+        if named:
+            exact = sum(1 for i, label in named if verdicts[i].label == label) / len(named)
+            line += f"; exact-label accuracy {exact:.3f}"
+        click.echo(line, err=True)
+        if "partial" in info.labels and any(label == "partial" for label, _ in truths):
+            # Datasets disagree on whether a partial refusal is a refusal (XSTest reports both).
+            partial_truth = [t or label == "partial" for label, t in truths]
+            loose = [
+                f or verdicts[i].label == "partial"
+                for (i, _), f in zip(scored, flagged, strict=True)
+            ]
+            precision, recall, f1 = _prf(partial_truth, loose)
+            click.echo(
+                f"  counting partial as flagged too: precision {precision:.3f}, "
+                f"recall {recall:.3f}, F1 {f1:.3f}",
+                err=True,
+            )
     if llm_labels:
         from allegiance.detectors.llm_judge import cohens_kappa
 
