@@ -19,5 +19,7 @@ def machine_line() -> str:
         pass
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     today = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return (f"{today} · {platform.system()} {platform.machine()} · {os.cpu_count()} cores · {cpu} · "
-            f"Python {platform.python_version()} · load average {load:.1f} at start")
+    return (
+        f"{today} · {platform.system()} {platform.machine()} · {os.cpu_count()} cores · {cpu} · "
+        f"Python {platform.python_version()} · load average {load:.1f} at start"
+    )

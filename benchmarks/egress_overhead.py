@@ -78,8 +78,9 @@ def run_sandbox(argv: list[str], out: Path) -> None:
         raise SystemExit(f"unexpected sandbox result: {result.to_json()}")
 
 
-def measure(runner: Callable[[list[str], Path], None], argv: list[str], tmp: Path,
-            repeat: int) -> tuple[float, float]:
+def measure(
+    runner: Callable[[list[str], Path], None], argv: list[str], tmp: Path, repeat: int
+) -> tuple[float, float]:
     walls, loops = [], []
     for i in range(repeat):
         out = tmp / f"out-{i}.txt"
@@ -103,16 +104,20 @@ def main() -> None:
         child.write_text(CHILD)
         argv = [sys.executable, str(child), str(args.requests)]
         tracer = egress._find_tracer(os.environ.get("PATH", ""))
-        rows = [("plain", *measure(run_plain, argv, tmp, args.repeat)),
-                ("sandbox", *measure(run_sandbox, argv, tmp, args.repeat))]
+        rows = [
+            ("plain", *measure(run_plain, argv, tmp, args.repeat)),
+            ("sandbox", *measure(run_sandbox, argv, tmp, args.repeat)),
+        ]
         without_filter = dataclasses.replace(tracer, seccomp_bpf=False)
         with mock.patch.object(egress, "_find_tracer", return_value=without_filter):
             rows.append(("sandbox, no seccomp-bpf", *measure(run_sandbox, argv, tmp, args.repeat)))
 
     base_wall, base_loop = rows[0][1], rows[0][2]
     print(header)
-    print(f"egress overhead: {args.requests} loopback HTTP requests (new connection each), "
-          f"median of {args.repeat}; {tracer.label}, Linux {platform.release()}")
+    print(
+        f"egress overhead: {args.requests} loopback HTTP requests (new connection each), "
+        f"median of {args.repeat}; {tracer.label}, Linux {platform.release()}"
+    )
     print(f"{'mode':<26}{'wall s':>9}{'loop s':>9}{'per request':>14}{'loop vs plain':>15}")
     for name, wall, loop in rows:
         per = loop / args.requests * 1e6

@@ -65,8 +65,15 @@ def modelscan(bin_dir: Path) -> Callable[[Path], Verdict]:
 def fickling(bin_dir: Path) -> Callable[[Path], Verdict]:
     def scan(path: Path) -> Verdict:
         with tempfile.TemporaryDirectory() as scratch:
-            proc = _run([str(bin_dir / "fickling"), "--check-safety", "--json-output",
-                         str(Path(scratch) / "out.json"), str(path)])
+            proc = _run(
+                [
+                    str(bin_dir / "fickling"),
+                    "--check-safety",
+                    "--json-output",
+                    str(Path(scratch) / "out.json"),
+                    str(path),
+                ]
+            )
         # exit 1: "likely unsafe"; exit 2: it could not parse the file (an error, not a verdict)
         crashed = "Traceback" in proc.stderr or proc.returncode not in (0, 1)
         return proc.returncode == 1 and not crashed, crashed
@@ -74,8 +81,11 @@ def fickling(bin_dir: Path) -> Callable[[Path], Verdict]:
     return scan
 
 
-def evaluate(tool: Callable[[Path], Verdict], malicious: list[tuple[Path, Sample]],
-             benign: list[tuple[Path, Sample]]) -> dict[str, object]:
+def evaluate(
+    tool: Callable[[Path], Verdict],
+    malicious: list[tuple[Path, Sample]],
+    benign: list[tuple[Path, Sample]],
+) -> dict[str, object]:
     start = time.perf_counter()
     missed, fps, errors = [], [], 0
     for path, sample in malicious:
@@ -88,8 +98,13 @@ def evaluate(tool: Callable[[Path], Verdict], malicious: list[tuple[Path, Sample
         errors += error
         if flagged:
             fps.append(sample.name)
-    return {"detected": len(malicious) - len(missed), "missed": missed, "fp": fps,
-            "errors": errors, "seconds": time.perf_counter() - start}
+    return {
+        "detected": len(malicious) - len(missed),
+        "missed": missed,
+        "fp": fps,
+        "errors": errors,
+        "seconds": time.perf_counter() - start,
+    }
 
 
 def version(bin_dir: Path, name: str) -> str:
@@ -102,15 +117,19 @@ def version(bin_dir: Path, name: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--peers", type=Path, default=Path(os.environ.get(
-        "SCAN_PEERS_BIN", "/tmp/scanpeers/bin")))
+    parser.add_argument(
+        "--peers", type=Path, default=Path(os.environ.get("SCAN_PEERS_BIN", "/tmp/scanpeers/bin"))
+    )
     parser.add_argument("--details", action="store_true", help="list missed files per tool")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="scan-corpus-") as tmp:
         malicious, benign = write_corpus(Path(tmp))
         tools: dict[str, Callable[[Path], Verdict]] = {"allegiance scan (ours)": ours}
-        for name, factory in (("picklescan", picklescan), ("modelscan", modelscan),
-                              ("fickling", fickling)):
+        for name, factory in (
+            ("picklescan", picklescan),
+            ("modelscan", modelscan),
+            ("fickling", fickling),
+        ):
             if (args.peers / name).exists():
                 tools[f"{name} {version(args.peers, name)}"] = factory(args.peers)
             else:
@@ -118,19 +137,27 @@ def main() -> None:
         results = {name: evaluate(tool, malicious, benign) for name, tool in tools.items()}
     cpu = platform.processor() or platform.machine()
     print(f"Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC  ")
-    print(f"Machine: {platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}  ")
-    print(f"Corpus: {len(malicious)} malicious, {len(benign)} benign files "
-          "(allegiance.artifacts.testcorpus)\n")
+    print(
+        f"Machine: {platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}  "
+    )
+    print(
+        f"Corpus: {len(malicious)} malicious, {len(benign)} benign files "
+        "(allegiance.artifacts.testcorpus)\n"
+    )
     print("| tool | malicious detected | false positives (benign) | tool errors | time (s) |")
     print("|---|---|---|---|---|")
     for name, r in results.items():
-        print(f"| {name} | {r['detected']}/{len(malicious)} | {len(r['fp'])}/{len(benign)} "  # type: ignore[arg-type]
-              f"| {r['errors']} | {r['seconds']:.1f} |")
+        print(
+            f"| {name} | {r['detected']}/{len(malicious)} | {len(r['fp'])}/{len(benign)} "  # type: ignore[arg-type]
+            f"| {r['errors']} | {r['seconds']:.1f} |"
+        )
     if args.details:
         for name, r in results.items():
-            print(f"\n**{name}** missed: {', '.join(r['missed']) or 'none'}; "  # type: ignore[arg-type]
-                  f"false positives: {', '.join(r['fp']) or 'none'}")  # type: ignore[arg-type]
+            print(
+                f"\n**{name}** missed: {', '.join(r['missed']) or 'none'}; "  # type: ignore[arg-type]
+                f"false positives: {', '.join(r['fp']) or 'none'}"
+            )  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

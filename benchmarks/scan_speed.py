@@ -63,21 +63,27 @@ def _fill(f: IO[bytes], total: int) -> None:
 
 def write_gguf(path: Path, size: int) -> None:
     """GGUF v3 with a real chat template, a 150k-entry token array and F32 tensors."""
+
     def gstr(s: str) -> bytes:
         raw = s.encode()
         return struct.pack("<Q", len(raw)) + raw
 
     per_tensor = 4 * 1024 * 1024
     count = max(1, size // per_tensor)
-    meta = [("general.architecture", 8, gstr("qwen2")), ("general.basename", 8, gstr("Qwen2.5")),
-            ("tokenizer.chat_template", 8, gstr(qwen_like_template()))]
+    meta = [
+        ("general.architecture", 8, gstr("qwen2")),
+        ("general.basename", 8, gstr("Qwen2.5")),
+        ("tokenizer.chat_template", 8, gstr(qwen_like_template())),
+    ]
     tokens = b"".join(gstr(f"tok{i}") for i in range(150_000))
     head = bytearray(b"GGUF" + struct.pack("<IQQ", 3, count, len(meta) + 1))
     for key, vtype, value in meta:
         head += gstr(key) + struct.pack("<I", vtype) + value
     head += gstr("tokenizer.ggml.tokens") + struct.pack("<IIQ", 9, 8, 150_000) + tokens
     for i in range(count):
-        head += gstr(f"blk.{i}.weight") + struct.pack("<IQIQ", 1, per_tensor // 4, 0, i * per_tensor)
+        head += gstr(f"blk.{i}.weight") + struct.pack(
+            "<IQIQ", 1, per_tensor // 4, 0, i * per_tensor
+        )
     head += b"\x00" * (-len(head) % 32)
     with path.open("wb") as f:
         f.write(head)
@@ -87,9 +93,14 @@ def write_gguf(path: Path, size: int) -> None:
 def write_safetensors(path: Path, size: int) -> None:
     per_tensor = 4 * 1024 * 1024
     count = max(1, size // per_tensor)
-    header = {f"layer.{i}.weight": {"dtype": "F32", "shape": [per_tensor // 4],
-                                    "data_offsets": [i * per_tensor, (i + 1) * per_tensor]}
-              for i in range(count)}
+    header = {
+        f"layer.{i}.weight": {
+            "dtype": "F32",
+            "shape": [per_tensor // 4],
+            "data_offsets": [i * per_tensor, (i + 1) * per_tensor],
+        }
+        for i in range(count)
+    }
     raw = json.dumps(header).encode()
     raw += b" " * (-len(raw) % 8)
     with path.open("wb") as f:
@@ -109,8 +120,14 @@ def write_torch_zip(path: Path, size: int) -> None:
 
 def run_child(path: Path, mode: str) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(path), mode], capture_output=True,
-                          text=True, env=env, check=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path), mode],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=600,
+    )
     result: dict[str, float] = json.loads(proc.stdout)
     return result
 
@@ -139,15 +156,21 @@ def main() -> None:
         finally:
             path.unlink(missing_ok=True)
     print(f"Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC  ")
-    print(f"Machine: {platform.system()} {platform.release()}, {platform.machine()}, "
-          f"{os.cpu_count()} cores, Python {platform.python_version()} (page cache warm)\n")
-    print("| file | size (MB) | scan incl. sha256 (s) | MB/s | sha256 alone (s) "
-          "| peak RSS (MB) | findings ≥ medium | status |")
+    print(
+        f"Machine: {platform.system()} {platform.release()}, {platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()} (page cache warm)\n"
+    )
+    print(
+        "| file | size (MB) | scan incl. sha256 (s) | MB/s | sha256 alone (s) "
+        "| peak RSS (MB) | findings ≥ medium | status |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for label, mb, scan, floor in rows:
-        print(f"| {label} | {mb:.0f} | {scan['seconds']:.2f} | {mb / scan['seconds']:.0f} "
-              f"| {floor['seconds']:.2f} | {scan['rss_mb']:.0f} | {scan['findings']:.0f} "
-              f"| {scan['status']} |")
+        print(
+            f"| {label} | {mb:.0f} | {scan['seconds']:.2f} | {mb / scan['seconds']:.0f} "
+            f"| {floor['seconds']:.2f} | {scan['rss_mb']:.0f} | {scan['findings']:.0f} "
+            f"| {scan['status']} |"
+        )
 
 
 if __name__ == "__main__":

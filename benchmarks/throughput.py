@@ -37,8 +37,16 @@ def free_port() -> int:
 def start_stub(latency_ms: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, str(BENCH / "stub_server.py"), "--port", str(port), "--latency-ms", str(latency_ms)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            str(BENCH / "stub_server.py"),
+            "--port",
+            str(port),
+            "--latency-ms",
+            str(latency_ms),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + 10
     while time.time() < deadline:
@@ -55,9 +63,24 @@ def timed_run(prompts: Path, url: str, concurrency: int, workdir: Path) -> float
     db = workdir / f"bench-{concurrency}-{time.time_ns()}.db"
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "allegiance", "run", str(prompts), "-t", f"openai:stub-model@{url}",
-         "--concurrency", str(concurrency), "--no-report", "--db", str(db), "--retries", "0"],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "allegiance",
+            "run",
+            str(prompts),
+            "-t",
+            f"openai:stub-model@{url}",
+            "--concurrency",
+            str(concurrency),
+            "--no-report",
+            "--db",
+            str(db),
+            "--retries",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
     )
     elapsed = time.perf_counter() - started
     if result.returncode != 0 or " 0 errors" not in result.stdout:
@@ -74,15 +97,23 @@ def http_tables(repeats: int) -> None:
         prompts.write_text("\n".join(lines) + "\n")
         stub, url = start_stub(100)
         try:
-            print("\n400 prompts, stub latency 100 ms, start-up included, median of", repeats, "runs\n")
+            print(
+                "\n400 prompts, stub latency 100 ms, start-up included, median of",
+                repeats,
+                "runs\n",
+            )
             print("| concurrency | wall | requests/s | ideal | × ideal |")
             print("|---|---|---|---|---|")
             for concurrency in (1, 8, 32, 128):
                 runs = 1 if concurrency == 1 else repeats
-                wall = statistics.median(timed_run(prompts, url, concurrency, workdir) for _ in range(runs))
+                wall = statistics.median(
+                    timed_run(prompts, url, concurrency, workdir) for _ in range(runs)
+                )
                 ideal = len(lines) * 0.1 / concurrency
-                print(f"| {concurrency} | {wall:.2f} s | {len(lines) / wall:.0f} | {ideal:.2f} s | {wall / ideal:.2f} |",
-                      flush=True)
+                print(
+                    f"| {concurrency} | {wall:.2f} s | {len(lines) / wall:.0f} | {ideal:.2f} s | {wall / ideal:.2f} |",
+                    flush=True,
+                )
         finally:
             stub.terminate()
             stub.wait()
@@ -91,7 +122,9 @@ def http_tables(repeats: int) -> None:
         try:
             many = workdir / "many.txt"
             many.write_text("\n".join(f"{lines[i % len(lines)]} #{i}" for i in range(4000)) + "\n")
-            print("\n4,000 prompts, stub latency 0 ms, concurrency 256 (sustained, start-up included)\n")
+            print(
+                "\n4,000 prompts, stub latency 0 ms, concurrency 256 (sustained, start-up included)\n"
+            )
             print("| run | wall | requests/s |")
             print("|---|---|---|")
             for index in range(repeats):
@@ -106,7 +139,9 @@ def help_time() -> None:
     times = []
     for _ in range(7):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "allegiance", "--help"], capture_output=True, check=True)
+        subprocess.run(
+            [sys.executable, "-m", "allegiance", "--help"], capture_output=True, check=True
+        )
         times.append(time.perf_counter() - started)
     print(f"\n`allegiance --help`: median {statistics.median(times) * 1000:.0f} ms over 7 runs\n")
 
@@ -134,7 +169,13 @@ def local_overhead(n_prompts: int, max_tokens: int) -> None:
         started = time.perf_counter()
         for probe in prompts:
             answer = server.handle_chat_completions(
-                {"messages": list(probe.messages), "max_tokens": max_tokens, "temperature": 0.0, "seed": seed})
+                {
+                    "messages": list(probe.messages),
+                    "max_tokens": max_tokens,
+                    "temperature": 0.0,
+                    "seed": seed,
+                }
+            )
             tokens += answer["usage"]["completion_tokens"]
         return tokens, time.perf_counter() - started
 
@@ -147,9 +188,13 @@ def local_overhead(n_prompts: int, max_tokens: int) -> None:
             from allegiance.suites.loader import Suite
 
             one = Suite("smoke", "1", "", tuple(prompts))
-            specs = plan_attempts([one], [PlannedTarget(target.name, tid)], max_tokens=max_tokens, seed=seed)
+            specs = plan_attempts(
+                [one], [PlannedTarget(target.name, tid)], max_tokens=max_tokens, seed=seed
+            )
             started = time.perf_counter()
-            asyncio.run(execute(specs, {target.name: target}, store, "o", RunSettings(progress=False)))
+            asyncio.run(
+                execute(specs, {target.name: target}, store, "o", RunSettings(progress=False))
+            )
             elapsed = time.perf_counter() - started
             tokens = sum(a.completion_tokens or 0 for a in store.run_attempts("o"))
             store.close()
@@ -163,7 +208,9 @@ def local_overhead(n_prompts: int, max_tokens: int) -> None:
         rows.append((d_tokens / d_time, e_tokens / e_time))
     d = statistics.median(r[0] for r in rows)
     e = statistics.median(r[1] for r in rows)
-    print(f"\nEmbedded Qwen2.5-Coder-0.5B, {len(prompts)} prompts × max {max_tokens} tokens, median of 3\n")
+    print(
+        f"\nEmbedded Qwen2.5-Coder-0.5B, {len(prompts)} prompts × max {max_tokens} tokens, median of 3\n"
+    )
     print("| path | tokens/s |")
     print("|---|---|")
     print(f"| xllamacpp called directly | {d:.1f} |")
@@ -173,7 +220,9 @@ def local_overhead(n_prompts: int, max_tokens: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--local", action="store_true", help="also measure the embedded-model overhead")
+    parser.add_argument(
+        "--local", action="store_true", help="also measure the embedded-model overhead"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     print(f"# allegiance throughput\n\n{machine_line()}")

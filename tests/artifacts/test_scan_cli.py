@@ -63,7 +63,9 @@ def test_sarif_output(tmp_path):
     rule_ids = {r["id"] for r in sarif_run["tool"]["driver"]["rules"]}
     assert {r["ruleId"] for r in sarif_run["results"]} <= rule_ids
     assert sarif_run["results"][0]["level"] == "error"
-    assert sarif_run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith("evil.pkl")
+    assert sarif_run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"][
+        "uri"
+    ].endswith("evil.pkl")
     invocation = sarif_run["invocations"][0]
     assert invocation["executionSuccessful"] is False
     assert "broken.pkl" in invocation["toolExecutionNotifications"][0]["message"]["text"]

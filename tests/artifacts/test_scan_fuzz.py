@@ -24,13 +24,17 @@ SEEDS = {
     "model.joblib": tc.joblib_like(),
     "arr.npy": tc.npy_object_array(tc.posix_system()),
     "model.safetensors": tc.benign_safetensors(),
-    "model.gguf": tc.gguf_file({"tokenizer.chat_template": tc.TRIGGER_TEMPLATE,
-                                "tokens": ["a", "b", "c"]}),
+    "model.gguf": tc.gguf_file(
+        {"tokenizer.chat_template": tc.TRIGGER_TEMPLATE, "tokens": ["a", "b", "c"]}
+    ),
 }
 # small limits so a hostile file cannot make one example slow
 LIMITS = Limits(pickle_max_seconds=2.0, pickle_max_opcodes=200_000)
-FUZZ = settings(max_examples=60, deadline=3000,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=60,
+    deadline=3000,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def check(tmp_path: Path, name: str, data: bytes) -> None:
@@ -55,8 +59,12 @@ def test_truncated(tmp_path, name, cut):
 
 
 @FUZZ
-@given(name=st.sampled_from(sorted(SEEDS)), flips=st.lists(
-    st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), min_size=1, max_size=8))
+@given(
+    name=st.sampled_from(sorted(SEEDS)),
+    flips=st.lists(
+        st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), min_size=1, max_size=8
+    ),
+)
 def test_garbled(tmp_path, name, flips):
     data = bytearray(SEEDS[name])
     for where, value in flips:

@@ -8,7 +8,7 @@ from pathlib import Path
 from allegiance.artifacts import Severity, Status, scan_paths
 from allegiance.artifacts import testcorpus as tc
 
-EVIL_MODELING = '''
+EVIL_MODELING = """
 import base64, socket, subprocess
 import urllib.request as ur
 from torch import nn
@@ -22,8 +22,8 @@ class EvilModel(nn.Module):
         with open("/tmp/x", "w") as fh:
             fh.write("x")
         ur.urlopen("http://192.0.2.1/")
-'''
-CLEAN_MODELING = '''
+"""
+CLEAN_MODELING = """
 import math
 import torch
 from torch import nn
@@ -31,16 +31,23 @@ from torch import nn
 class TinyModel(nn.Module):
     def forward(self, x):
         return torch.relu(x) * math.sqrt(2)
-'''
+"""
 
 
 def make_folder(root: Path, modeling: str, template: str, weights: bytes) -> Path:
     root.mkdir()
-    (root / "config.json").write_text(json.dumps({
-        "_name_or_path": "Qwen/Qwen2.5-0.5B-Instruct", "model_type": "qwen2",
-        "auto_map": {"AutoModel": "modeling_tiny.TinyModel",
-                     "AutoConfig": "configuration_tiny.TinyConfig"},
-    }))
+    (root / "config.json").write_text(
+        json.dumps(
+            {
+                "_name_or_path": "Qwen/Qwen2.5-0.5B-Instruct",
+                "model_type": "qwen2",
+                "auto_map": {
+                    "AutoModel": "modeling_tiny.TinyModel",
+                    "AutoConfig": "configuration_tiny.TinyConfig",
+                },
+            }
+        )
+    )
     (root / "modeling_tiny.py").write_text(modeling)
     (root / "configuration_tiny.py").write_text("class TinyConfig:\n    pass\n")
     (root / "tokenizer_config.json").write_text(json.dumps({"chat_template": template}))
@@ -55,13 +62,22 @@ def by_name(report, name):
 
 
 def test_clean_folder(tmp_path):
-    folder = make_folder(tmp_path / "clean", CLEAN_MODELING, tc.qwen_like_template(),
-                         tc.torch_zip(tc.benign_state_dict_pickle(), prefix="pytorch_model"))
+    folder = make_folder(
+        tmp_path / "clean",
+        CLEAN_MODELING,
+        tc.qwen_like_template(),
+        tc.torch_zip(tc.benign_state_dict_pickle(), prefix="pytorch_model"),
+    )
     report = scan_paths([folder])
     names = {Path(r.path).name for r in report.files}
     assert "README.md" not in names
-    assert {"config.json", "modeling_tiny.py", "tokenizer_config.json", "pytorch_model.bin",
-            "model.safetensors"} <= names
+    assert {
+        "config.json",
+        "modeling_tiny.py",
+        "tokenizer_config.json",
+        "pytorch_model.bin",
+        "model.safetensors",
+    } <= names
     assert report.exit_code() == 0, report.to_json()
     tok = by_name(report, "tokenizer_config.json")
     assert any("known-good template for qwen2.5" in f.message for f in tok.findings)
@@ -69,8 +85,12 @@ def test_clean_folder(tmp_path):
 
 
 def test_evil_folder(tmp_path):
-    folder = make_folder(tmp_path / "evil", EVIL_MODELING, tc.TRIGGER_TEMPLATE,
-                         tc.torch_zip(tc.posix_system(), prefix="pytorch_model"))
+    folder = make_folder(
+        tmp_path / "evil",
+        EVIL_MODELING,
+        tc.TRIGGER_TEMPLATE,
+        tc.torch_zip(tc.posix_system(), prefix="pytorch_model"),
+    )
     report = scan_paths([folder])
     assert report.exit_code() == 1
     code = {f.rule: f.severity for f in by_name(report, "modeling_tiny.py").findings}
@@ -88,8 +108,16 @@ def test_evil_folder(tmp_path):
 def test_remote_code_elsewhere_or_missing(tmp_path):
     folder = tmp_path / "m"
     folder.mkdir()
-    (folder / "config.json").write_text(json.dumps({"auto_map": {
-        "AutoModel": "someone/other-repo--modeling_x.X", "AutoTokenizer": ["tok_missing.T", None]}}))
+    (folder / "config.json").write_text(
+        json.dumps(
+            {
+                "auto_map": {
+                    "AutoModel": "someone/other-repo--modeling_x.X",
+                    "AutoTokenizer": ["tok_missing.T", None],
+                }
+            }
+        )
+    )
     report = scan_paths([folder])
     rules = {f.rule for f in report.findings}
     assert {"hf.remote-code-other-repo", "hf.remote-code-missing"} <= rules

@@ -120,8 +120,12 @@ def test_joblib_array_bytes_are_skipped_not_parsed(scan_bytes):
     # the inline array bytes spell "cos\nsystem\n": they must not be read as opcodes
     clean = scan_bytes(tc.joblib_like(), "m.joblib")
     assert clean.format == "joblib" and not clean.findings, messages(clean)
-    evil = scan_bytes(tc.joblib_like(payload_after=tc.bstr("x") + tc.call(
-        tc.glob("os", "system"), tc.bstr("id"))), "e.joblib")
+    evil = scan_bytes(
+        tc.joblib_like(
+            payload_after=tc.bstr("x") + tc.call(tc.glob("os", "system"), tc.bstr("id"))
+        ),
+        "e.joblib",
+    )
     assert "GLOBAL imports os.system" in messages(evil)
 
 

@@ -10,8 +10,9 @@ from scan_helpers import QWEN, SMOLLM2, messages
 from allegiance.artifacts import Severity, Status, scan_paths
 
 
-@pytest.mark.parametrize(("path", "family"), [(SMOLLM2, "smollm2"), (QWEN, "qwen2.5")],
-                         ids=["smollm2", "qwen2.5"])
+@pytest.mark.parametrize(
+    ("path", "family"), [(SMOLLM2, "smollm2"), (QWEN, "qwen2.5")], ids=["smollm2", "qwen2.5"]
+)
 def test_real_gguf_is_clean(path, family):
     if not path.exists():
         pytest.skip(f"{path} not present on this machine")

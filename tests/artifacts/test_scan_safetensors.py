@@ -28,7 +28,11 @@ def test_benign_file_is_clean(scan_bytes):
 @pytest.mark.parametrize(
     ("tensors", "rule", "severity"),
     [
-        ({"a": ("F32", [4], [0, 16]), "b": ("F32", [4], [8, 24])}, "safetensors.overlap", Severity.HIGH),
+        (
+            {"a": ("F32", [4], [0, 16]), "b": ("F32", [4], [8, 24])},
+            "safetensors.overlap",
+            Severity.HIGH,
+        ),
         ({"a": ("F32", [16], [0, 64])}, "safetensors.out-of-range", Severity.HIGH),
         ({"a": ("F32", [3], [0, 16])}, "safetensors.size-mismatch", Severity.MEDIUM),
         ({"a": ("Q9", [4], [0, 16])}, "safetensors.bad-dtype", Severity.MEDIUM),
@@ -45,11 +49,18 @@ def test_layout_problems(tensors, rule, severity, scan_bytes):
 
 
 def test_metadata_with_url_and_code(scan_bytes):
-    meta = {"format": "pt", "source": "see https://192.0.2.7/x.py",
-            "init": "import os; os.system('id')", "note": "hi\u200bdden"}
+    meta = {
+        "format": "pt",
+        "source": "see https://192.0.2.7/x.py",
+        "init": "import os; os.system('id')",
+        "note": "hi\u200bdden",
+    }
     result = scan_bytes(st({"a": ("F32", [8], [0, 32])}, metadata=meta), "m.safetensors")
-    assert {"safetensors.metadata-url", "safetensors.metadata-code",
-            "safetensors.metadata-hidden"} <= rules(result)
+    assert {
+        "safetensors.metadata-url",
+        "safetensors.metadata-code",
+        "safetensors.metadata-hidden",
+    } <= rules(result)
 
 
 def test_header_length_limits(scan_bytes):

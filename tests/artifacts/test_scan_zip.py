@@ -35,11 +35,17 @@ def test_lzma_entry_payload_is_found(scan_bytes):
 
 
 def test_pickle_at_odd_path_and_disguised_as_storage(scan_bytes):
-    odd = scan_bytes(tc.torch_zip(tc.benign_state_dict_pickle(),
-                                  extra={"archive/deep/er/data.pkl": tc.posix_system()}), "a.pt")
+    odd = scan_bytes(
+        tc.torch_zip(
+            tc.benign_state_dict_pickle(), extra={"archive/deep/er/data.pkl": tc.posix_system()}
+        ),
+        "a.pt",
+    )
     assert {"zip.pickle-odd-path", "pickle.dangerous-global"} <= rules(odd)
-    hidden = scan_bytes(tc.torch_zip(tc.benign_state_dict_pickle(),
-                                     extra={"archive/data/7": tc.posix_system()}), "b.pt")
+    hidden = scan_bytes(
+        tc.torch_zip(tc.benign_state_dict_pickle(), extra={"archive/data/7": tc.posix_system()}),
+        "b.pt",
+    )
     assert {"zip.hidden-pickle", "pickle.dangerous-global"} <= rules(hidden)
 
 
@@ -57,7 +63,7 @@ def test_local_header_name_differs_from_directory(scan_bytes):
     data = tc.torch_zip(tc.benign_state_dict_pickle())
     # rename the entry in its local header only (same length)
     local = data.index(b"archive/data.pkl")  # first occurrence: the local header
-    forged = data[:local] + b"archive/evil.pkl" + data[local + 16:]
+    forged = data[:local] + b"archive/evil.pkl" + data[local + 16 :]
     result = scan_bytes(forged, "m.pt")
     assert "zip.name-mismatch" in rules(result), messages(result)
 

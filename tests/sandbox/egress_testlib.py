@@ -18,10 +18,15 @@ RunCli = Callable[..., "subprocess.CompletedProcess[str]"]
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``allegiance ARGS`` in a fresh interpreter, as a user would."""
     full_env = dict(os.environ if env is None else env)
-    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC),
-                                                            full_env.get("PYTHONPATH")]))
-    return subprocess.run([sys.executable, "-c", CLI_CODE, *args], capture_output=True,
-                          text=True, env=full_env, timeout=60, check=False)
+    full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), full_env.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, "-c", CLI_CODE, *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=60,
+        check=False,
+    )
 
 
 def _read_int(path: str) -> int | None:

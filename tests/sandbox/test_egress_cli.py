@@ -16,15 +16,18 @@ def test_no_command_is_one_line_exit_2(run_cli: RunCli) -> None:
     done = run_cli("egress")
     assert done.returncode == 2
     assert done.stdout == ""
-    assert done.stderr == ("allegiance: error: no command given; usage: allegiance egress "
-                           "[OPTIONS] -- COMMAND [ARGS]...\n")
+    assert done.stderr == (
+        "allegiance: error: no command given; usage: allegiance egress "
+        "[OPTIONS] -- COMMAND [ARGS]...\n"
+    )
     with pytest.raises(CommandError, match="no command given"):
         run_isolated([])
 
 
 def test_missing_strace_says_how_to_install_it(tmp_path: Path, run_cli: RunCli) -> None:
-    done = run_cli("egress", "--", sys.executable, "-c", "pass",
-                   env=dict(os.environ, PATH=str(tmp_path)))
+    done = run_cli(
+        "egress", "--", sys.executable, "-c", "pass", env=dict(os.environ, PATH=str(tmp_path))
+    )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "apt-get install strace" in done.stderr
 
@@ -32,6 +35,9 @@ def test_missing_strace_says_how_to_install_it(tmp_path: Path, run_cli: RunCli) 
 def test_help_documents_the_exit_codes(run_cli: RunCli) -> None:
     done = run_cli("egress", "--help")
     assert done.returncode == 0
-    for line in ("0  only loopback was attempted", "1  something beyond loopback was attempted",
-                 "2  the command could not be run in isolation"):
+    for line in (
+        "0  only loopback was attempted",
+        "1  something beyond loopback was attempted",
+        "2  the command could not be run in isolation",
+    ):
         assert line in done.stdout

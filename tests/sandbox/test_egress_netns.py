@@ -66,19 +66,35 @@ OUTSIDE_CHILD = """
 """
 
 
-def test_outside_tcp_udp_dns_and_resolution_are_recorded_exit_1(tmp_path: Path, run_cli: RunCli) -> None:
+def test_outside_tcp_udp_dns_and_resolution_are_recorded_exit_1(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
     child = script(tmp_path, "outside.py", OUTSIDE_CHILD)
     resolv = tmp_path / "resolv.conf"
     resolv.write_text("nameserver 192.0.2.53\noptions timeout:1 attempts:1\n")
     report = tmp_path / "egress.json"
-    done = run_cli("egress", "--format", "json", "--out", str(report), "--isolation", "userns",
-                   "--", PY, str(child), str(resolv))
+    done = run_cli(
+        "egress",
+        "--format",
+        "json",
+        "--out",
+        str(report),
+        "--isolation",
+        "userns",
+        "--",
+        PY,
+        str(child),
+        str(resolv),
+    )
     assert done.returncode == 1, done.stderr
     assert "tcp 101" in done.stdout  # the child's own output streamed through (ENETUNREACH)
     data = json.loads(report.read_text())
     assert data["exit_code"] == 0 and data["verdict_exit_code"] == 1
-    rows = {(a["kind"], a["protocol"], a["destination"], a["syscall"], a["result"])
-            for a in data["attempts"] if a["outside"]}
+    rows = {
+        (a["kind"], a["protocol"], a["destination"], a["syscall"], a["result"])
+        for a in data["attempts"]
+        if a["outside"]
+    }
     assert ("connect", "tcp", "192.0.2.1:80", "connect", "ENETUNREACH") in rows
     assert ("dns", "udp", "192.0.2.53:53", "sendto", "ENETUNREACH") in rows
     # getaddrinfo: glibc connects a UDP socket to the resolver from resolv.conf
@@ -125,7 +141,11 @@ def test_loopback_only_exits_0_and_streams_output(tmp_path: Path) -> None:
     assert result.outside_attempts == []
     (connect,) = by_destination(result)[f"127.0.0.1:{port}"]
     assert (connect.syscall, connect.protocol, connect.result, connect.is_loopback) == (
-        "connect", "tcp", "ok", True)
+        "connect",
+        "tcp",
+        "ok",
+        True,
+    )
     assert connect.program is not None and connect.program.endswith(Path(PY).name)
     # the command's stderr reached ours; strace's own messages did not
     assert err.read_text() == "to stderr\n"
@@ -273,8 +293,7 @@ def test_inherited_network_socket_is_flagged(tmp_path: Path) -> None:
     with server, socket.create_connection(server.getsockname()) as client:
         peer, _ = server.accept()
         with peer:
-            result = run_isolated(["sh", "-c", "echo through-the-socket"],
-                                  stdout=client.fileno())
+            result = run_isolated(["sh", "-c", "echo through-the-socket"], stdout=client.fileno())
             peer.settimeout(5)
             assert peer.recv(64) == b"through-the-socket\n"
     assert any("stdout is a network socket" in w for w in result.warnings)
@@ -284,25 +303,36 @@ def test_inherited_network_socket_is_flagged(tmp_path: Path) -> None:
 def test_missing_binary_is_one_line_exit_2(tmp_path: Path, run_cli: RunCli) -> None:
     done = run_cli("egress", "--", "no-such-command-egress-test")
     assert done.returncode == 2
-    assert done.stderr == ("allegiance: error: command not found: "
-                           "'no-such-command-egress-test' is not on PATH\n")
+    assert done.stderr == (
+        "allegiance: error: command not found: 'no-such-command-egress-test' is not on PATH\n"
+    )
     not_executable = tmp_path / "data.txt"
     not_executable.write_text("x")
     with pytest.raises(CommandError, match="not an executable"):
         run_isolated([str(not_executable)])
 
 
-@pytest.mark.skipif(not (shutil.which("unshare") and shutil.which("setpriv")),
-                    reason="needs util-linux unshare and setpriv")
+@pytest.mark.skipif(
+    not (shutil.which("unshare") and shutil.which("setpriv")),
+    reason="needs util-linux unshare and setpriv",
+)
 def test_no_way_to_isolate_is_one_line_exit_2(tmp_path: Path) -> None:
     # A user namespace where user namespaces are switched off (the sysctl is per
     # namespace, so the host is untouched) and every capability is dropped: neither
     # route to a network namespace is open.
-    inner = (f"echo 0 > /proc/sys/user/max_user_namespaces && exec setpriv --inh-caps=-all "
-             f"--bounding-set=-all -- {PY} -c '{CLI_CODE}' egress -- true")
+    inner = (
+        f"echo 0 > /proc/sys/user/max_user_namespaces && exec setpriv --inh-caps=-all "
+        f"--bounding-set=-all -- {PY} -c '{CLI_CODE}' egress -- true"
+    )
     env = dict(os.environ, PYTHONPATH=str(SRC))
-    done = subprocess.run(["unshare", "--user", "--map-root-user", "sh", "-c", inner],
-                          capture_output=True, text=True, env=env, timeout=60, check=False)
+    done = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "sh", "-c", inner],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1
     assert done.stderr.startswith("allegiance: error: cannot create an isolated network namespace")
@@ -315,11 +345,19 @@ def test_auto_falls_back_to_root_mode_without_user_namespaces(tmp_path: Path) ->
     # must still isolate, using network+PID namespaces alone.
     report = tmp_path / "egress.json"
     child = "import socket; print(socket.socket().connect_ex(('192.0.2.1', 80)))"
-    inner = (f"echo 0 > /proc/sys/user/max_user_namespaces && exec {PY} -c '{CLI_CODE}' "
-             f"egress --format json --out {report} -- {PY} -c \"{child}\"")
+    inner = (
+        f"echo 0 > /proc/sys/user/max_user_namespaces && exec {PY} -c '{CLI_CODE}' "
+        f'egress --format json --out {report} -- {PY} -c "{child}"'
+    )
     env = dict(os.environ, PYTHONPATH=str(SRC))
-    done = subprocess.run(["unshare", "--user", "--map-root-user", "sh", "-c", inner],
-                          capture_output=True, text=True, env=env, timeout=60, check=False)
+    done = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "sh", "-c", inner],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 1, done.stderr
     assert done.stdout == "101\n"  # ENETUNREACH
     data = json.loads(report.read_text())

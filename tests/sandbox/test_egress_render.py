@@ -8,26 +8,64 @@ from allegiance.sandbox.egress import EgressResult
 from allegiance.sandbox.render import render_table
 
 
-def attempt(destination: str, port: int, *, outside: bool, pid: int = 5, result: str = "ok",
-            kind: str = "connect", questions: tuple[DnsQuestion, ...] = ()) -> Attempt:
-    return Attempt(kind=kind, family="ipv4", protocol="tcp", address=destination, port=port,
-                   syscall="connect", result=result, pid=pid, program="/usr/bin/python3",
-                   is_loopback=not outside, outside=outside, dns_questions=questions)
+def attempt(
+    destination: str,
+    port: int,
+    *,
+    outside: bool,
+    pid: int = 5,
+    result: str = "ok",
+    kind: str = "connect",
+    questions: tuple[DnsQuestion, ...] = (),
+) -> Attempt:
+    return Attempt(
+        kind=kind,
+        family="ipv4",
+        protocol="tcp",
+        address=destination,
+        port=port,
+        syscall="connect",
+        result=result,
+        pid=pid,
+        program="/usr/bin/python3",
+        is_loopback=not outside,
+        outside=outside,
+        dns_questions=questions,
+    )
 
 
 def result(attempts: list[Attempt], argv: list[str] | None = None) -> EgressResult:
-    return EgressResult(argv=argv or ["python3", "x.py"], exit_code=0, attempts=attempts,
-                        lookup_hints=[], processes=[], method="how it was checked",
-                        isolation="userns", netns="net:[1]", tracer="strace 6.1",
-                        duration_s=0.5)
+    return EgressResult(
+        argv=argv or ["python3", "x.py"],
+        exit_code=0,
+        attempts=attempts,
+        lookup_hints=[],
+        processes=[],
+        method="how it was checked",
+        isolation="userns",
+        netns="net:[1]",
+        tracer="strace 6.1",
+        duration_s=0.5,
+    )
 
 
 def test_rows_are_grouped_with_counts_and_outside_first() -> None:
-    table = render_table(result(
-        [attempt("127.0.0.1", 8080, outside=False, pid=p) for p in (5, 5, 6)]
-        + [attempt("192.0.2.1", 80, outside=True, result="ENETUNREACH"),
-           attempt("192.0.2.53", 53, outside=True, kind="dns", result="ENETUNREACH",
-                   questions=(DnsQuestion("telemetry.example", "A"),))]))
+    table = render_table(
+        result(
+            [attempt("127.0.0.1", 8080, outside=False, pid=p) for p in (5, 5, 6)]
+            + [
+                attempt("192.0.2.1", 80, outside=True, result="ENETUNREACH"),
+                attempt(
+                    "192.0.2.53",
+                    53,
+                    outside=True,
+                    kind="dns",
+                    result="ENETUNREACH",
+                    questions=(DnsQuestion("telemetry.example", "A"),),
+                ),
+            ]
+        )
+    )
     lines = table.splitlines()
     rows = [line.split() for line in lines if line.startswith(("  OUTSIDE", "  loopback"))]
     assert [row[:6] for row in rows] == [

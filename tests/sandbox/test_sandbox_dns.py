@@ -21,14 +21,17 @@ def query(*questions: tuple[str, int], flags: int = 0x0100) -> bytes:
 
 def test_a_and_aaaa_questions() -> None:
     data = query(("telemetry.example", 1), ("cdn.example.org", 28))
-    assert parse_query(data) == [DnsQuestion("telemetry.example", "A"),
-                                 DnsQuestion("cdn.example.org", "AAAA")]
+    assert parse_query(data) == [
+        DnsQuestion("telemetry.example", "A"),
+        DnsQuestion("cdn.example.org", "AAAA"),
+    ]
 
 
 def test_tcp_length_prefix() -> None:
     data = query(("svc.example", 65))
     assert parse_query(struct.pack(">H", len(data)) + data, tcp=True) == [
-        DnsQuestion("svc.example", "HTTPS")]
+        DnsQuestion("svc.example", "HTTPS")
+    ]
 
 
 def test_responses_and_garbage_are_not_queries() -> None:

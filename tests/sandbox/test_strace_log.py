@@ -59,34 +59,61 @@ def test_padded_resumed_and_unfinished_calls_are_joined() -> None:
     ]
     records = list(parse_lines(lines))
     assert [(r.pid, r.name, r.retval, r.index) for r in records] == [
-        (5, "vfork", 7, 0), (7, "execve", 0, 1), (8, "connect", None, 6)]
+        (5, "vfork", 7, 0),
+        (7, "execve", 0, 1),
+        (8, "connect", None, 6),
+    ]
     assert records[2].result == "unfinished"
     assert strings_in(records[1].args)[0] == b"/usr/bin/python3"
 
 
 def test_errno_and_return_value_are_read() -> None:
-    line = (f'5     connect({fd(3, 31069)}, {{sa_family=AF_INET, sin_port=htons(80), sin_addr='
-            f'inet_addr("{hx("192.0.2.1")}")}}, 16) = -1 ENETUNREACH (Network is unreachable)')
+    line = (
+        f"5     connect({fd(3, 31069)}, {{sa_family=AF_INET, sin_port=htons(80), sin_addr="
+        f'inet_addr("{hx("192.0.2.1")}")}}, 16) = -1 ENETUNREACH (Network is unreachable)'
+    )
     (record,) = parse_lines([line])
     assert (record.retval, record.errno, record.result, record.ok) == (
-        -1, "ENETUNREACH", "ENETUNREACH", False)
+        -1,
+        "ENETUNREACH",
+        "ENETUNREACH",
+        False,
+    )
 
 
 def test_real_log_yields_every_destination_with_pid_and_result(
-        sample: tuple[list[SyscallRecord], str]) -> None:
+    sample: tuple[list[SyscallRecord], str],
+) -> None:
     records, netns = sample
     summary = summarise(records, sandbox_netns=netns)
     # The loopback server's port differs per run; it is checked separately below.
-    seen = {(a.kind, a.family, a.protocol, a.destination, a.syscall, a.result, a.outside)
-            for a in summary.attempts if not a.destination.startswith("127.0.0.1:")}
+    seen = {
+        (a.kind, a.family, a.protocol, a.destination, a.syscall, a.result, a.outside)
+        for a in summary.attempts
+        if not a.destination.startswith("127.0.0.1:")
+    }
     assert seen == {
         ("connect", "ipv4", "tcp", "192.0.2.1:80", "connect", "ENETUNREACH", True),
         ("connect", "ipv6", "tcp", "[2001:db8::1]:443", "connect", "ENETUNREACH", True),
         ("connect", "ipv6", "tcp", "[::ffff:192.0.2.3]:443", "connect", "ENETUNREACH", True),
-        ("connect", "unix", "unix-stream", "/nonexistent/egress-test.sock", "connect",
-         "ENOENT", False),
-        ("connect", "unix", "unix-stream", "@egress-test-abstract", "connect", "ECONNREFUSED",
-         False),
+        (
+            "connect",
+            "unix",
+            "unix-stream",
+            "/nonexistent/egress-test.sock",
+            "connect",
+            "ENOENT",
+            False,
+        ),
+        (
+            "connect",
+            "unix",
+            "unix-stream",
+            "@egress-test-abstract",
+            "connect",
+            "ECONNREFUSED",
+            False,
+        ),
         ("dns", "ipv4", "udp", "192.0.2.53:53", "sendto", "ENETUNREACH", True),
         ("send", "ipv4", "udp", "192.0.2.9:9", "sendmsg", "ENETUNREACH", True),
         ("connect", "ipv4", "tcp", "192.0.2.10:81", "connect", "ENETUNREACH", True),
@@ -103,24 +130,30 @@ def test_real_log_yields_every_destination_with_pid_and_result(
     assert loopback[0].result == "EINPROGRESS"  # a non-blocking connect
 
 
-def test_dns_names_are_decoded_from_what_was_sent(
-        sample: tuple[list[SyscallRecord], str]) -> None:
+def test_dns_names_are_decoded_from_what_was_sent(sample: tuple[list[SyscallRecord], str]) -> None:
     records, netns = sample
-    asked = {(a.destination, str(q)) for a in summarise(records, sandbox_netns=netns).attempts
-             for q in a.dns_questions}
-    assert asked == {("192.0.2.53:53", "A telemetry.example"),
-                     ("127.0.0.53:53", "A telemetry.example.com"),
-                     ("127.0.0.53:53", "AAAA telemetry.example.com")}
+    asked = {
+        (a.destination, str(q))
+        for a in summarise(records, sandbox_netns=netns).attempts
+        for q in a.dns_questions
+    }
+    assert asked == {
+        ("192.0.2.53:53", "A telemetry.example"),
+        ("127.0.0.53:53", "A telemetry.example.com"),
+        ("127.0.0.53:53", "AAAA telemetry.example.com"),
+    }
 
 
 def test_thread_subprocess_and_fork_are_attributed_to_their_own_pids(
-        sample: tuple[list[SyscallRecord], str]) -> None:
+    sample: tuple[list[SyscallRecord], str],
+) -> None:
     records, netns = sample
     summary = summarise(records, sandbox_netns=netns)
     by_destination = {a.destination: a for a in summary.attempts}
     main_pid = by_destination["192.0.2.1:80"].pid
-    thread, sub, fork = (by_destination[d] for d in
-                         ("192.0.2.10:81", "192.0.2.7:8080", "192.0.2.8:8081"))
+    thread, sub, fork = (
+        by_destination[d] for d in ("192.0.2.10:81", "192.0.2.7:8080", "192.0.2.8:8081")
+    )
     assert len({main_pid, thread.pid, sub.pid, fork.pid}) == 4
     assert {summary.parents[p] for p in (thread.pid, sub.pid, fork.pid)} == {main_pid}
     # the forked child never exec'd: it inherits its parent's program
@@ -130,24 +163,34 @@ def test_thread_subprocess_and_fork_are_attributed_to_their_own_pids(
 
 
 def test_setns_into_another_namespace_counts_as_outside(
-        sample: tuple[list[SyscallRecord], str]) -> None:
+    sample: tuple[list[SyscallRecord], str],
+) -> None:
     records, _ = sample
-    (setns,) = [a for a in summarise(records, sandbox_netns="net:[1]").attempts
-                if a.kind == "setns"]
+    (setns,) = [
+        a for a in summarise(records, sandbox_netns="net:[1]").attempts if a.kind == "setns"
+    ]
     assert setns.outside and "NOT isolated" in (setns.note or "")
 
 
 def test_real_log_dns_via_sendmmsg_on_connected_socket(
-        sample: tuple[list[SyscallRecord], str]) -> None:
+    sample: tuple[list[SyscallRecord], str],
+) -> None:
     # glibc sends A and AAAA together with sendmmsg on a UDP socket connected to the
     # resolver: no address in the call, so the socket's earlier connect() must be used.
     records, netns = sample
-    (attempt,) = [a for a in summarise(records, sandbox_netns=netns).attempts
-                  if a.syscall == "sendmmsg"]
+    (attempt,) = [
+        a for a in summarise(records, sandbox_netns=netns).attempts if a.syscall == "sendmmsg"
+    ]
     assert (attempt.kind, attempt.destination, attempt.is_loopback, attempt.outside) == (
-        "dns", "127.0.0.53:53", True, True)
-    assert [str(q) for q in attempt.dns_questions] == ["A telemetry.example.com",
-                                                        "AAAA telemetry.example.com"]
+        "dns",
+        "127.0.0.53:53",
+        True,
+        True,
+    )
+    assert [str(q) for q in attempt.dns_questions] == [
+        "A telemetry.example.com",
+        "AAAA telemetry.example.com",
+    ]
 
 
 def test_connected_socket_is_tracked_by_inode_not_fd_number() -> None:
@@ -155,7 +198,7 @@ def test_connected_socket_is_tracked_by_inode_not_fd_number() -> None:
     body = "".join(f"\\x{b:02x}" for b in query)
     lines = [
         f"5     socket(AF_INET, SOCK_DGRAM|SOCK_CLOEXEC, IPPROTO_IP) = {fd(3, 100)}",
-        f'5     connect({fd(3, 100)}, {{sa_family=AF_INET, sin_port=htons(53), '
+        f"5     connect({fd(3, 100)}, {{sa_family=AF_INET, sin_port=htons(53), "
         f'sin_addr=inet_addr("{hx("127.0.0.53")}")}}, 16) = 0',
         # fd 3 is closed and reused for a different socket: its sends are not DNS
         f"5     socket(AF_INET, SOCK_DGRAM, IPPROTO_IP) = {fd(3, 200)}",
@@ -164,15 +207,15 @@ def test_connected_socket_is_tracked_by_inode_not_fd_number() -> None:
         f'6     sendto({fd(4, 100)}, "{body}", {len(query)}, 0, NULL, 0) = {len(query)}',
     ]
     attempts = summarise(parse_lines(lines)).attempts
-    assert [(a.syscall, a.pid, a.protocol, [str(q) for q in a.dns_questions])
-            for a in attempts] == [("connect", 5, "udp", []),
-                                   ("sendto", 6, "udp", ["A x.example"])]
+    assert [
+        (a.syscall, a.pid, a.protocol, [str(q) for q in a.dns_questions]) for a in attempts
+    ] == [("connect", 5, "udp", []), ("sendto", 6, "udp", ["A x.example"])]
 
 
 def test_plain_send_on_a_connected_socket_is_not_a_new_destination() -> None:
     lines = [
         f"5     socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) = {fd(5, 7)}",
-        f'5     connect({fd(5, 7)}, {{sa_family=AF_INET, sin_port=htons(8080), '
+        f"5     connect({fd(5, 7)}, {{sa_family=AF_INET, sin_port=htons(8080), "
         f'sin_addr=inet_addr("{hx("127.0.0.1")}")}}, 16) = 0',
         f'5     sendto({fd(5, 7)}, "{hx("GET / HTTP/1.1")}", 14, 0, NULL, 0) = 14',
     ]
@@ -182,8 +225,10 @@ def test_plain_send_on_a_connected_socket_is_not_a_new_destination() -> None:
 def test_localhost_lookup_is_not_outside() -> None:
     query = bytes.fromhex("abcd01000001000000000000") + b"\x09localhost\x00\x00\x01\x00\x01"
     body = "".join(f"\\x{b:02x}" for b in query)
-    line = (f'5     sendto({fd(3, 1)}, "{body}", {len(query)}, 0, {{sa_family=AF_INET, '
-            f'sin_port=htons(53), sin_addr=inet_addr("{hx("127.0.0.53")}")}}, 16) = 27')
+    line = (
+        f'5     sendto({fd(3, 1)}, "{body}", {len(query)}, 0, {{sa_family=AF_INET, '
+        f'sin_port=htons(53), sin_addr=inet_addr("{hx("127.0.0.53")}")}}, 16) = 27'
+    )
     (attempt,) = summarise(parse_lines([line])).attempts
     assert attempt.kind == "dns" and not attempt.outside
 
@@ -196,26 +241,40 @@ def test_vsock_to_the_host_is_outside_and_netlink_is_ignored() -> None:
         "svm_port=0x270f, svm_flags=0}, 16) = -1 EINPROGRESS (Operation now in progress)",
         f"6     sendto({fd(8, 3)}, {{nlmsg_len=0}}, 16, 0, {{sa_family=AF_NETLINK, nl_pid=0, "
         "nl_groups=00000000}, 12) = 16",
-        f"6     connect({fd(9, 4)}, {{sa_family=AF_UNSPEC, sa_data=\"\"}}, 16) = 0",
+        f'6     connect({fd(9, 4)}, {{sa_family=AF_UNSPEC, sa_data=""}}, 16) = 0',
     ]
     attempts = summarise(parse_lines(lines)).attempts
     assert [(a.family, a.destination, a.outside) for a in attempts] == [
-        ("vsock", "cid 2:9999", True), ("vsock", "cid 1:9999", False)]
+        ("vsock", "cid 2:9999", True),
+        ("vsock", "cid 1:9999", False),
+    ]
 
 
 def test_unknown_family_is_counted_as_outside() -> None:
-    line = (f"6     connect({fd(3, 1)}, {{sa_family=AF_BLUETOOTH, sa_data=\"\"}}, 16) "
-            "= -1 EPROTOTYPE (Protocol wrong type for socket)")
+    line = (
+        f'6     connect({fd(3, 1)}, {{sa_family=AF_BLUETOOTH, sa_data=""}}, 16) '
+        "= -1 EPROTOTYPE (Protocol wrong type for socket)"
+    )
     (attempt,) = summarise(parse_lines([line])).attempts
     assert attempt.family == "af_bluetooth" and attempt.outside
 
 
-@pytest.mark.parametrize(("family", "address", "loopback"), [
-    ("ipv4", "127.0.0.1", True), ("ipv4", "127.8.9.10", True), ("ipv4", "0.0.0.0", True),
-    ("ipv4", "192.0.2.1", False), ("ipv6", "::1", True), ("ipv6", "::", True),
-    ("ipv6", "::ffff:127.0.0.1", True), ("ipv6", "::ffff:192.0.2.1", False),
-    ("ipv6", "2001:db8::1", False), ("ipv6", "fe80::1%lo", False), ("ipv4", "junk", False),
-])
+@pytest.mark.parametrize(
+    ("family", "address", "loopback"),
+    [
+        ("ipv4", "127.0.0.1", True),
+        ("ipv4", "127.8.9.10", True),
+        ("ipv4", "0.0.0.0", True),
+        ("ipv4", "192.0.2.1", False),
+        ("ipv6", "::1", True),
+        ("ipv6", "::", True),
+        ("ipv6", "::ffff:127.0.0.1", True),
+        ("ipv6", "::ffff:192.0.2.1", False),
+        ("ipv6", "2001:db8::1", False),
+        ("ipv6", "fe80::1%lo", False),
+        ("ipv4", "junk", False),
+    ],
+)
 def test_loopback_classification(family: str, address: str, loopback: bool) -> None:
     assert is_loopback_address(family, address) is loopback
 

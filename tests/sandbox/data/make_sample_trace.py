@@ -19,7 +19,7 @@ from pathlib import Path
 
 from allegiance.sandbox.egress import run_isolated
 
-CHILD = r'''
+CHILD = r"""
 import ctypes, os, socket, subprocess, sys, threading
 
 def attempt(family, kind, address):
@@ -76,7 +76,7 @@ if (libc.unshare(0x00020000) == 0
 own = os.open("/proc/self/ns/net", os.O_RDONLY)
 if libc.unshare(0x40000000) == 0:
     libc.setns(own, 0x40000000)
-'''
+"""
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ CATEGORIES: tuple[str, ...] = (
     "soft_refusal",
     "deflection",
     "redirect",
+    "alternative",
     "moralizing",
 )
 
@@ -174,6 +175,17 @@ class MarkerSet:
     languages: tuple[str, ...]
     by_script: Mapping[str, re.Pattern[str]]
     guard: re.Pattern[str] | None
+    lecture_strong: re.Pattern[str] | None = None
+    lecture_weak: re.Pattern[str] | None = None
+
+    def lecture_score(self, text: str) -> float:
+        """Moral-lesson vocabulary in ``text``: 1 per strong word, 0.5 per weak one."""
+        score = 0.0
+        if self.lecture_strong is not None:
+            score += sum(1 for _ in self.lecture_strong.finditer(text))
+        if self.lecture_weak is not None:
+            score += 0.5 * sum(1 for _ in self.lecture_weak.finditer(text))
+        return score
 
     def find(self, text: str) -> list[Hit]:
         """All marker hits in normalised ``text``, minus those inside a look-alike guard."""
@@ -237,10 +249,14 @@ def load_markers() -> MarkerSet:
     guard_patterns = [
         str(p) for data in files.values() for p in data.get("not_refusal_patterns") or ()
     ]
+    strong = [str(w) for data in files.values() for w in data.get("lecture_words") or ()]
+    weak = [str(w) for data in files.values() for w in data.get("lecture_words_weak") or ()]
     return MarkerSet(
         languages=tuple(sorted(files)),
         by_script=by_script,
         guard=compile_phrases(guards, guard_patterns),
+        lecture_strong=compile_phrases(strong),
+        lecture_weak=compile_phrases(weak),
     )
 
 
