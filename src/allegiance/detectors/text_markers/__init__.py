@@ -28,6 +28,7 @@ CATEGORIES: tuple[str, ...] = (
     "deflection",
     "redirect",
     "alternative",
+    "concession",
     "judgement",
     "moralizing",
 )
