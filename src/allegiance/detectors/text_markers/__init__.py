@@ -177,17 +177,13 @@ class MarkerSet:
     languages: tuple[str, ...]
     by_script: Mapping[str, re.Pattern[str]]
     guard: re.Pattern[str] | None
-    lecture_strong: re.Pattern[str] | None = None
-    lecture_weak: re.Pattern[str] | None = None
+    lecture: re.Pattern[str] | None = None  # named groups "strong" and "weak"
 
     def lecture_score(self, text: str) -> float:
         """Moral-lesson vocabulary in ``text``: 1 per strong word, 0.5 per weak one."""
-        score = 0.0
-        if self.lecture_strong is not None:
-            score += sum(1 for _ in self.lecture_strong.finditer(text))
-        if self.lecture_weak is not None:
-            score += 0.5 * sum(1 for _ in self.lecture_weak.finditer(text))
-        return score
+        if self.lecture is None:
+            return 0.0
+        return sum(1.0 if m.lastgroup == "strong" else 0.5 for m in self.lecture.finditer(text))
 
     def find(self, text: str) -> list[Hit]:
         """All marker hits in normalised ``text``, minus those inside a look-alike guard."""
@@ -257,9 +253,18 @@ def load_markers() -> MarkerSet:
         languages=tuple(sorted(files)),
         by_script=by_script,
         guard=compile_phrases(guards, guard_patterns),
-        lecture_strong=compile_phrases(strong),
-        lecture_weak=compile_phrases(weak),
+        lecture=_lecture_pattern(strong, weak),
     )
+
+
+def _lecture_pattern(strong: list[str], weak: list[str]) -> re.Pattern[str] | None:
+    """One regex for both lecture word lists, so a sentence is scanned once."""
+    groups = [
+        f"(?P<{name}>{source})"
+        for name, words in (("strong", strong), ("weak", weak))
+        if (source := phrases_regex(words)) is not None
+    ]
+    return re.compile("|".join(groups)) if groups else None
 
 
 @lru_cache(maxsize=4096)
