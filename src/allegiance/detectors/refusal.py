@@ -231,7 +231,7 @@ def extract(prompt: str, response: str) -> tuple[Features, list[Hit]]:
         (
             h.start
             for h in hits
-            if (h.category in ("refusal", "soft_refusal") and h.start < opening_end)
+            if (h.category in ("refusal", "soft_refusal", "opinion") and h.start < opening_end)
             or (h.category == "judgement" and h.start < first_sentence_end)
         ),
         default=None,
@@ -289,7 +289,7 @@ def extract(prompt: str, response: str) -> tuple[Features, list[Hit]]:
     for h in hits:
         counts[h.category] += 1
     overlap: float | None = None
-    if counts["deflection"] or counts["redirect"] or counts["soft_refusal"]:
+    if counts["deflection"] or counts["redirect"] or counts["soft_refusal"] or counts["opinion"]:
         prompt_keys = _content_tokens(norm_prompt)
         if len(prompt_keys) >= 2:
             answer_keys = _content_tokens(" ".join(substance_text))
@@ -311,8 +311,10 @@ def extract(prompt: str, response: str) -> tuple[Features, list[Hit]]:
         refusal_open=any(start < opening_end for start in refusal_starts),
         refusal_first=any(start < first_sentence_end for start in refusal_starts),
         refusal_late=any(start >= opening_end for start in refusal_starts),
-        soft_open=any(h.start < opening_end for h in hits if h.category == "soft_refusal"),
-        soft=counts["soft_refusal"],
+        soft_open=any(
+            h.start < opening_end for h in hits if h.category in ("soft_refusal", "opinion")
+        ),
+        soft=counts["soft_refusal"] + counts["opinion"],
         deflection=counts["deflection"],
         redirect=counts["redirect"],
         moralizing=counts["moralizing"] + counts["judgement"],

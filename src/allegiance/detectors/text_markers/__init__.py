@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 CATEGORIES: tuple[str, ...] = (
+    "opinion",  # before "refusal": it wins when both start at the same place
     "refusal",
     "soft_refusal",
     "deflection",
