@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from allegiance.detectors.base import Verdict, register
+from allegiance.detectors.refusal import VERSION as REFUSAL_VERSION
 from allegiance.detectors.refusal import detect_refusal
 from allegiance.detectors.text_markers import find_aliases, normalize
 from allegiance.errors import ConfigError
@@ -81,7 +82,7 @@ def _negated(text: str, start: int, end: int) -> bool:
 
 @register(
     "facts",
-    version="2",
+    version=f"2+refusal{REFUSAL_VERSION}",  # "avoided" comes from the refusal detector
     labels=LABELS,
     flagged_labels=FLAGGED,
     description=(
