@@ -120,3 +120,21 @@ def test_judge_bad_records(tmp_path: Path) -> None:
     (tmp_path / "in.jsonl").write_text('{"prompt": "hi"}\n')
     result = cli("judge", "--detector", "refusal", "in.jsonl", cwd=tmp_path)
     _assert_one_line_error(result, "'prompt' and 'response'")
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("run", "--nope"), "No such option '--nope'"),
+        (("judge",), "Missing argument 'FILE'"),
+        (("frob",), "No such command 'frob'"),
+        (("report", "--format", "xx"), "Invalid value for '--format'"),
+    ],
+)
+def test_usage_errors_are_one_line(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
+    result = cli(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("allegiance: error: ") and needle in lines[0]
+    assert "--help" in lines[0]

@@ -84,8 +84,15 @@ def main(argv: list[str] | None = None) -> Any:
     except KeyboardInterrupt:
         click.echo("allegiance: interrupted", err=True)
         sys.exit(130)
+    except click.UsageError as error:
+        # one line, like every other user error (click's own format takes three)
+        where = error.ctx.command_path if error.ctx is not None else "allegiance"
+        click.echo(
+            f"allegiance: error: {error.format_message()} (see '{where} --help')", err=True
+        )
+        sys.exit(error.exit_code)
     except click.ClickException as error:
-        error.show()
+        click.echo(f"allegiance: error: {error.format_message()}", err=True)
         sys.exit(error.exit_code)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
