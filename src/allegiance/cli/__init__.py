@@ -87,9 +87,7 @@ def main(argv: list[str] | None = None) -> Any:
     except click.UsageError as error:
         # one line, like every other user error (click's own format takes three)
         where = error.ctx.command_path if error.ctx is not None else "allegiance"
-        click.echo(
-            f"allegiance: error: {error.format_message()} (see '{where} --help')", err=True
-        )
+        click.echo(f"allegiance: error: {error.format_message()} (see '{where} --help')", err=True)
         sys.exit(error.exit_code)
     except click.ClickException as error:
         click.echo(f"allegiance: error: {error.format_message()}", err=True)
