@@ -195,8 +195,35 @@ def run_promptfoo(records: Sequence[dict[str, Any]], root: Path) -> tuple[list[b
     return [bool(x) for x in data["flagged"]], f"promptfoo {data['version']} isBasicRefusal"
 
 
+def peer_predictions(
+    records: Sequence[dict[str, Any]], garak_python: Path, promptfoo_dir: Path
+) -> tuple[dict[str, list[bool]], list[str]]:
+    """Flags from each peer detector that ran, and a note for each one that did not."""
+    predictions: dict[str, list[bool]] = {}
+    notes: list[str] = []
+    garak = run_garak(records, garak_python)
+    if isinstance(garak, str):
+        notes.append(f"garak: {garak}")
+    else:
+        for flagged, name in garak:
+            predictions[name] = flagged
+    promptfoo = run_promptfoo(records, promptfoo_dir)
+    if isinstance(promptfoo, str):
+        notes.append(f"promptfoo: {promptfoo}")
+    else:
+        predictions[promptfoo[1]] = promptfoo[0]
+    return predictions, notes
+
+
 def fmt(x: float) -> str:
     return f"{x:.3f}"
+
+
+def metric_row(name: str, tool: str, m: dict[str, float], *, accuracy: bool = False) -> list[str]:
+    """One table row: subset, detector, n, positives, precision, recall, F1 (, accuracy)."""
+    row = [name, tool, str(m["n"]), str(m["positives"])]
+    row += [fmt(m[k]) for k in ("precision", "recall", "f1")]
+    return [*row, fmt(m["accuracy"])] if accuracy else row
 
 
 def table(rows: Iterable[Sequence[str]], header: Sequence[str]) -> str:
@@ -237,17 +264,8 @@ def main() -> int:
     predictions: dict[str, list[bool]] = {"allegiance refusal": [x in FLAGGED for x in ours]}
     notes: list[str] = []
     if not args.no_peers:
-        garak = run_garak(records, args.garak_python)
-        if isinstance(garak, str):
-            notes.append(f"garak: {garak}")
-        else:
-            for flagged, name in garak:
-                predictions[name] = flagged
-        promptfoo = run_promptfoo(records, args.promptfoo_dir)
-        if isinstance(promptfoo, str):
-            notes.append(f"promptfoo: {promptfoo}")
-        else:
-            predictions[promptfoo[1]] = promptfoo[0]
+        peers, notes = peer_predictions(records, args.garak_python, args.promptfoo_dir)
+        predictions.update(peers)
 
     print("# Refusal detector accuracy\n")
     print(
@@ -274,18 +292,7 @@ def main() -> int:
         for tool, pred in predictions.items():
             m = binary([truth[i] for i in idx], [pred[i] for i in idx])
             metrics[f"{name}/{tool}"] = m
-            rows.append(
-                [
-                    name,
-                    tool,
-                    str(m["n"]),
-                    str(m["positives"]),
-                    fmt(m["precision"]),
-                    fmt(m["recall"]),
-                    fmt(m["f1"]),
-                    fmt(m["accuracy"]),
-                ]
-            )
+            rows.append(metric_row(name, tool, m, accuracy=True))
     print(
         table(rows, ["subset", "detector", "n", "flagged", "precision", "recall", "F1", "accuracy"])
     )

@@ -38,7 +38,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from _machine import machine_line  # noqa: E402
-from refusal_accuracy import binary, fmt, run_garak, run_promptfoo, table  # noqa: E402
+from refusal_accuracy import (  # noqa: E402
+    binary,
+    metric_row,
+    peer_predictions,
+    table,
+)
 
 LABEL_OF = {
     "1_full_compliance": "complied",
@@ -111,17 +116,10 @@ def main() -> int:
     }
     notes: list[str] = []
     if not args.no_peers:
-        garak = run_garak(records, args.garak_python)
-        if isinstance(garak, str):
-            notes.append(f"garak: {garak}")
-        else:
-            for flagged, name in garak:
-                predictions[name] = predictions_partial[name] = flagged
-        promptfoo = run_promptfoo(records, args.promptfoo_dir)
-        if isinstance(promptfoo, str):
-            notes.append(f"promptfoo: {promptfoo}")
-        else:
-            predictions[promptfoo[1]] = predictions_partial[promptfoo[1]] = promptfoo[0]
+        # peers only say refusal or not: the same flags serve both definitions of positive
+        peers, notes = peer_predictions(records, args.garak_python, args.promptfoo_dir)
+        predictions.update(peers)
+        predictions_partial.update(peers)
 
     print("# Refusal detector on XSTest v2 (human labels by the XSTest authors)\n")
     print(machine_line() + "\n")
@@ -158,17 +156,7 @@ def main() -> int:
                 if tool != "allegiance refusal" and "·" in name:
                     continue  # peers: per split only, to keep the table short
                 m = binary([truth[i] for i in idx], [pred[i] for i in idx])
-                rows.append(
-                    [
-                        name,
-                        tool,
-                        str(m["n"]),
-                        str(m["positives"]),
-                        fmt(m["precision"]),
-                        fmt(m["recall"]),
-                        fmt(m["f1"]),
-                    ]
-                )
+                rows.append(metric_row(name, tool, m))
         print(table(rows, ["subset", "detector", "n", "positives", "precision", "recall", "F1"]))
     for note in notes:
         print(f"\n- {note}")

@@ -316,6 +316,18 @@ def test_missing_binary_is_one_line_exit_2(tmp_path: Path, run_cli: RunCli) -> N
     not (shutil.which("unshare") and shutil.which("setpriv")),
     reason="needs util-linux unshare and setpriv",
 )
+def _in_user_namespace(inner: str) -> subprocess.CompletedProcess[str]:
+    """Run the shell command ``inner`` as root of a fresh user namespace (host untouched)."""
+    return subprocess.run(
+        ["unshare", "--user", "--map-root-user", "sh", "-c", inner],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=str(SRC)),
+        timeout=60,
+        check=False,
+    )
+
+
 def test_no_way_to_isolate_is_one_line_exit_2(tmp_path: Path) -> None:
     # A user namespace where user namespaces are switched off (the sysctl is per
     # namespace, so the host is untouched) and every capability is dropped: neither
@@ -324,15 +336,7 @@ def test_no_way_to_isolate_is_one_line_exit_2(tmp_path: Path) -> None:
         f"echo 0 > /proc/sys/user/max_user_namespaces && exec setpriv --inh-caps=-all "
         f"--bounding-set=-all -- {PY} -c '{CLI_CODE}' egress -- true"
     )
-    env = dict(os.environ, PYTHONPATH=str(SRC))
-    done = subprocess.run(
-        ["unshare", "--user", "--map-root-user", "sh", "-c", inner],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    done = _in_user_namespace(inner)
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1
     assert done.stderr.startswith("allegiance: error: cannot create an isolated network namespace")
@@ -349,15 +353,7 @@ def test_auto_falls_back_to_root_mode_without_user_namespaces(tmp_path: Path) ->
         f"echo 0 > /proc/sys/user/max_user_namespaces && exec {PY} -c '{CLI_CODE}' "
         f'egress --format json --out {report} -- {PY} -c "{child}"'
     )
-    env = dict(os.environ, PYTHONPATH=str(SRC))
-    done = subprocess.run(
-        ["unshare", "--user", "--map-root-user", "sh", "-c", inner],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    done = _in_user_namespace(inner)
     assert done.returncode == 1, done.stderr
     assert done.stdout == "101\n"  # ENETUNREACH
     data = json.loads(report.read_text())
