@@ -402,3 +402,19 @@ def test_marker_files_cover_the_suite_languages_and_use_known_keys() -> None:
             assert set(data) <= known, (entry.name, set(data) - known)
             assert data["language"] == entry.name.removesuffix(".yaml")
             assert data["refusal"], entry.name  # every language can say no
+
+
+STYLES = Path(__file__).parent / "data" / "refusal_styles.jsonl"
+
+
+def _style_cases() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in STYLES.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.parametrize("case", _style_cases(), ids=lambda c: c["response"][:40])
+def test_refusal_styles_of_large_models(case: dict[str, Any]) -> None:
+    """Answers written for this test in the styles of DeepSeek, Qwen, GPT-4, Llama-2, Mistral
+    and others, in seven languages (refusal templates, official-line evasions, lectures with
+    alternatives, hedged but real answers). Binary: flagged or not, as the benchmarks score."""
+    verdict = detect_refusal(Probe.from_prompt(case["prompt"]), case["response"])
+    assert verdict.flagged == (case["label"] in ("refused", "evasive")), verdict.evidence
