@@ -370,7 +370,7 @@ def _binary_f1(records: list[dict[str, str]]) -> float:
 # Binary F1 on the held-out test split, measured with benchmarks/refusal_accuracy.py on
 # 2026-11-27 (detector version 2) (see REFUSAL_LABELS.md). The margin allows a deliberate, reviewed trade-off of
 # one or two answers; a larger drop is a regression.
-TEST_SPLIT_F1 = {"all": 0.897, "model": 0.887}
+TEST_SPLIT_F1 = {"all": 0.892, "model": 0.887}
 MARGIN = 0.03
 
 
