@@ -119,7 +119,10 @@ def test_database_that_is_not_sqlite(tmp_path: Path) -> None:
 def test_judge_bad_records(tmp_path: Path) -> None:
     (tmp_path / "in.jsonl").write_text('{"prompt": "hi"}\n')
     result = cli("judge", "--detector", "refusal", "in.jsonl", cwd=tmp_path)
-    _assert_one_line_error(result, "'prompt' and 'response'")
+    _assert_one_line_error(result, "needs a string field 'response'")
+    (tmp_path / "in.jsonl").write_text('{"prompt": 3, "response": "ok"}\n')
+    result = cli("judge", "--detector", "refusal", "in.jsonl", cwd=tmp_path)
+    _assert_one_line_error(result, "'prompt' must be a string")
 
 
 @pytest.mark.parametrize(

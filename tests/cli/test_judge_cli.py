@@ -193,3 +193,17 @@ def test_judge_boolean_labels_and_label_map(tmp_path: Path) -> None:
     assert "recall 1.000" in result.stderr
     result = cli("judge", "-d", "refusal", "odd.jsonl", "--label-map", "x=nonsense", cwd=tmp_path)
     assert result.returncode == 2 and "is not one of" in result.stderr
+
+
+def test_judge_records_without_a_prompt_are_judged_on_the_answer(tmp_path: Path) -> None:
+    _write(
+        tmp_path / "in.jsonl",
+        [
+            {"response": "I'm sorry, but I can't help with that.", "label": "refused"},
+            {"response": "Paris is the capital of France.", "label": "complied"},
+        ],
+    )
+    result = cli("judge", "-d", "refusal", "in.jsonl", "--out", "out.jsonl", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "2 record(s) have no 'prompt'" in result.stderr
+    assert "precision 1.000, recall 1.000" in result.stderr

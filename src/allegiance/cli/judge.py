@@ -94,16 +94,28 @@ def command(
         looked_up = refresh_online(answers)
         click.echo(f"online: looked up {len(looked_up)} package name(s)", err=True)
     verdicts = []
+    without_prompt = 0
     for number, record in records:
-        if not isinstance(record.get("prompt"), str) or not isinstance(record.get("response"), str):
+        if not isinstance(record.get("response"), str):
             raise ConfigError(
-                f"{file}:{number}: each record needs string fields '{prompt_field}' and "
-                f"'{response_field}' (see --prompt-field, --response-field)"
+                f"{file}:{number}: each record needs a string field '{response_field}' "
+                f"(see --response-field)"
             )
+        if record.get("prompt") is None:
+            # logs often keep only the answer: judge it alone (echo and relevance checks off)
+            record["prompt"] = ""
+            without_prompt += 1
+        elif not isinstance(record["prompt"], str):
+            raise ConfigError(f"{file}:{number}: '{prompt_field}' must be a string")
         if not isinstance(record.get("expect") or {}, dict):
             raise ConfigError(f"{file}:{number}: 'expect' must be an object")
         probe = Probe.from_prompt(record["prompt"], expect=record.get("expect") or {})
         verdicts.append(info(probe, record["response"]))
+    if without_prompt:
+        click.echo(
+            f"note: {without_prompt} record(s) have no '{prompt_field}'; judged on the answer alone",
+            err=True,
+        )
     llm_labels: list[str | None] = []
     if judge_target:
         import asyncio
