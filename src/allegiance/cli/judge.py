@@ -80,37 +80,35 @@ def command(
     info = get_detector(detector)
     mapping = parse_label_map(label_map, info.labels)
     records = _read(Path(file))
-    if (prompt_field, response_field) != ("prompt", "response"):
-        records = [
-            (n, {**r, "prompt": r.get(prompt_field), "response": r.get(response_field)})
-            for n, r in records
-        ]
     if online:
         if detector != "packages":
             raise ConfigError("--online applies to the packages detector only")
         from allegiance.detectors.packages import refresh_online
 
-        answers = [r["response"] for _, r in records if isinstance(r.get("response"), str)]
+        answers = [r[response_field] for _, r in records if isinstance(r.get(response_field), str)]
         looked_up = refresh_online(answers)
         click.echo(f"online: looked up {len(looked_up)} package name(s)", err=True)
     verdicts = []
+    pairs: list[tuple[str, str]] = []  # (prompt, response); the records themselves stay as read
     without_prompt = 0
     for number, record in records:
-        if not isinstance(record.get("response"), str):
+        response, prompt = record.get(response_field), record.get(prompt_field)
+        if not isinstance(response, str):
             raise ConfigError(
                 f"{file}:{number}: each record needs a string field '{response_field}' "
                 f"(see --response-field)"
             )
-        if record.get("prompt") is None:
+        if prompt is None:
             # logs often keep only the answer: judge it alone (echo and relevance checks off)
-            record["prompt"] = ""
+            prompt = ""
             without_prompt += 1
-        elif not isinstance(record["prompt"], str):
+        elif not isinstance(prompt, str):
             raise ConfigError(f"{file}:{number}: '{prompt_field}' must be a string")
+        pairs.append((prompt, response))
         if not isinstance(record.get("expect") or {}, dict):
             raise ConfigError(f"{file}:{number}: 'expect' must be an object")
-        probe = Probe.from_prompt(record["prompt"], expect=record.get("expect") or {})
-        verdicts.append(info(probe, record["response"]))
+        probe = Probe.from_prompt(prompt, expect=record.get("expect") or {})
+        verdicts.append(info(probe, response))
     if without_prompt:
         click.echo(
             f"note: {without_prompt} record(s) have no '{prompt_field}'; judged on the answer alone",
@@ -127,11 +125,7 @@ def command(
 
         target, _ = build_target(judge_target, load_config(config_path), api_key_env=api_key_env)
         warm_up(target)
-        llm_labels = asyncio.run(
-            judge_many(
-                target, rubric_for(detector), [(r["prompt"], r["response"]) for _, r in records]
-            )
-        )
+        llm_labels = asyncio.run(judge_many(target, rubric_for(detector), pairs))
     try:
         out = open(out_path, "w", encoding="utf-8") if out_path else sys.stdout  # noqa: SIM115
     except OSError as error:
