@@ -39,15 +39,24 @@ class AttemptSpec:
 
 
 def attempt_id(
-    target_id: str, messages: Sequence[dict[str, str]], params: GenerationParams, sample_index: int
+    target_id: str,
+    messages: Sequence[dict[str, str]],
+    params: GenerationParams,
+    sample_index: int,
+    probe_key: str | None = None,
 ) -> str:
+    """Content hash of one request. ``probe_key`` ("suite/probe id") is added only when two
+    probes of one run send the same request (see :func:`plan_attempts`)."""
+    content: dict[str, object] = {
+        "target": target_id,
+        "messages": [dict(m) for m in messages],
+        "params": params.as_dict(),
+        "sample": sample_index,
+    }
+    if probe_key is not None:
+        content["probe"] = probe_key
     canonical = json.dumps(
-        {
-            "target": target_id,
-            "messages": [dict(m) for m in messages],
-            "params": params.as_dict(),
-            "sample": sample_index,
-        },
+        content,
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
@@ -87,9 +96,15 @@ def plan_attempts(
 
     ``max_tokens`` (from the command line) overrides the suite and probe settings;
     ``default_max_tokens`` (from the config file) applies only where neither sets one.
+
+    Two probes that send the same request (the same question in two suites) would share one
+    content hash, and so one stored attempt with one probe's tags and answer key: the other
+    suite would silently lose the probe. Such requests get the probe's "suite/id" in their
+    hash instead, so each probe keeps its own attempt; every other id stays a pure content
+    hash (and cache hits across runs are unchanged).
     """
-    specs: list[AttemptSpec] = []
-    seen: set[str] = set()
+    planned: list[tuple[str, PlannedTarget, str, Probe, int, GenerationParams]] = []
+    owners: dict[str, set[str]] = {}
     for target in targets:
         for suite in suites:
             for probe in suite.probes:
@@ -102,17 +117,25 @@ def plan_attempts(
                         seed=sample_seed(seed, index),
                     )
                     key = attempt_id(target.target_id, probe.messages, params, index)
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                    specs.append(
-                        AttemptSpec(
-                            attempt_id=key,
-                            target_name=target.name,
-                            target_id=target.target_id,
-                            probe=probe,
-                            sample_index=index,
-                            request=ChatRequest(messages=probe.messages, params=params),
-                        )
-                    )
+                    owner = f"{suite.name}/{probe.id}"
+                    owners.setdefault(key, set()).add(owner)
+                    planned.append((key, target, owner, probe, index, params))
+    specs: list[AttemptSpec] = []
+    seen: set[str] = set()
+    for key, target, owner, probe, index, params in planned:
+        if len(owners[key]) > 1:
+            key = attempt_id(target.target_id, probe.messages, params, index, probe_key=owner)
+        if key in seen:
+            continue
+        seen.add(key)
+        specs.append(
+            AttemptSpec(
+                attempt_id=key,
+                target_name=target.name,
+                target_id=target.target_id,
+                probe=probe,
+                sample_index=index,
+                request=ChatRequest(messages=probe.messages, params=params),
+            )
+        )
     return specs
