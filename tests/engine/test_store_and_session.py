@@ -253,7 +253,8 @@ def test_two_names_for_one_model_ask_once(tmp_path: Path) -> None:
 
 def test_a_question_shared_by_two_suites_is_kept_by_both(tmp_path: Path) -> None:
     """The same request in two suites used to be one attempt with one probe record: the
-    second suite silently lost the probe (censorship and facts share a question)."""
+    second suite silently lost the probe (censorship and facts share a question). Now the
+    probe is part of the attempt's identity, in one run and across runs."""
     (tmp_path / "one.yaml").write_text(
         "name: one\nprobes:\n  - {id: shared, prompt: 'Which country uses +886?', "
         "tags: {topic: taiwan}}\n  - {id: own, prompt: 'Hello'}\n"
@@ -266,19 +267,16 @@ def test_a_question_shared_by_two_suites_is_kept_by_both(tmp_path: Path) -> None
         result = _run_cli(tmp_path, server, "one.yaml", "two.yaml", "--run-id", "r")
         assert result.returncode == 0, result.stderr
         assert sum(server.counts.values()) == 3  # the shared question is asked for each suite
+        # a later run of one suite (same target) reuses its own attempts, nobody else's
+        again = _run_cli(tmp_path, server, "two.yaml", "--run-id", "r2")
+        assert again.returncode == 0, again.stderr
+        assert sum(server.counts.values()) == 3
     db = sqlite3.connect(tmp_path / "r.db")
     rows = db.execute("SELECT suite, probe_id, probe FROM attempts ORDER BY suite, probe_id")
     got = [(suite, probe_id, json.loads(probe)) for suite, probe_id, probe in rows]
     assert [(s, p) for s, p, _ in got] == [("one", "own"), ("one", "shared"), ("two", "shared")]
     assert got[2][2]["expect"] == {"answers": ["taiwan"]}
-    # a probe that no other suite shares keeps the plain content hash (cache hits across runs)
-    from allegiance.engine.plan import PlannedTarget, attempt_id, plan_attempts
-
-    specs = plan_attempts(
-        [load_suite(str(tmp_path / "one.yaml")), load_suite(str(tmp_path / "two.yaml"))],
-        [PlannedTarget("t", "tid")],
-    )
-    own = next(s for s in specs if s.probe.id == "own")
-    assert own.attempt_id == attempt_id("tid", own.probe.messages, own.request.params, 0)
-    shared = [s.attempt_id for s in specs if s.probe.id == "shared"]
-    assert len(set(shared)) == 2
+    suites = db.execute(
+        "SELECT a.suite FROM run_attempts r JOIN attempts a USING (attempt_id) WHERE r.run_id='r2'"
+    ).fetchall()
+    assert suites == [("two",)]

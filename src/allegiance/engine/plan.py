@@ -43,20 +43,23 @@ def attempt_id(
     messages: Sequence[dict[str, str]],
     params: GenerationParams,
     sample_index: int,
-    probe_key: str | None = None,
+    probe_key: str,
 ) -> str:
-    """Content hash of one request. ``probe_key`` ("suite/probe id") is added only when two
-    probes of one run send the same request (see :func:`plan_attempts`)."""
-    content: dict[str, object] = {
-        "target": target_id,
-        "messages": [dict(m) for m in messages],
-        "params": params.as_dict(),
-        "sample": sample_index,
-    }
-    if probe_key is not None:
-        content["probe"] = probe_key
+    """Content hash of one attempt: the target, exactly what is sent, the sample, and which
+    probe it answers ("suite/probe id").
+
+    The probe is part of the identity because an attempt is judged against its probe's tags
+    and answer key: when two suites ask the same question, each keeps its own attempt (and
+    the run asks twice) rather than one suite silently reusing the other's record.
+    """
     canonical = json.dumps(
-        content,
+        {
+            "target": target_id,
+            "messages": [dict(m) for m in messages],
+            "params": params.as_dict(),
+            "sample": sample_index,
+            "probe": probe_key,
+        },
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
@@ -96,15 +99,9 @@ def plan_attempts(
 
     ``max_tokens`` (from the command line) overrides the suite and probe settings;
     ``default_max_tokens`` (from the config file) applies only where neither sets one.
-
-    Two probes that send the same request (the same question in two suites) would share one
-    content hash, and so one stored attempt with one probe's tags and answer key: the other
-    suite would silently lose the probe. Such requests get the probe's "suite/id" in their
-    hash instead, so each probe keeps its own attempt; every other id stays a pure content
-    hash (and cache hits across runs are unchanged).
     """
-    planned: list[tuple[str, PlannedTarget, str, Probe, int, GenerationParams]] = []
-    owners: dict[str, set[str]] = {}
+    specs: list[AttemptSpec] = []
+    seen: set[str] = set()
     for target in targets:
         for suite in suites:
             for probe in suite.probes:
@@ -116,26 +113,20 @@ def plan_attempts(
                         top_p=top_p,
                         seed=sample_seed(seed, index),
                     )
-                    key = attempt_id(target.target_id, probe.messages, params, index)
-                    owner = f"{suite.name}/{probe.id}"
-                    owners.setdefault(key, set()).add(owner)
-                    planned.append((key, target, owner, probe, index, params))
-    specs: list[AttemptSpec] = []
-    seen: set[str] = set()
-    for key, target, owner, probe, index, params in planned:
-        if len(owners[key]) > 1:
-            key = attempt_id(target.target_id, probe.messages, params, index, probe_key=owner)
-        if key in seen:
-            continue
-        seen.add(key)
-        specs.append(
-            AttemptSpec(
-                attempt_id=key,
-                target_name=target.name,
-                target_id=target.target_id,
-                probe=probe,
-                sample_index=index,
-                request=ChatRequest(messages=probe.messages, params=params),
-            )
-        )
+                    key = attempt_id(
+                        target.target_id, probe.messages, params, index, f"{suite.name}/{probe.id}"
+                    )
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    specs.append(
+                        AttemptSpec(
+                            attempt_id=key,
+                            target_name=target.name,
+                            target_id=target.target_id,
+                            probe=probe,
+                            sample_index=index,
+                            request=ChatRequest(messages=probe.messages, params=params),
+                        )
+                    )
     return specs

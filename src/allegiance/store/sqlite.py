@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS targets (
     first_seen  TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS attempts (
-    attempt_id         TEXT PRIMARY KEY, -- content hash: target, messages, params, sample
+    attempt_id         TEXT PRIMARY KEY, -- content hash: target, messages, params, sample, probe
     target_id          TEXT NOT NULL REFERENCES targets(target_id),
     suite              TEXT NOT NULL,
     probe_id           TEXT NOT NULL,
