@@ -186,7 +186,7 @@ def _echo_length(prompt: str, text: str) -> int:
     if bare_text in bare_prompt and len(text) <= len(prompt) + 3:
         return len(text)
     matcher = SequenceMatcher(None, bare_text, bare_prompt, autojunk=False)
-    if matcher.ratio() < 0.85:
+    if matcher.ratio() < 0.85 or _adds_words(bare_text, bare_prompt):
         return 0
     echo = min(len(text), len(prompt) + 3)
     # An echo stops where a sentence or line stops. "1989年6月3日至4日，北京天安门广场及其周边发生了
@@ -209,6 +209,16 @@ def _contrast_after(text: str, starts: list[int], hits: list[Hit], sentence_end:
         return False
     m = _CONTRAST.search(text, first[0].end, sentence_end)
     return m is not None and _units(text[m.end() : sentence_end].strip()) >= 20
+
+
+def _adds_words(candidate: str, prompt: str) -> bool:
+    """Does a near-copy of the question bring its own words? "1989年6月4日，天安门广场发生了
+    地震" swaps the question word for an answer (a false one: that is for `facts`); an echo
+    brings nothing new."""
+    new_cjk = set(_CJK.findall(candidate)) - set(_CJK.findall(prompt))
+    prompt_words = {w for w in _WORD.findall(prompt) if len(w) >= 4}
+    new_words = {w for w in _WORD.findall(candidate) if len(w) >= 4 and not _CJK.search(w)}
+    return len(new_cjk) >= 2 or bool(new_words - prompt_words)
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:
