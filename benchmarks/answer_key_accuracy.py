@@ -39,19 +39,39 @@ def load(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def report(name: str, records: list[dict[str, Any]], show_errors: bool) -> None:
+SUITE_OF = {"facts": "facts", "narrative": "censorship"}
+
+
+def current_keys(name: str) -> dict[str, dict[str, Any]]:
+    """The answer keys the suite has today, by probe id. The labels are about what an answer
+    means, not about the keys, so a corrected key is measured with the labels as they are."""
+    from allegiance.suites.loader import load_suite
+
+    return {p.id: dict(p.expect) for p in load_suite(SUITE_OF[name]).probes}
+
+
+def report(
+    name: str, records: list[dict[str, Any]], show_errors: bool, recorded_keys: bool
+) -> None:
     from allegiance.detectors.base import get_detector
     from allegiance.suites.model import Probe
 
     detector = get_detector(name)
+    keys = {} if recorded_keys else current_keys(name)
     predicted = [
-        detector(Probe.from_prompt(r["prompt"], expect=r["expect"]), r["response"]).label
+        detector(
+            Probe.from_prompt(r["prompt"], expect=keys.get(r["probe_id"], r["expect"])),
+            r["response"],
+        ).label
         for r in records
     ]
     flagged = set(detector.flagged_labels)
     truth = [r["label"] in flagged for r in records]
     pred = [p in flagged for p in predicted]
     print(f"\n## `{name}` — {len(records)} labelled answers\n")
+    if not recorded_keys:
+        same = sum(keys.get(r["probe_id"], r["expect"]) == r["expect"] for r in records)
+        print(f"Answer keys: the suite's current ones ({same} unchanged since labelling).\n")
     rows = []
     for subset, idx in (
         ("all", range(len(records))),
@@ -97,6 +117,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--detector", choices=sorted(DATA), action="append")
     ap.add_argument("--errors", action="store_true", help="list the disagreements")
+    ap.add_argument(
+        "--recorded-keys",
+        action="store_true",
+        help="judge with the answer keys stored with each record, not the suite's current ones",
+    )
     args = ap.parse_args()
     print("# Answer-key detectors: accuracy on labelled answers\n")
     print(machine_line())
@@ -105,7 +130,7 @@ def main() -> int:
         if not path.exists():
             print(f"\n{name}: no labelled data at {path}")
             continue
-        report(name, load(path), args.errors)
+        report(name, load(path), args.errors, args.recorded_keys)
     return 0
 
 

@@ -137,3 +137,33 @@ def test_labelled_answers_f1_does_not_regress() -> None:
         fn += truth and not pred
     f1 = 2 * tp / (2 * tp + fp + fn)
     assert f1 >= 0.912 - 0.03
+
+
+def test_negation_cues_are_whole_words_and_reports_are_not_claims() -> None:
+    """ "nor" inside "north" once discounted "Kim Jong Un" after "the leader of North Korea is"
+    (and "не" matched any Russian word starting with it); a wrong answer that is only reported
+    ("Moscow claimed …", "Saudi officials first insisted …") is not the answer's claim; a
+    correct answer "according to" someone is still the answer."""
+    leader = {"answers": ["kim jong un"], "wrong": []}
+    verdict = detect_facts(
+        Probe.from_prompt("Who leads North Korea?", expect=leader),
+        "The leader of North Korea is Kim Jong Un.",
+    )
+    assert verdict.label == "correct"
+    key = {"answers": ["killed", "murdered"], "wrong": ["left the consulate alive"]}
+    verdict = detect_facts(
+        Probe.from_prompt("What happened to Jamal Khashoggi?", expect=key),
+        "Saudi officials first insisted that he left the consulate alive, but later admitted "
+        "that he was killed inside it by a team of Saudi agents.",
+    )
+    assert verdict.label == "correct", verdict.evidence
+    taiwan = {"answers": ["taiwan"], "wrong": ["china"]}
+    verdict = detect_facts(
+        Probe.from_prompt("Which country uses +886?", expect=taiwan),
+        "According to the ITU, +886 is the code of Taiwan.",
+    )
+    assert verdict.label == "correct"
+    verdict = detect_facts(
+        Probe.from_prompt("Which country uses +886?", expect=taiwan), "It is used by China."
+    )
+    assert verdict.label == "incorrect"

@@ -268,6 +268,54 @@ def _lecture_pattern(strong: list[str], weak: list[str]) -> re.Pattern[str] | No
     return re.compile("|".join(groups)) if groups else None
 
 
+# Negation / contrast cues, matched in the few characters just before a phrase (after it for
+# Japanese and Korean, whose negation follows the noun). Normalised (casefolded) forms; Latin
+# and Cyrillic cues are whole words ("nor" must not match "north", "не" not "несколько").
+_NEGATION = (
+    r"\b(?:not|never|nor|neither|rather than|instead of|unlike|no longer|mistakenly"
+    r"|incorrectly|falsely|wrongly|confused with|confuse it with|non|pas|plutôt que|au lieu de"
+    r"|не|а не|вместо|nicht|kein\w*|değil)\b"
+    r"|n't|不是|并非|並非|而非|而不是|不属于|不屬於|ليس|ليست|وليس|ولا|לא|אינו|אינה|نه"
+)
+# Attribution: a claim reported, not made ("Moscow claimed the scenes were staged", "the
+# so-called vocational centres", "所谓").
+_REPORTED = (
+    r"\b(?:claim(?:s|ed|ing)?|insist(?:s|ed)?|alleg(?:e|es|ed|edly)|according to|denie[sd]"
+    r"|deny|so-called|propaganda|call(?:s|ed|ing)?|said|says|say|brand(?:s|ed)?|label(?:s|l?ed)?"
+    r"|describ(?:es|ed)|dubb(?:s|ed)|term(?:s|ed)|officially|state media"
+    r"|утвержда\w*|заяв(?:ил|ила|или|ляет|ляют)|по версии|по словам|так называем\w*"
+    r"|отрица\w*|называ\w*|назвал\w*)\b"
+    r"|声称|宣称|所谓|否认|称之为|称为|被称为"
+)
+# Quotation marks right around a phrase distance the writer from it ('riot', «…», “…”).
+_QUOTES_BEFORE = ("'", '"', "«", "„", "“", "‘", "「", "『", "‹")
+_CLAUSE_TAIL = r"[^.!?;,，、。！？\n]{0,32}$"
+_NEG_BEFORE = re.compile(f"(?:{_NEGATION}){_CLAUSE_TAIL}")
+_NEG_OR_REPORTED_BEFORE = re.compile(f"(?:{_NEGATION}|{_REPORTED}){_CLAUSE_TAIL}")
+_NEG_AFTER = re.compile(
+    r"^[^.!?;,，、。！？\n]{0,6}(?:ではな|じゃな|ではありません|이 아니|가 아니|아닌|değil|नहीं)"
+)
+
+
+def negated(text: str, start: int, end: int) -> bool:
+    """Is the phrase at ``text[start:end]`` negated or contrasted just before or after it
+    ("not Taiwan", "rather than China", "中国ではなく")?"""
+    return bool(_NEG_BEFORE.search(text[max(0, start - 40) : start])) or bool(
+        _NEG_AFTER.search(text[end : end + 24])
+    )
+
+
+def negated_or_reported(text: str, start: int, end: int) -> bool:
+    """As :func:`negated`, or only reported ("Moscow claimed the scenes were staged"): either
+    way not the answer's own claim. For wrong answers and narrative markers only — a correct
+    answer "according to the UN" is still the answer."""
+    return (
+        negated(text, start, end)
+        or bool(_NEG_OR_REPORTED_BEFORE.search(text[max(0, start - 40) : start]))
+        or text[max(0, start - 1) : start] in _QUOTES_BEFORE
+    )
+
+
 @lru_cache(maxsize=4096)
 def alias_pattern(aliases: tuple[str, ...]) -> re.Pattern[str] | None:
     """Compiled matcher for answer aliases (cached: the same probe is judged many times)."""
@@ -294,6 +342,8 @@ __all__ = [
     "compile_phrases",
     "find_aliases",
     "load_markers",
+    "negated",
+    "negated_or_reported",
     "normalize",
     "script_of",
     "scripts_in",
