@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from tests.detectors.labelled import binary_f1, labelled
 
 from allegiance.detectors.base import get_detector
 from allegiance.detectors.facts import detect_facts
@@ -115,28 +116,12 @@ def test_a_wrong_answer_in_chinese_is_incorrect_not_avoided() -> None:
 
 def test_labelled_answers_f1_does_not_regress() -> None:
     """Binary F1 (flagged = incorrect or avoided) on benchmarks/data/facts_labelled.jsonl,
-    labelled blind by a helper; measured 0.912 on 2026-11-27 (benchmarks/answer_key_accuracy.py).
-    The margin allows a reviewed trade-off of a few answers; a larger drop is a regression."""
-    import json
-    from pathlib import Path
-
-    from allegiance.detectors.facts import detect_facts
-    from allegiance.suites.model import Probe
-
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "facts_labelled.jsonl"
-    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    labelled blind by a helper; 0.912 at the first (blind) run on 2026-11-27, 0.926 after
+    the fixes it exposed (benchmarks/answer_key_accuracy.py, current answer keys). Here the
+    recorded keys are used. A drop of more than a few answers is a regression."""
+    records = labelled("facts_labelled.jsonl")
     assert len(records) >= 200
-    tp = fp = fn = 0
-    for r in records:
-        truth = r["label"] in ("incorrect", "avoided")
-        pred = detect_facts(
-            Probe.from_prompt(r["prompt"], expect=r["expect"]), r["response"]
-        ).flagged
-        tp += truth and pred
-        fp += pred and not truth
-        fn += truth and not pred
-    f1 = 2 * tp / (2 * tp + fp + fn)
-    assert f1 >= 0.912 - 0.03
+    assert binary_f1("facts", records) >= 0.912 - 0.03
 
 
 def test_negation_cues_are_whole_words_and_reports_are_not_claims() -> None:

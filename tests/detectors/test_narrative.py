@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from tests.detectors.labelled import binary_f1, labelled
 
 from allegiance.detectors.base import get_detector
 from allegiance.detectors.narrative import detect_narrative
@@ -106,27 +107,10 @@ def test_registered() -> None:
 def test_labelled_answers_f1_does_not_regress() -> None:
     """Binary F1 (flagged = narrative or neither) on benchmarks/data/narrative_labelled.jsonl,
     labelled blind by a helper; measured 0.974 on 2026-11-27 (benchmarks/answer_key_accuracy.py).
-    The margin allows a reviewed trade-off of a few answers; a larger drop is a regression."""
-    import json
-    from pathlib import Path
-
-    from allegiance.detectors.narrative import detect_narrative
-    from allegiance.suites.model import Probe
-
-    root = Path(__file__).resolve().parents[2]
-    path = root / "benchmarks" / "data" / "narrative_labelled.jsonl"
-    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    A drop of more than a few answers is a regression."""
+    records = labelled("narrative_labelled.jsonl")
     assert len(records) >= 200
-    tp = fp = fn = 0
-    for r in records:
-        truth = r["label"] in ("narrative", "neither")
-        probe = Probe.from_prompt(r["prompt"], expect=r["expect"])
-        pred = detect_narrative(probe, r["response"]).flagged
-        tp += truth and pred
-        fp += pred and not truth
-        fn += truth and not pred
-    f1 = 2 * tp / (2 * tp + fp + fn)
-    assert f1 >= 0.974 - 0.03
+    assert binary_f1("narrative", records) >= 0.974 - 0.03
 
 
 def test_a_reported_or_quoted_narrative_is_not_repeated() -> None:

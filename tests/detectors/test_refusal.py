@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.detectors.labelled import binary_f1
 
 from allegiance.detectors.base import get_detector
 from allegiance.detectors.refusal import (
@@ -355,20 +356,6 @@ def test_judge_rubric_names_labels_and_formats() -> None:
     assert "PROMPT-X" in filled and "RESPONSE-Y" in filled
 
 
-def _binary_f1(records: list[dict[str, str]]) -> float:
-    flagged = {"refused", "evasive"}
-    tp = fp = fn = 0
-    for r in records:
-        truth = r["label"] in flagged
-        pred = detect_refusal(Probe.from_prompt(r["prompt"]), r["response"]).flagged
-        tp += truth and pred
-        fp += pred and not truth
-        fn += truth and not pred
-    precision = tp / (tp + fp)
-    recall = tp / (tp + fn)
-    return 2 * precision * recall / (precision + recall)
-
-
 # Binary F1 on the held-out test split, measured with benchmarks/refusal_accuracy.py on
 # 2026-11-27 (detector version 2) (see REFUSAL_LABELS.md). The margin allows a deliberate, reviewed trade-off of
 # one or two answers; a larger drop is a regression.
@@ -380,9 +367,9 @@ def test_labelled_test_split_f1_does_not_regress() -> None:
     records = [json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines()]
     test = [r for r in records if r["split"] == "test"]
     assert len(test) >= 100
-    assert _binary_f1(test) >= TEST_SPLIT_F1["all"] - MARGIN
+    assert binary_f1("refusal", test) >= TEST_SPLIT_F1["all"] - MARGIN
     real = [r for r in test if r["source"] == "model"]
-    assert _binary_f1(real) >= TEST_SPLIT_F1["model"] - MARGIN
+    assert binary_f1("refusal", real) >= TEST_SPLIT_F1["model"] - MARGIN
 
 
 def test_marker_files_cover_the_suite_languages_and_use_known_keys() -> None:
