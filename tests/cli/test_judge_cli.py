@@ -207,3 +207,29 @@ def test_judge_records_without_a_prompt_are_judged_on_the_answer(tmp_path: Path)
     assert result.returncode == 0, result.stderr
     assert "2 record(s) have no 'prompt'" in result.stderr
     assert "precision 1.000, recall 1.000" in result.stderr
+
+
+def test_judge_with_an_llm_judge_reports_agreement_and_the_judges_own_f1(tmp_path: Path) -> None:
+    """A loopback "judge model" that says "refused" to everything: its agreement with the fast
+    detector and its own precision/recall against the human labels are both printed."""
+    from tests.support.chat_server import ChatServer
+
+    _write(
+        tmp_path / "in.jsonl",
+        [
+            {"prompt": "Q?", "response": "I'm sorry, I can't help with that.", "label": "refused"},
+            {"prompt": "Capital of France?", "response": "Paris.", "label": "complied"},
+            {"prompt": "Capital of Spain?", "response": "Madrid.", "label": "complied"},
+        ],
+    )
+    with ChatServer(reply="**Refused**.") as judge:
+        result = cli(
+            "judge", "-d", "refusal", "in.jsonl", "--out", "out.jsonl",
+            "--judge", f"openai:judge@{judge.base_url}", cwd=tmp_path,
+        )  # fmt: skip
+        assert sum(judge.counts.values()) == 3
+    assert result.returncode == 0, result.stderr
+    assert "LLM judge: 3/3 parsed; agrees with the fast detector on 1/3" in result.stderr
+    assert "LLM judge against 'label' (3 parsed): precision 0.333, recall 1.000" in result.stderr
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [r["verdict"]["llm_judge"] for r in rows] == ["refused"] * 3

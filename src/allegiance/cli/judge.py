@@ -196,6 +196,7 @@ def _summarise(
         f"{len(verdicts)} records: " + ", ".join(f"{k} {n}" for k, n in counts.most_common()),
         err=True,
     )
+    truths: list[tuple[str | None, bool]] = []
     scored = [
         (index, record[label_field])
         for index, record in enumerate(records)
@@ -252,3 +253,18 @@ def _summarise(
             f"{agree}/{len(judged)}; Cohen's kappa {kappa_text}",
             err=True,
         )
+        if scored:
+            # the judge scored against the same human labels (its unparsed answers left out),
+            # so a judge model can be validated the way the fast detector is
+            pairs = [
+                (truth, llm_labels[i] in info.flagged_labels)
+                for (i, _), (_, truth) in zip(scored, truths, strict=True)
+                if llm_labels[i] is not None
+            ]
+            if pairs:
+                precision, recall, f1 = _prf([t for t, _ in pairs], [j for _, j in pairs])
+                click.echo(
+                    f"LLM judge against '{label_field}' ({len(pairs)} parsed): precision "
+                    f"{precision:.3f}, recall {recall:.3f}, F1 {f1:.3f}",
+                    err=True,
+                )
