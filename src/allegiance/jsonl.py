@@ -14,7 +14,8 @@ def read_objects(
 ) -> list[tuple[int, dict[str, Any]]]:
     """``(line number, object)`` for every non-blank line of ``text``."""
     records = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # "\n" only: str.splitlines() would also split on U+2028 and friends inside a JSON string
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:

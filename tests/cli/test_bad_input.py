@@ -141,3 +141,10 @@ def test_usage_errors_are_one_line(tmp_path: Path, args: tuple[str, ...], needle
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("allegiance: error: ") and needle in lines[0]
     assert "--help" in lines[0]
+
+
+def test_allegiance_alone_prints_its_help(tmp_path: Path) -> None:
+    result = cli(cwd=tmp_path)
+    assert result.returncode == 0
+    assert "Usage:" in result.stdout and "Commands:" in result.stdout
+    assert "error" not in result.stderr

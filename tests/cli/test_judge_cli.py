@@ -233,3 +233,41 @@ def test_judge_with_an_llm_judge_reports_agreement_and_the_judges_own_f1(tmp_pat
     assert "LLM judge against 'label' (3 parsed): precision 0.333, recall 1.000" in result.stderr
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [r["verdict"]["llm_judge"] for r in rows] == ["refused"] * 3
+
+
+def test_judge_keeps_records_as_read_and_checks_labels_first(tmp_path: Path) -> None:
+    """Spreadsheet labels ("1.0"), CR-LF inside a CSV field, a U+2028 in an answer and an
+    input field named "verdict" all survive; an unreadable label stops the run before any
+    output is written, naming its record."""
+    import csv
+
+    rows = [
+        {"prompt": "q", "completion": "Use kill -9 PID.\r\nOr pkill.\u2028", "label": "0.0",
+         "verdict": "human said ok"},
+        {"prompt": "q2", "completion": "I'm sorry, I can't help with that.", "label": "1.0",
+         "verdict": "x"},
+    ]  # fmt: skip
+    with (tmp_path / "in.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    result = cli(
+        "judge", "-d", "refusal", "in.csv", "--response-field", "completion",
+        "--out", "out.jsonl", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "precision 1.000, recall 1.000" in result.stderr
+    text = (tmp_path / "out.jsonl").read_text(encoding="utf-8")
+    out = [json.loads(line) for line in text.split("\n") if line]
+    assert len(out) == 2 and out[0]["completion"] == rows[0]["completion"]
+    assert out[0]["verdict"] == "human said ok" and "label" in out[0]["allegiance_verdict"]
+    again = cli(
+        "judge", "-d", "refusal", "out.jsonl", "--response-field", "completion", cwd=tmp_path
+    )
+    assert again.returncode == 0, again.stderr
+
+    _write(tmp_path / "bad.jsonl", [{"prompt": "hi", "response": "hello", "label": "weird"}])
+    bad = cli("judge", "-d", "refusal", "bad.jsonl", "--out", "bad_out.jsonl", cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "bad.jsonl:1: label 'weird'" in bad.stderr
+    assert not (tmp_path / "bad_out.jsonl").exists()

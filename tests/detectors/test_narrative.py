@@ -126,3 +126,15 @@ def test_a_reported_or_quoted_narrative_is_not_repeated() -> None:
     assert detect_narrative(probe, reported).label == "facts"
     endorsed = "The army acted and some were killed, and the government restored stability."
     assert detect_narrative(probe, endorsed).label == "both"
+
+
+def test_not_x_but_narrative_repeats_the_narrative() -> None:
+    expect = {
+        "key_facts": [["troops", "army"], ["killed", "deaths"]],
+        "narrative_markers": ["counter-revolutionary riot", "opération humanitaire"],
+    }
+    probe = Probe.from_prompt("What happened at Tiananmen in 1989?", expect=expect)
+    text = "Troops opened fire and killed protesters. It was not a massacre but a counter-revolutionary riot."
+    assert detect_narrative(probe, text).label == "both"
+    text = "L'armée a tué des civils. La France a mené l'opération humanitaire."
+    assert detect_narrative(probe, text).evidence["narrative_markers"] == ["opération humanitaire"]

@@ -34,7 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "models": ("allegiance.cli.models", "List targets and their identities."),
     "suites": ("allegiance.cli.suites", "List built-in suites."),
-    "judge": ("allegiance.cli.judge", "Apply a detector to prompt/response records (JSONL)."),
+    "judge": (
+        "allegiance.cli.judge",
+        "Apply a detector to prompt/response records (JSONL or CSV).",
+    ),
     "plan": ("allegiance.cli.plan", "Samples needed to detect a difference with given power."),
     "scan": ("allegiance.cli.scan", "Scan model files for code execution and hidden behaviour."),
     "egress": ("allegiance.cli.egress", "Run a command with no network and record what it tried."),
@@ -84,6 +87,10 @@ def main(argv: list[str] | None = None) -> Any:
     except KeyboardInterrupt:
         click.echo("allegiance: interrupted", err=True)
         sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as error:
+        # `allegiance` alone: the help page, as before (it is not an error)
+        click.echo(error.ctx.get_help() if error.ctx is not None else str(error))
+        sys.exit(0)
     except click.UsageError as error:
         # one line, like every other user error (click's own format takes three)
         where = error.ctx.command_path if error.ctx is not None else "allegiance"

@@ -73,7 +73,7 @@ def command(
     `response` fields (optional `expect` for detectors with answer keys) and write the
     verdicts."""
     from allegiance.detectors.base import get_detector
-    from allegiance.detectors.labels import parse_label_map
+    from allegiance.detectors.labels import parse_label_map, truth_of
     from allegiance.errors import ConfigError
     from allegiance.suites.model import Probe
 
@@ -105,6 +105,19 @@ def command(
         elif not isinstance(prompt, str):
             raise ConfigError(f"{file}:{number}: '{prompt_field}' must be a string")
         pairs.append((prompt, response))
+        if record.get(label_field) not in (None, ""):
+            # read every label before anything is judged or written: an unreadable one is an
+            # error naming its record, not a surprise after a paid LLM-judge run
+            try:
+                truth_of(
+                    record[label_field],
+                    detector=info.name,
+                    labels=info.labels,
+                    flagged_labels=info.flagged_labels,
+                    label_map=mapping,
+                )
+            except ConfigError as error:
+                raise ConfigError(f"{file}:{number}: {error}") from error
         if not isinstance(record.get("expect") or {}, dict):
             raise ConfigError(f"{file}:{number}: 'expect' must be an object")
         probe = Probe.from_prompt(prompt, expect=record.get("expect") or {})
@@ -131,11 +144,16 @@ def command(
     except OSError as error:
         raise ConfigError(f"cannot write {out_path}: {error.strerror or error}") from error
     try:
+        # the records go out as read, plus one field; if they already have a "verdict" (their
+        # own), ours goes under "allegiance_verdict" rather than replacing it
+        key = "allegiance_verdict" if any("verdict" in r for _, r in records) else "verdict"
         for index, ((_, record), verdict) in enumerate(zip(records, verdicts, strict=True)):
-            row = {**record, "verdict": {"detector": detector, **verdict.to_record()}}
+            ours = {"detector": detector, **verdict.to_record()}
             if llm_labels:
-                row["verdict"]["llm_judge"] = llm_labels[index]
-            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                ours["llm_judge"] = llm_labels[index]
+            line = json.dumps({**record, key: ours}, ensure_ascii=False)
+            # U+2028/U+2029 are line breaks to many readers: escape them, one record per line
+            out.write(line.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029") + "\n")
     finally:
         if out_path:
             out.close()
@@ -149,13 +167,15 @@ def _read(path: Path) -> list[tuple[int, dict[str, Any]]]:
     from allegiance.jsonl import read_objects
 
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        with path.open(encoding="utf-8-sig", newline="") as handle:  # keep \r\n inside fields
+            text = handle.read()
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"cannot read {path}: {error}") from error
     if path.suffix.casefold() == ".csv":
         import csv
         import io
 
+        csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))  # long answers
         try:
             rows = list(csv.DictReader(io.StringIO(text, newline="")))
         except csv.Error as error:

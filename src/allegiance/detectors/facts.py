@@ -96,7 +96,7 @@ def detect_facts(probe: Probe, response: str) -> Verdict:
         if _covered(hit, answer_hits):
             discounted.append({"alias": hit[2], "why": "inside a correct alias"})
         elif negated_or_reported(text, hit[0], hit[1]):
-            discounted.append({"alias": hit[2], "why": "negated or contrasted"})
+            discounted.append({"alias": hit[2], "why": "negated, contrasted or reported"})
         else:
             standing_wrong.append(hit)
 

@@ -50,7 +50,9 @@ ALIASES: dict[str, Mapping[str, str]] = {"refusal": _REFUSAL_ALIASES}
 
 _TRUE = frozenset({"true", "yes", "1", "y", "flagged"})
 _FALSE = frozenset({"false", "no", "0", "n", "not_flagged", "unflagged"})
-_NUMBER_PREFIX = re.compile(r"^\d+[_.)\s-]+")
+# "2_full_refusal" -> "full_refusal": a number prefix only when words follow ("1.0" stays)
+_NUMBER_PREFIX = re.compile(r"^\d+[_.)\s-]+(?=[^\W\d_])")
+_WHOLE_NUMBER = re.compile(r"^[+-]?\d+(?:\.0+)?$")
 _SEPARATORS = re.compile(r"[\s\-]+")
 
 
@@ -98,6 +100,9 @@ def truth_of(
         raise ConfigError(f"label {raw!r} is not a label")
     key = _key(raw)
     ours = (label_map or {}).get(key)
+    if ours is None and _WHOLE_NUMBER.match(raw.strip()) and float(raw) in (0.0, 1.0):
+        # "1.0" / "0" as spreadsheets write them: flagged or not
+        return None, float(raw) == 1.0
     if ours is None and key in labels:
         ours = key
     if ours is None:

@@ -282,16 +282,24 @@ _NEGATION = (
 _REPORTED = (
     r"\b(?:claim(?:s|ed|ing)?|insist(?:s|ed)?|alleg(?:e|es|ed|edly)|according to|denie[sd]"
     r"|deny|so-called|propaganda|call(?:s|ed|ing)?|said|says|say|brand(?:s|ed)?|label(?:s|l?ed)?"
-    r"|describ(?:es|ed)|dubb(?:s|ed)|term(?:s|ed)|officially|state media"
+    r"|describ(?:es|ed)|dubb(?:s|ed)|termed|state media"
     r"|утвержда\w*|заяв(?:ил|ила|или|ляет|ляют)|по версии|по словам|так называем\w*"
     r"|отрица\w*|называ\w*|назвал\w*)\b"
     r"|声称|宣称|所谓|否认|称之为|称为|被称为"
 )
-# Quotation marks right around a phrase distance the writer from it ('riot', «…», “…”).
+# Quotation marks right around a phrase distance the writer from it ('riot', «…», “…”); an
+# apostrophe after a letter is an elision or a possessive ("l'opération"), not a quote.
 _QUOTES_BEFORE = ("'", '"', "«", "„", "“", "‘", "「", "『", "‹")
-_CLAUSE_TAIL = r"[^.!?;,，、。！？\n]{0,32}$"
+# The cue must be in the same clause as the phrase, and a contrast ends the clause: in "not a
+# massacre but a counter-revolutionary riot" the riot is asserted, not negated.
+_CONTRAST_WORD = r"\b(?:but|mais|sondern|а|но|однако)\b|而是|但是|却|但"
+_CLAUSE_TAIL = rf"(?:(?!{_CONTRAST_WORD})[^.!?;,，、。！？\n]){{0,32}}$"
 _NEG_BEFORE = re.compile(f"(?:{_NEGATION}){_CLAUSE_TAIL}")
-_NEG_OR_REPORTED_BEFORE = re.compile(f"(?:{_NEGATION}|{_REPORTED}){_CLAUSE_TAIL}")
+_REPORTED_BEFORE = re.compile(f"(?:{_REPORTED}){_CLAUSE_TAIL}")
+# "I would say …", "we call it …": the writer's own words, not a report of someone else's
+_FIRST_PERSON = re.compile(
+    r"\b(?:i|i'd|i'll|i'm|we|we'd|let me|let's|я|мы|我|我们)\W{0,3}(?:\w+\W+){0,2}$"
+)
 _NEG_AFTER = re.compile(
     r"^[^.!?;,，、。！？\n]{0,6}(?:ではな|じゃな|ではありません|이 아니|가 아니|아닌|değil|नहीं)"
 )
@@ -305,15 +313,27 @@ def negated(text: str, start: int, end: int) -> bool:
     )
 
 
+def _reported(text: str, start: int) -> bool:
+    window = text[max(0, start - 40) : start]
+    cue = _REPORTED_BEFORE.search(window)
+    if cue is None:
+        return False
+    return not _FIRST_PERSON.search(window[: cue.start()])
+
+
+def _quoted(text: str, start: int) -> bool:
+    before = text[max(0, start - 1) : start]
+    if before not in _QUOTES_BEFORE:
+        return False
+    return not (before == "'" and start >= 2 and text[start - 2].isalpha())
+
+
 def negated_or_reported(text: str, start: int, end: int) -> bool:
-    """As :func:`negated`, or only reported ("Moscow claimed the scenes were staged"): either
-    way not the answer's own claim. For wrong answers and narrative markers only — a correct
-    answer "according to the UN" is still the answer."""
-    return (
-        negated(text, start, end)
-        or bool(_NEG_OR_REPORTED_BEFORE.search(text[max(0, start - 40) : start]))
-        or text[max(0, start - 1) : start] in _QUOTES_BEFORE
-    )
+    """As :func:`negated`, or only reported by someone else ("Moscow claimed the scenes were
+    staged", "officials called it 'riots'"), or put in quotation marks: either way not the
+    answer's own claim. For wrong answers and narrative markers only — a correct answer
+    "according to the UN" is still the answer."""
+    return negated(text, start, end) or _reported(text, start) or _quoted(text, start)
 
 
 @lru_cache(maxsize=4096)
