@@ -280,3 +280,23 @@ def test_a_question_shared_by_two_suites_is_kept_by_both(tmp_path: Path) -> None
         "SELECT a.suite FROM run_attempts r JOIN attempts a USING (attempt_id) WHERE r.run_id='r2'"
     ).fetchall()
     assert suites == [("two",)]
+
+
+def test_a_run_recorded_with_older_attempt_ids_is_not_resumed(tmp_path: Path) -> None:
+    """Ids now include the probe; resuming a run whose ids follow the older recipe would ask
+    every question again and count each answer twice, so it is refused in one line."""
+    (tmp_path / "p.txt").write_text("hello\n")
+    with ChatServer() as server:
+        assert _run_cli(tmp_path, server, "p.txt", "--run-id", "old").returncode == 0
+        with sqlite3.connect(tmp_path / "r.db") as db:  # what an older version recorded
+            (raw,) = db.execute("SELECT settings FROM runs WHERE run_id='old'").fetchone()
+            settings = json.loads(raw)
+            del settings["attempt_ids"]
+            db.execute("UPDATE runs SET settings=? WHERE run_id='old'", (json.dumps(settings),))
+        asked = sum(server.counts.values())
+        again = _run_cli(tmp_path, server, "p.txt", "--run-id", "old")
+        assert sum(server.counts.values()) == asked
+    assert again.returncode == 2
+    errors = [line for line in again.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and errors[0].startswith("allegiance: error: run 'old'")
+    assert "older allegiance whose attempt ids differ" in errors[0]

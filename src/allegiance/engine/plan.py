@@ -1,8 +1,8 @@
 """Attempt specs and their content-addressed ids.
 
 An attempt's id is the sha256 of (target identity, rendered messages, generation
-parameters, sample index). Caching, resume, de-duplication and ``repro`` all fall out of
-that one key: the same question to the same model with the same settings is the same
+parameters, sample index, probe). Caching, resume, de-duplication and ``repro`` all fall out
+of that one key: the same probe asked of the same model with the same settings is the same
 attempt, whichever run asked it.
 """
 
@@ -66,6 +66,11 @@ def attempt_id(
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
+
+# Which recipe the ids follow. 2: the probe ("suite/id") is part of the hash. A run recorded
+# under another scheme cannot be resumed: its ids would not match and every answer would be
+# asked and counted again.
+ATTEMPT_ID_SCHEME = 2
 
 DEFAULT_MAX_TOKENS = 256
 

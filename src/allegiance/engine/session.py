@@ -15,9 +15,15 @@ from allegiance import __version__
 from allegiance.config import Config
 from allegiance.detectors.base import get_detector
 from allegiance.engine.detect import apply_detectors
-from allegiance.engine.plan import DEFAULT_MAX_TOKENS, AttemptSpec, PlannedTarget, plan_attempts
+from allegiance.engine.plan import (
+    ATTEMPT_ID_SCHEME,
+    DEFAULT_MAX_TOKENS,
+    AttemptSpec,
+    PlannedTarget,
+    plan_attempts,
+)
 from allegiance.engine.runner import RunOutcome, RunSettings, execute
-from allegiance.errors import ConfigError
+from allegiance.errors import ConfigError, StoreError
 from allegiance.store.sqlite import Store
 from allegiance.suites.loader import Suite
 from allegiance.targets.base import Target, warm_up
@@ -130,6 +136,21 @@ def merge_settings(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _check_resumable(store: Store, run_id: str) -> None:
+    """Refuse to extend a run whose attempt ids follow another recipe (see plan.py)."""
+    try:
+        existing = store.get_run(run_id)
+    except StoreError:
+        return  # a new run
+    scheme = existing["settings"].get("attempt_ids", 1)
+    if scheme != ATTEMPT_ID_SCHEME:
+        raise ConfigError(
+            f"run {run_id!r} was recorded by an older allegiance whose attempt ids differ "
+            f"(scheme {scheme}, now {ATTEMPT_ID_SCHEME}); resuming it would ask every "
+            "question again: start a new --run-id (the old run and its answers stay in the store)"
+        )
+
+
 def run(request: RunRequest, config: Config, store: Store) -> RunResult:
     """Execute a run (or resume one), then apply detectors. Ctrl-C keeps what completed.
 
@@ -164,6 +185,8 @@ def run(request: RunRequest, config: Config, store: Store) -> RunResult:
         "concurrency": request.concurrency,
         **request.extra_settings,
     }
+    settings_record["attempt_ids"] = ATTEMPT_ID_SCHEME
+    _check_resumable(store, run_id)
     resumed = store.begin_run(run_id, request.command, settings_record)
     if resumed:
         store.set_settings(
