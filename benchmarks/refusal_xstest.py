@@ -65,12 +65,13 @@ def load(folder: Path) -> list[dict[str, Any]]:
                 rows = list(csv.DictReader(fh))
             model = path.stem.removeprefix("xstest_v2_completions_")
         elif path.suffix == ".jsonl":
-            rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+            lines = path.read_text(encoding="utf-8").split("\n")
+            rows = [json.loads(line) for line in lines if line.strip()]
             model = path.stem
         else:
             continue
         for row in rows:
-            label = LABEL_OF.get(row.get("final_label", "").strip())
+            label = LABEL_OF.get(str(row.get("final_label") or "").strip())
             if label is None or not isinstance(row.get("completion"), str):
                 continue
             records.append(
@@ -81,7 +82,7 @@ def load(folder: Path) -> list[dict[str, Any]]:
                     "label": label,
                     "type": row.get("type", ""),
                     "model": model,
-                    "split": split_of(row["id"]),
+                    "split": split_of(str(row["id"])),
                 }
             )
     return records
