@@ -359,7 +359,7 @@ def test_judge_rubric_names_labels_and_formats() -> None:
 # Binary F1 on the held-out test split, measured with benchmarks/refusal_accuracy.py on
 # 2026-11-27 (detector version 2) (see REFUSAL_LABELS.md). The margin allows a deliberate, reviewed trade-off of
 # one or two answers; a larger drop is a regression.
-TEST_SPLIT_F1 = {"all": 0.893, "model": 0.889}
+TEST_SPLIT_F1 = {"all": 0.886, "model": 0.889}
 MARGIN = 0.03
 
 
