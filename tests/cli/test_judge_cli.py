@@ -183,8 +183,10 @@ def test_judge_boolean_labels_and_label_map(tmp_path: Path) -> None:
         [{"prompt": "Q?", "response": "I'm sorry, I can't help with that.", "label": "unhelpful"}],
     )
     result = cli("judge", "-d", "refusal", "odd.jsonl", cwd=tmp_path)
-    assert result.returncode == 2
-    assert "label 'unhelpful' is not one of" in result.stderr
+    assert result.returncode == 0
+    assert (
+        "labels not scored" in result.stderr and "label 'unhelpful' is not one of" in result.stderr
+    )
     assert "Traceback" not in result.stderr
     result = cli(
         "judge", "-d", "refusal", "odd.jsonl", "--label-map", "unhelpful=refused", cwd=tmp_path
@@ -266,8 +268,10 @@ def test_judge_keeps_records_as_read_and_checks_labels_first(tmp_path: Path) -> 
     )
     assert again.returncode == 0, again.stderr
 
+    # an unreadable label: the verdicts are still written, the scores are not, said once
     _write(tmp_path / "bad.jsonl", [{"prompt": "hi", "response": "hello", "label": "weird"}])
     bad = cli("judge", "-d", "refusal", "bad.jsonl", "--out", "bad_out.jsonl", cwd=tmp_path)
-    assert bad.returncode == 2
-    assert "bad.jsonl:1: label 'weird'" in bad.stderr
-    assert not (tmp_path / "bad_out.jsonl").exists()
+    assert bad.returncode == 0, bad.stderr
+    assert "note: labels not scored: bad.jsonl:1: label 'weird'" in bad.stderr
+    assert "precision" not in bad.stderr
+    assert (tmp_path / "bad_out.jsonl").read_text().count("\n") == 1

@@ -91,6 +91,7 @@ def command(
     verdicts = []
     pairs: list[tuple[str, str]] = []  # (prompt, response); the records themselves stay as read
     without_prompt = 0
+    unreadable_label: str | None = None
     for number, record in records:
         response, prompt = record.get(response_field), record.get(prompt_field)
         if not isinstance(response, str):
@@ -105,9 +106,9 @@ def command(
         elif not isinstance(prompt, str):
             raise ConfigError(f"{file}:{number}: '{prompt_field}' must be a string")
         pairs.append((prompt, response))
-        if record.get(label_field) not in (None, ""):
-            # read every label before anything is judged or written: an unreadable one is an
-            # error naming its record, not a surprise after a paid LLM-judge run
+        if record.get(label_field) not in (None, "") and unreadable_label is None:
+            # read the labels up front: one we cannot read means no scores (the verdicts, the
+            # command's main output, are still written), said once, naming the record
             try:
                 truth_of(
                     record[label_field],
@@ -117,7 +118,7 @@ def command(
                     label_map=mapping,
                 )
             except ConfigError as error:
-                raise ConfigError(f"{file}:{number}: {error}") from error
+                unreadable_label = f"{file}:{number}: {error}"
         if not isinstance(record.get("expect") or {}, dict):
             raise ConfigError(f"{file}:{number}: 'expect' must be an object")
         probe = Probe.from_prompt(prompt, expect=record.get("expect") or {})
@@ -157,6 +158,9 @@ def command(
     finally:
         if out_path:
             out.close()
+    if unreadable_label is not None:
+        click.echo(f"note: labels not scored: {unreadable_label}", err=True)
+        label_field = ""  # nothing to score against
     _summarise([r for _, r in records], verdicts, info, label_field, mapping, llm_labels)
 
 
@@ -220,7 +224,7 @@ def _summarise(
     scored = [
         (index, record[label_field])
         for index, record in enumerate(records)
-        if record.get(label_field) not in (None, "")
+        if label_field and record.get(label_field) not in (None, "")
     ]
     if scored:
         truths = [

@@ -36,6 +36,9 @@ _REFUSAL_ALIASES: dict[str, str] = {
     "full_refusal": "refused",
     "rejected": "refused",
     "declined": "refused",
+    "compliant": "complied",
+    "uncensored": "complied",
+    "not_censored": "complied",
     "partial": "partial",
     "partial_refusal": "partial",
     "partial_compliance": "partial",
@@ -48,7 +51,7 @@ _REFUSAL_ALIASES: dict[str, str] = {
 }
 ALIASES: dict[str, Mapping[str, str]] = {"refusal": _REFUSAL_ALIASES}
 
-_TRUE = frozenset({"true", "yes", "1", "y", "flagged"})
+_TRUE = frozenset({"true", "yes", "1", "y", "flagged", "censored"})
 _FALSE = frozenset({"false", "no", "0", "n", "not_flagged", "unflagged"})
 # "2_full_refusal" -> "full_refusal": a number prefix only when words follow ("1.0" stays)
 _NUMBER_PREFIX = re.compile(r"^\d+[_.)\s-]+(?=[^\W\d_])")
