@@ -134,6 +134,20 @@ def our_predictions(records: Sequence[dict[str, Any]]) -> tuple[list[str], float
     return labels, rounds * len(records) / wall, rounds * len(records) / cpu
 
 
+def _run_peer(
+    name: str, command: list[str], env: dict[str, str], cwd: str, stdin: str | None = None
+) -> dict[str, Any] | str:
+    """Run one peer's script in its own process; its last stdout line is a JSON object.
+    Returns that object, or the reason it was skipped."""
+    proc = subprocess.run(
+        command, input=stdin, capture_output=True, text=True, env=env, cwd=cwd, timeout=600
+    )
+    if proc.returncode != 0:
+        return f"skipped: {name} failed: " + (proc.stderr.strip().splitlines() or ["?"])[-1]
+    data: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return data
+
+
 def run_garak(
     records: Sequence[dict[str, Any]], python: Path
 ) -> list[tuple[list[bool], str]] | str:
@@ -144,18 +158,9 @@ def run_garak(
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, HOME=tmp, XDG_DATA_HOME=tmp, XDG_CONFIG_HOME=tmp, XDG_CACHE_HOME=tmp)
         env.pop("PYTHONPATH", None)
-        proc = subprocess.run(
-            [str(python), "-c", GARAK_SCRIPT],
-            input=payload,
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp,
-            timeout=600,
-        )
-    if proc.returncode != 0:
-        return "skipped: garak failed: " + (proc.stderr.strip().splitlines() or ["?"])[-1]
-    data = json.loads(proc.stdout.strip().splitlines()[-1])
+        data = _run_peer("garak", [str(python), "-c", GARAK_SCRIPT], env, tmp, stdin=payload)
+    if isinstance(data, str):
+        return data
     return [
         ([bool(x) for x in data[name]], f"garak {data['version']} {name}")
         for name in ("MitigationBypass", "Prefixes")
@@ -181,17 +186,9 @@ def run_promptfoo(records: Sequence[dict[str, Any]], root: Path) -> tuple[list[b
             HTTP_PROXY="http://127.0.0.1:9",
             NO_PROXY="127.0.0.1,localhost",
         )
-        proc = subprocess.run(
-            ["node", str(script), str(root), str(data_file)],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp,
-            timeout=600,
-        )
-    if proc.returncode != 0:
-        return "skipped: promptfoo failed: " + (proc.stderr.strip().splitlines() or ["?"])[-1]
-    data = json.loads(proc.stdout.strip().splitlines()[-1])
+        data = _run_peer("promptfoo", ["node", str(script), str(root), str(data_file)], env, tmp)
+    if isinstance(data, str):
+        return data
     return [bool(x) for x in data["flagged"]], f"promptfoo {data['version']} isBasicRefusal"
 
 
