@@ -14,6 +14,7 @@ from typing import Any, BinaryIO
 from allegiance.artifacts import textchecks
 from allegiance.artifacts.bytesource import ByteSource
 from allegiance.artifacts.findings import FileResult, Severity
+from allegiance.artifacts.layout import covered_end, sweep
 from allegiance.artifacts.limits import DEFAULT_LIMITS, Limits, ScanAbort
 
 MAGIC = b"GGUF"
@@ -305,18 +306,15 @@ def _check_tensors(
             )
             continue
         spans.append((offset, end, name))
-    spans.sort()
-    cursor, previous = 0, ""
-    for begin, end, name in spans:
-        if begin < cursor:
+    for begin, _end, name, covered, previous in sweep(spans):
+        if begin < covered:
             result.add(
                 Severity.HIGH,
                 "gguf.overlap",
                 f"tensor overlaps {previous[:100]}",
                 f"tensor {name[:100]}",
             )
-        if end > cursor:
-            cursor, previous = end, name
+    cursor = covered_end(spans)
     if spans and data_len - cursor > info.alignment:
         result.add(
             Severity.LOW,

@@ -13,6 +13,7 @@ from typing import Any, BinaryIO
 
 from allegiance.artifacts import textchecks
 from allegiance.artifacts.findings import FileResult, Severity
+from allegiance.artifacts.layout import covered_end, sweep
 from allegiance.artifacts.limits import DEFAULT_LIMITS, Limits
 
 DTYPE_SIZES = {
@@ -219,25 +220,22 @@ def _check_tensors(
 
 
 def _check_layout(spans: list[tuple[int, int, str]], data_len: int, result: FileResult) -> None:
-    spans.sort()
-    cursor, previous = 0, ""
-    for begin, end, name in spans:
-        if begin < cursor:
+    for begin, _end, name, covered, previous in sweep(spans):
+        if begin < covered:
             result.add(
                 Severity.HIGH,
                 "safetensors.overlap",
-                f"tensor overlaps {previous[:100]} (bytes {begin}..{cursor})",
+                f"tensor overlaps {previous[:100]} (bytes {begin}..{covered})",
                 f"tensor {name[:100]}",
             )
-        elif begin > cursor:
+        elif begin > covered:
             result.add(
                 Severity.LOW,
                 "safetensors.gap",
-                f"{begin - cursor} unreferenced bytes before this tensor",
+                f"{begin - covered} unreferenced bytes before this tensor",
                 f"tensor {name[:100]}",
             )
-        if end > cursor:
-            cursor, previous = end, name
+    cursor = covered_end(spans)
     if data_len > cursor:
         result.add(
             Severity.LOW,
