@@ -14,25 +14,15 @@ from tests.conftest import cli, requires_model
 
 pytestmark = [pytest.mark.model, requires_model]
 
+# the smoke suite on the embedded Qwen, short answers, one stored run
+SMOKE_RUN = ("run", "smoke", "-t", "local:qwen", "--max-tokens", "24", "--run-id", "smoke1",
+             "--db", "r.db")  # fmt: skip
+
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("smoke")
-    result = cli(
-        "run",
-        "smoke",
-        "-t",
-        "local:qwen",
-        "--max-tokens",
-        "24",
-        "--run-id",
-        "smoke1",
-        "--db",
-        "r.db",
-        "--out",
-        "out",
-        cwd=work,
-    )
+    result = cli(*SMOKE_RUN, "--out", "out", cwd=work)
     assert result.returncode == 0, result.stderr
     assert "stored run smoke1: 10 attempts (0 already stored, 10 new, 0 errors)" in result.stdout
     return work
@@ -60,20 +50,7 @@ def test_every_attempt_is_stored_with_identity_and_verdicts(smoke_run: Path) -> 
 
 
 def test_rerun_is_served_from_the_store(smoke_run: Path) -> None:
-    again = cli(
-        "run",
-        "smoke",
-        "-t",
-        "local:qwen",
-        "--max-tokens",
-        "24",
-        "--run-id",
-        "smoke1",
-        "--db",
-        "r.db",
-        "--no-report",
-        cwd=smoke_run,
-    )
+    again = cli(*SMOKE_RUN, "--no-report", cwd=smoke_run)
     assert again.returncode == 0, again.stderr
     assert "(10 already stored, 0 new, 0 errors)" in again.stdout
 
