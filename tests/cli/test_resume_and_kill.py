@@ -15,26 +15,19 @@ from tests.support.chat_server import ChatServer
 N = 120
 
 
+def _run_args(tmp_path: Path, server: ChatServer, run_id: str) -> list[str]:
+    """`allegiance run` over the many-question suite, four at a time, no report."""
+    return [
+        "run", str(tmp_path / "many.txt"), "-t", f"openai:m@{server.base_url}",
+        "--concurrency", "4", "--run-id", run_id, "--db", str(tmp_path / "r.db"), "--no-report",
+    ]  # fmt: skip
+
+
 def _start(tmp_path: Path, server: ChatServer, run_id: str) -> subprocess.Popen[str]:
     suite = tmp_path / "many.txt"
     suite.write_text("\n".join(f"question number {i}" for i in range(N)) + "\n")
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "allegiance",
-            "run",
-            str(suite),
-            "-t",
-            f"openai:m@{server.base_url}",
-            "--concurrency",
-            "4",
-            "--run-id",
-            run_id,
-            "--db",
-            str(tmp_path / "r.db"),
-            "--no-report",
-        ],
+        [sys.executable, "-m", "allegiance", *_run_args(tmp_path, server, run_id)],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -67,20 +60,7 @@ def test_kill_9_then_resume_loses_nothing_and_duplicates_nothing(tmp_path: Path)
         assert 20 <= stored_before < N
         sent_before = dict(server.counts)
 
-        resumed = cli(
-            "run",
-            str(tmp_path / "many.txt"),
-            "-t",
-            f"openai:m@{server.base_url}",
-            "--concurrency",
-            "4",
-            "--run-id",
-            "killed",
-            "--db",
-            str(tmp_path / "r.db"),
-            "--no-report",
-            cwd=tmp_path,
-        )
+        resumed = cli(*_run_args(tmp_path, server, "killed"), cwd=tmp_path)
         assert resumed.returncode == 0, resumed.stderr
         assert "resumed run killed" in resumed.stdout
         with sqlite3.connect(tmp_path / "r.db") as db:
@@ -119,20 +99,7 @@ def test_ctrl_c_stops_cleanly_and_resume_completes(tmp_path: Path) -> None:
         assert status == "interrupted"
         kept = _stored(tmp_path)
         assert kept >= 10
-        resumed = cli(
-            "run",
-            str(tmp_path / "many.txt"),
-            "-t",
-            f"openai:m@{server.base_url}",
-            "--concurrency",
-            "4",
-            "--run-id",
-            "interrupted",
-            "--db",
-            str(tmp_path / "r.db"),
-            "--no-report",
-            cwd=tmp_path,
-        )
+        resumed = cli(*_run_args(tmp_path, server, "interrupted"), cwd=tmp_path)
         assert resumed.returncode == 0, resumed.stderr
         assert f"({kept} already stored" in resumed.stdout
         assert _stored(tmp_path) == N
