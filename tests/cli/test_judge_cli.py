@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
 from tests.conftest import cli
+from tests.support.loopback import LoopbackServer, QuietHandler
 
 
 def _write(path: Path, records: list[dict[str, Any]]) -> None:
@@ -68,14 +67,11 @@ def test_judge_facts_uses_the_records_answer_key(tmp_path: Path) -> None:
     assert labels == ["correct", "incorrect"]
 
 
-class _Registry(BaseHTTPRequestHandler):
+class _Registry(QuietHandler):
     known: ClassVar[frozenset[str]] = frozenset(
         {"/pypi/requests/json", "/pypi/brand-new-real-package/json"}
     )
     asked: ClassVar[list[str]] = []
-
-    def log_message(self, *args: Any) -> None:
-        pass
 
     def do_GET(self) -> None:
         type(self).asked.append(self.path)
@@ -86,12 +82,8 @@ class _Registry(BaseHTTPRequestHandler):
 
 @pytest.fixture()
 def registry() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Registry)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/pypi"
-    server.shutdown()
-    server.server_close()
+    with LoopbackServer(_Registry) as server:
+        yield f"{server.root_url}/pypi"
 
 
 def test_judge_packages_online_step_against_a_loopback_registry(

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from tests.support.loopback import LoopbackServer, QuietHandler
 
 from allegiance.detectors.base import get_detector
 from allegiance.detectors.packages import check_packages, names_to_look_up, refresh_online
@@ -425,7 +424,7 @@ def test_typosquat_thresholds() -> None:
 # --------------------------------------------------------------------------- cache and online
 
 
-class _Registry(BaseHTTPRequestHandler):
+class _Registry(QuietHandler):
     """A fake PyPI JSON API and npm registry: known names 200, unknown 404, 'flaky' 503."""
 
     known: ClassVar[frozenset[str]] = frozenset(
@@ -447,22 +446,12 @@ class _Registry(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, *args: object) -> None:
-        pass
-
 
 @pytest.fixture()
 def registry() -> Iterator[str]:
     _Registry.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Registry)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with LoopbackServer(_Registry) as server:
+        yield server.root_url
 
 
 def test_online_lookup_fills_cache_and_index_uses_it(

@@ -22,10 +22,9 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.support.loopback import LoopbackServer
+from tests.support.loopback import LoopbackServer, QuietHandler
 
 _FAULT = re.compile(r"\[(429|500|503|trunc|drop|hang)x(\d+)\]")
 
@@ -47,11 +46,8 @@ class ChatServer(LoopbackServer):
         self.seen_auth: list[str | None] = []
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
 
             def do_GET(self) -> None:
                 body = json.dumps({"data": [{"id": "test-model"}]}).encode()

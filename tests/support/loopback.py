@@ -15,6 +15,13 @@ class _QuietServer(ThreadingHTTPServer):
         """Clients that time out or hang up are part of the tests, not server errors."""
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that does not print a line per request into the test output."""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
 class LoopbackServer:
     """Serve ``handler`` on 127.0.0.1; use as a context manager."""
 
@@ -34,3 +41,8 @@ class LoopbackServer:
     def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+    @property
+    def root_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
