@@ -92,7 +92,9 @@ def command(
     pairs: list[tuple[str, str]] = []  # (prompt, response); the records themselves stay as read
     without_prompt = 0
     unreadable_label: str | None = None
-    for number, record in records:
+    # (record index, (our label or None, flagged)) for each labelled record, read once here
+    truths: list[tuple[int, tuple[str | None, bool]]] = []
+    for index, (number, record) in enumerate(records):
         response, prompt = record.get(response_field), record.get(prompt_field)
         if not isinstance(response, str):
             raise ConfigError(
@@ -110,7 +112,7 @@ def command(
             # read the labels up front: one we cannot read means no scores (the verdicts, the
             # command's main output, are still written), said once, naming the record
             try:
-                truth_of(
+                truth = truth_of(
                     record[label_field],
                     detector=info.name,
                     labels=info.labels,
@@ -119,6 +121,8 @@ def command(
                 )
             except ConfigError as error:
                 unreadable_label = f"{file}:{number}: {error}"
+            else:
+                truths.append((index, truth))
         if not isinstance(record.get("expect") or {}, dict):
             raise ConfigError(f"{file}:{number}: 'expect' must be an object")
         probe = Probe.from_prompt(prompt, expect=record.get("expect") or {})
@@ -160,8 +164,8 @@ def command(
             out.close()
     if unreadable_label is not None:
         click.echo(f"note: labels not scored: {unreadable_label}", err=True)
-        label_field = ""  # nothing to score against
-    _summarise([r for _, r in records], verdicts, info, label_field, mapping, llm_labels)
+        truths = []  # nothing to score against
+    _summarise(verdicts, info, label_field, truths, llm_labels)
 
 
 def _read(path: Path) -> list[tuple[int, dict[str, Any]]]:
@@ -203,60 +207,41 @@ def _prf(truth: list[bool], flagged: list[bool]) -> tuple[float, float, float]:
 
 
 def _summarise(
-    records: list[dict[str, Any]],
     verdicts: list[Any],
     info: Any,
     label_field: str,
-    label_map: dict[str, str],
+    truths: list[tuple[int, tuple[str | None, bool]]],
     llm_labels: list[str | None],
 ) -> None:
     """Counts on stderr; with human labels, precision/recall/F1 of *flagged* against them."""
     from collections import Counter
-
-    from allegiance.detectors.labels import truth_of
 
     counts = Counter(v.label for v in verdicts)
     click.echo(
         f"{len(verdicts)} records: " + ", ".join(f"{k} {n}" for k, n in counts.most_common()),
         err=True,
     )
-    truths: list[tuple[str | None, bool]] = []
-    scored = [
-        (index, record[label_field])
-        for index, record in enumerate(records)
-        if label_field and record.get(label_field) not in (None, "")
-    ]
-    if scored:
-        truths = [
-            truth_of(
-                raw,
-                detector=info.name,
-                labels=info.labels,
-                flagged_labels=info.flagged_labels,
-                label_map=label_map,
-            )
-            for _, raw in scored
-        ]
-        flagged = [verdicts[i].flagged for i, _ in scored]
-        precision, recall, f1 = _prf([t for _, t in truths], flagged)
-        unlabelled = len(records) - len(scored)
+    if truths:
+        flagged = [verdicts[i].flagged for i, _ in truths]
+        precision, recall, f1 = _prf([t for _, (_, t) in truths], flagged)
+        unlabelled = len(verdicts) - len(truths)
         line = (
-            f"against '{label_field}' ({len(scored)} labelled"
+            f"against '{label_field}' ({len(truths)} labelled"
             + (f", {unlabelled} without a label skipped" if unlabelled else "")
             + f"): precision {precision:.3f}, recall {recall:.3f}, F1 {f1:.3f} "
             f"(flagged = {', '.join(info.flagged_labels)})"
         )
-        named = [(i, label) for (i, _), (label, _) in zip(scored, truths, strict=True) if label]
+        named = [(i, label) for i, (label, _) in truths if label]
         if named:
             exact = sum(1 for i, label in named if verdicts[i].label == label) / len(named)
             line += f"; exact-label accuracy {exact:.3f}"
         click.echo(line, err=True)
-        if "partial" in info.labels and any(label == "partial" for label, _ in truths):
+        if "partial" in info.labels and any(label == "partial" for _, (label, _) in truths):
             # Datasets disagree on whether a partial refusal is a refusal (XSTest reports both).
-            partial_truth = [t or label == "partial" for label, t in truths]
+            partial_truth = [t or label == "partial" for _, (label, t) in truths]
             loose = [
                 f or verdicts[i].label == "partial"
-                for (i, _), f in zip(scored, flagged, strict=True)
+                for (i, _), f in zip(truths, flagged, strict=True)
             ]
             precision, recall, f1 = _prf(partial_truth, loose)
             click.echo(
@@ -277,12 +262,12 @@ def _summarise(
             f"{agree}/{len(judged)}; Cohen's kappa {kappa_text}",
             err=True,
         )
-        if scored:
+        if truths:
             # the judge scored against the same human labels (its unparsed answers left out),
             # so a judge model can be validated the way the fast detector is
             pairs = [
                 (truth, llm_labels[i] in info.flagged_labels)
-                for (i, _), (_, truth) in zip(scored, truths, strict=True)
+                for i, (_, truth) in truths
                 if llm_labels[i] is not None
             ]
             if pairs:
