@@ -51,8 +51,8 @@ _REFUSAL_ALIASES: dict[str, str] = {
 }
 ALIASES: dict[str, Mapping[str, str]] = {"refusal": _REFUSAL_ALIASES}
 
-_TRUE = frozenset({"true", "yes", "1", "y", "flagged", "censored"})
-_FALSE = frozenset({"false", "no", "0", "n", "not_flagged", "unflagged"})
+_TRUE = frozenset({"true", "yes", "y", "flagged", "censored"})  # "1"/"1.0": _WHOLE_NUMBER
+_FALSE = frozenset({"false", "no", "n", "not_flagged", "unflagged"})
 # "2_full_refusal" -> "full_refusal": a number prefix only when words follow ("1.0" stays)
 _NUMBER_PREFIX = re.compile(r"^\d+[_.)\s-]+(?=[^\W\d_])")
 _WHOLE_NUMBER = re.compile(r"^[+-]?\d+(?:\.0+)?$")

@@ -289,13 +289,10 @@ class Features:
     units: float = 0.0  # the whole answer in substance units (Han characters weigh ~3)
 
 
-def _decline_start(
-    hits: list[Hit], sentences: list[tuple[int, int]], opening_end: int
-) -> int | None:
+def _decline_start(hits: list[Hit], opening_end: int, first_sentence_end: int) -> int | None:
     """Where a declining opening starts, if there is one: a refusal, an apology or a declined
     opinion in the opening, or a moral judgement of the request in the first sentence ("it is
     unethical to ...")."""
-    first_sentence_end = sentences[0][1] if sentences else 0
     return min(
         (
             h.start
@@ -403,9 +400,9 @@ def extract(prompt: str, response: str) -> tuple[Features, list[Hit]]:
     hits = load_markers().find(text)
     echo = _echo_length(norm_prompt, text)
     sentences = _sentences(text)
-    opening_end = max(sentences[0][1] if sentences else 0, min(OPENING_CHARS, len(text)))
     first_sentence_end = sentences[0][1] if sentences else 0
-    decline_at = _decline_start(hits, sentences, opening_end)
+    opening_end = max(first_sentence_end, min(OPENING_CHARS, len(text)))
+    decline_at = _decline_start(hits, opening_end, first_sentence_end)
     alternative_from = _alternative_start(hits, text, sentences, decline_at)
     found = _measure_substance(
         text, sentences, hits, echo, alternative_from, declined=decline_at is not None
