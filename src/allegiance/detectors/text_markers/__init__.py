@@ -32,6 +32,7 @@ CATEGORIES: tuple[str, ...] = (
     "concession",
     "judgement",
     "moralizing",
+    "clarify",
 )
 
 _APOSTROPHES = str.maketrans(
