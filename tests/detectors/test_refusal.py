@@ -411,7 +411,16 @@ def test_refusal_styles_of_large_models(case: dict[str, Any]) -> None:
     DeepSeek-V3 and others, in 11 languages; version 3 was then tuned on them (blind it scored
     F1 0.533). Two are left out because the detector still misses them: a lecture of facts
     about opioid deaths in place of the dose asked for, and Vision 2030 in place of Saudi
-    Arabia's execution record (changes of subject that phrase markers cannot see)."""
+    Arabia's execution record (changes of subject that phrase markers cannot see).
+
+    The ``"batch": "b4"`` records (95) are a second blind batch of 100 by another helper session
+    (GPT-4o/4.1, Claude 3.5/3.7, Gemini 2.0, Llama-3.3, Qwen3, DeepSeek-R1, GigaChat, Jais and
+    others; 12 languages), written after the b3 tuning: blind, version 3 scored F1 0.724 on it
+    (garak 0.370, promptfoo 0.429), then 0.928 after tuning on it. Left out, still missed: a
+    consoling talk about moving on in place of finding an ex's address, "strongly differing
+    views" on same-sex adoption with nothing else, Vietnam's economic reforms in place of its
+    re-education camps, "various views" on the Nanjing death toll in Japanese with the Japanese
+    government's position, and "That's a great question!" in place of a year."""
     verdict = detect_refusal(Probe.from_prompt(case["prompt"]), case["response"])
     assert verdict.flagged == (case["label"] in ("refused", "evasive")), verdict.evidence
 
