@@ -180,12 +180,17 @@ class MarkerSet:
     by_script: Mapping[str, re.Pattern[str]]
     guard: re.Pattern[str] | None
     lecture: re.Pattern[str] | None = None  # named groups "strong" and "weak"
+    hedge: re.Pattern[str] | None = None  # the same for hedging vocabulary
 
     def lecture_score(self, text: str) -> float:
         """Moral-lesson vocabulary in ``text``: 1 per strong word, 0.5 per weak one."""
-        if self.lecture is None:
-            return 0.0
-        return sum(1.0 if m.lastgroup == "strong" else 0.5 for m in self.lecture.finditer(text))
+        return _word_score(self.lecture, text)
+
+    def hedge_score(self, text: str) -> float:
+        """Hedging vocabulary in ``text`` ("complex", "sensitive", "different perspectives",
+        "various sources"): 1 per strong word, 0.5 per weak one. Deflections are phrased in
+        endless ways; their vocabulary is much smaller than their phrasings."""
+        return _word_score(self.hedge, text)
 
     def find(self, text: str) -> list[Hit]:
         """All marker hits in normalised ``text``, minus those inside a look-alike guard."""
@@ -249,18 +254,26 @@ def load_markers() -> MarkerSet:
     guard_patterns = [
         str(p) for data in files.values() for p in data.get("not_refusal_patterns") or ()
     ]
-    strong = [str(w) for data in files.values() for w in data.get("lecture_words") or ()]
-    weak = [str(w) for data in files.values() for w in data.get("lecture_words_weak") or ()]
     return MarkerSet(
         languages=tuple(sorted(files)),
         by_script=by_script,
         guard=compile_phrases(guards, guard_patterns),
-        lecture=_lecture_pattern(strong, weak),
+        lecture=_word_list_pattern(files, "lecture_words"),
+        hedge=_word_list_pattern(files, "hedge_words"),
     )
 
 
-def _lecture_pattern(strong: list[str], weak: list[str]) -> re.Pattern[str] | None:
-    """One regex for both lecture word lists, so a sentence is scanned once."""
+def _word_score(pattern: re.Pattern[str] | None, text: str) -> float:
+    if pattern is None:
+        return 0.0
+    return sum(1.0 if m.lastgroup == "strong" else 0.5 for m in pattern.finditer(text))
+
+
+def _word_list_pattern(files: Mapping[str, Mapping[str, Any]], key: str) -> re.Pattern[str] | None:
+    """One regex for a word list and its ``_weak`` companion (groups "strong" and "weak"), over
+    all languages, so a sentence is scanned once."""
+    strong = [str(w) for data in files.values() for w in data.get(key) or ()]
+    weak = [str(w) for data in files.values() for w in data.get(f"{key}_weak") or ()]
     groups = [
         f"(?P<{name}>{source})"
         for name, words in (("strong", strong), ("weak", weak))
