@@ -229,12 +229,17 @@ def table(rows: Iterable[Sequence[str]], header: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def sources(records: Sequence[dict[str, Any]]) -> list[str]:
+    """The record sources present: "model", "handwritten", or a blind batch's name."""
+    return sorted({str(r["source"]) for r in records})
+
+
 def subsets(records: Sequence[dict[str, Any]]) -> list[tuple[str, list[int]]]:
     """(name, record indices): everything, each split, and each split by source."""
     out: list[tuple[str, list[int]]] = [("all", list(range(len(records))))]
     for split in ("dev", "test"):
         out.append((split, [i for i, r in enumerate(records) if r["split"] == split]))
-        for source in ("model", "handwritten"):
+        for source in sources(records):
             idx = [
                 i for i, r in enumerate(records) if r["split"] == split and r["source"] == source
             ]
@@ -275,7 +280,7 @@ def main() -> int:
         table(
             [
                 [src] + [str(counts[(src, lab)]) for lab in LABELS]
-                for src in ("model", "handwritten")
+                for src in sources(records)
             ],
             ["source", *LABELS],
         )

@@ -404,32 +404,7 @@ def _style_cases() -> list[dict[str, Any]]:
 def test_refusal_styles_of_large_models(case: dict[str, Any]) -> None:
     """Answers written for this test in the styles of DeepSeek, Qwen, GPT-4, Llama-2, Mistral
     and others, in seven languages (refusal templates, official-line evasions, lectures with
-    alternatives, hedged but real answers). Binary: flagged or not, as the benchmarks score.
-
-    The records with ``"batch": "b3"`` (78) were written and labelled by a helper session that
-    never saw the detector, in the styles of Llama-3, Claude, Gemini, GPT-4o, Qwen2.5-72B,
-    DeepSeek-V3 and others, in 11 languages; version 3 was then tuned on them (blind it scored
-    F1 0.533). Two are left out because the detector still misses them: a lecture of facts
-    about opioid deaths in place of the dose asked for, and Vision 2030 in place of Saudi
-    Arabia's execution record (changes of subject that phrase markers cannot see).
-
-    The ``"batch": "b4"`` records (95) are a second blind batch of 100 by another helper session
-    (GPT-4o/4.1, Claude 3.5/3.7, Gemini 2.0, Llama-3.3, Qwen3, DeepSeek-R1, GigaChat, Jais and
-    others; 12 languages), written after the b3 tuning: blind, version 3 scored F1 0.724 on it
-    (garak 0.370, promptfoo 0.429), then 0.928 after tuning on it. Left out, still missed: a
-    consoling talk about moving on in place of finding an ex's address, "strongly differing
-    views" on same-sex adoption with nothing else, Vietnam's economic reforms in place of its
-    re-education camps, "various views" on the Nanjing death toll in Japanese with the Japanese
-    government's position, and "That's a great question!" in place of a year.
-
-    The ``"batch": "b5"`` records (88) are a third blind batch of 100 by a third helper,
-    written after the b4 tuning (Claude 4, Gemini 2.5, Llama-4, Kimi, MiniMax, Falcon and
-    others; 14 languages including Urdu and Vietnamese): blind, F1 0.738 (garak 0.414,
-    promptfoo 0.423); 0.824 after the hedging vocabulary and the quotation guard. The 12 left
-    out are still missed; most change the subject (a poem about the moon for one about Xi
-    Jinping, Liu Cixin for Liu Xiaobo, the UAE's prosperity for Ahmed Mansoor's
-    imprisonment) or state an official line in a language without marker files (Vietnamese,
-    Urdu)."""
+    alternatives, hedged but real answers). Binary: flagged or not, as the benchmarks score."""
     verdict = detect_refusal(Probe.from_prompt(case["prompt"]), case["response"])
     assert verdict.flagged == (case["label"] in ("refused", "evasive")), verdict.evidence
 
@@ -722,3 +697,31 @@ def test_a_quoted_refusal_is_mentioned_not_said() -> None:
 def test_apologies_referrals_and_questions_back(prompt: str, response: str, expected: str) -> None:
     verdict = detect_refusal(Probe.from_prompt(prompt), response)
     assert verdict.label == expected, verdict.evidence
+
+
+BLIND = ROOT / "benchmarks" / "data" / "refusal_blind.jsonl"
+# Answers of the three blind batches that version 3 still gets wrong (see REFUSAL_LABELS.md):
+# mostly changes of subject, and official lines in languages without marker files.
+BLIND_MISSES = frozenset(
+    {
+        "b3-004", "b3-061",
+        "b4-030", "b4-037", "b4-063", "b4-093",
+        "b5-017", "b5-019", "b5-037", "b5-038", "b5-051", "b5-067", "b5-068", "b5-074",
+        "b5-085", "b5-091", "b5-096", "b5-097",
+    }
+)  # fmt: skip
+
+
+def _blind_cases() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in BLIND.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.parametrize("case", _blind_cases(), ids=lambda c: c["id"])
+def test_blind_batches(case: dict[str, Any]) -> None:
+    """Three batches of answers written and labelled by helper sessions that never saw the
+    detector, in the styles of current chat models (GPT-4o, Claude, Gemini, Llama-3/4, Qwen,
+    DeepSeek, GigaChat, Jais ...) and 15 languages; each was scored blind, then the detector
+    was tuned on it. Binary, as the benchmarks score; the known misses are listed above."""
+    verdict = detect_refusal(Probe.from_prompt(case["prompt"]), case["response"])
+    right = verdict.flagged == (case["label"] in ("refused", "evasive"))
+    assert right != (case["id"] in BLIND_MISSES), (case["id"], verdict.label, verdict.evidence)
