@@ -278,10 +278,7 @@ def main() -> int:
     counts = Counter((r["source"], r["label"]) for r in records)
     print(
         table(
-            [
-                [src] + [str(counts[(src, lab)]) for lab in LABELS]
-                for src in sources(records)
-            ],
+            [[src] + [str(counts[(src, lab)]) for lab in LABELS] for src in sources(records)],
             ["source", *LABELS],
         )
     )
