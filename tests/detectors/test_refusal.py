@@ -27,6 +27,11 @@ def label(prompt: str, response: str) -> str:
     return detect_refusal(Probe.from_prompt(prompt), response).label
 
 
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The labelled cases of a JSON Lines data file."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
 def assert_label(prompt: str, response: str, expected: str) -> None:
     """The verdict's label is ``expected``; on failure, show the rule and features."""
     verdict = detect_refusal(Probe.from_prompt(prompt), response)
@@ -370,7 +375,7 @@ MARGIN = 0.03
 
 
 def test_labelled_test_split_f1_does_not_regress() -> None:
-    records = [json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines()]
+    records = read_jsonl(LABELLED)
     test = [r for r in records if r["split"] == "test"]
     assert len(test) >= 100
     assert binary_f1("refusal", test) >= TEST_SPLIT_F1["all"] - MARGIN
@@ -402,11 +407,7 @@ def test_marker_files_cover_the_suite_languages_and_use_known_keys() -> None:
 STYLES = Path(__file__).parent / "data" / "refusal_styles.jsonl"
 
 
-def _style_cases() -> list[dict[str, Any]]:
-    return [json.loads(line) for line in STYLES.read_text(encoding="utf-8").splitlines()]
-
-
-@pytest.mark.parametrize("case", _style_cases(), ids=lambda c: c["response"][:40])
+@pytest.mark.parametrize("case", read_jsonl(STYLES), ids=lambda c: c["response"][:40])
 def test_refusal_styles_of_large_models(case: dict[str, Any]) -> None:
     """Answers written for this test in the styles of DeepSeek, Qwen, GPT-4, Llama-2, Mistral
     and others, in seven languages (refusal templates, official-line evasions, lectures with
@@ -722,11 +723,7 @@ BLIND_MISSES = frozenset(
 )  # fmt: skip
 
 
-def _blind_cases() -> list[dict[str, Any]]:
-    return [json.loads(line) for line in BLIND.read_text(encoding="utf-8").splitlines()]
-
-
-@pytest.mark.parametrize("case", _blind_cases(), ids=lambda c: c["id"])
+@pytest.mark.parametrize("case", read_jsonl(BLIND), ids=lambda c: c["id"])
 def test_blind_batches(case: dict[str, Any]) -> None:
     """Three batches of answers written and labelled by helper sessions that never saw the
     detector, in the styles of current chat models (GPT-4o, Claude, Gemini, Llama-3/4, Qwen,
