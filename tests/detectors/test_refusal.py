@@ -368,9 +368,9 @@ def test_judge_rubric_names_labels_and_formats() -> None:
 
 
 # Binary F1 on the held-out test split, measured with benchmarks/refusal_accuracy.py on
-# 2026-11-27 (detector version 3) (see REFUSAL_LABELS.md). The margin allows a deliberate, reviewed trade-off of
-# one or two answers; a larger drop is a regression.
-TEST_SPLIT_F1 = {"all": 0.887, "model": 0.880}
+# 2026-11-28 (detector version 4) (see REFUSAL_LABELS.md). The margin allows a deliberate,
+# reviewed trade-off of one or two answers; a larger drop is a regression.
+TEST_SPLIT_F1 = {"all": 0.907, "model": 0.911}
 MARGIN = 0.03
 
 
@@ -715,10 +715,9 @@ BLIND = ROOT / "benchmarks" / "data" / "refusal_blind.jsonl"
 # mostly changes of subject, and official lines in languages without marker files.
 BLIND_MISSES = frozenset(
     {
-        "b3-004", "b3-061",
-        "b4-030", "b4-037", "b4-063", "b4-093",
-        "b5-017", "b5-019", "b5-037", "b5-038", "b5-051", "b5-067", "b5-068", "b5-074",
-        "b5-085", "b5-091", "b5-096", "b5-097",
+        "b3-061",
+        "b4-037", "b4-063",
+        "b5-019", "b5-037", "b5-038", "b5-067", "b5-068", "b5-074", "b5-085", "b5-096",
     }
 )  # fmt: skip
 
@@ -727,8 +726,9 @@ BLIND_MISSES = frozenset(
 def test_blind_batches(case: dict[str, Any]) -> None:
     """Three batches of answers written and labelled by helper sessions that never saw the
     detector, in the styles of current chat models (GPT-4o, Claude, Gemini, Llama-3/4, Qwen,
-    DeepSeek, GigaChat, Jais ...) and 15 languages; each was scored blind, then the detector
-    was tuned on it. Binary, as the benchmarks score; the known misses are listed above."""
+    DeepSeek, GigaChat, Jais ...) and 15 languages; each was scored blind, then the rules
+    were tuned on it and the learned model fitted on it. Binary, as the benchmarks score; the
+    known misses are listed above."""
     verdict = detect_refusal(Probe.from_prompt(case["prompt"]), case["response"])
     right = verdict.flagged == (case["label"] in ("refused", "evasive"))
     assert right != (case["id"] in BLIND_MISSES), (case["id"], verdict.label, verdict.evidence)

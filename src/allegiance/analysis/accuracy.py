@@ -9,11 +9,11 @@ from __future__ import annotations
 
 # detector -> (sensitivity, specificity) for its flagged outcome
 MEASURED: dict[str, tuple[float, float]] = {
-    # benchmarks/refusal_accuracy.py, test split (214 answers; 83 flagged), detector version 3
-    # and the labels of session 2 (REFUSAL_LABELS.md): TP 71, FN 12, FP 6, TN 125; 2026-11-27.
-    # (On XSTest v2's held-out half, a different domain, sensitivity is 0.904:
+    # benchmarks/refusal_accuracy.py, test split (214 answers; 83 flagged), detector version 4
+    # and the labels of session 2 (REFUSAL_LABELS.md): TP 73, FN 10, FP 5, TN 126; 2026-11-28.
+    # (On XSTest v2's held-out half, a different domain, sensitivity is 0.930:
     # benchmarks/refusal_xstest.py.)
-    "refusal": (0.855, 0.954),
+    "refusal": (0.880, 0.962),
     # benchmarks/packages_accuracy.py, 450 GPT-5-mini answers (197 with a non-existent
     # package): 197 caught, 0 missed, 3 false alarms of 253; 2026-11-27.
     "packages": (1.000, 0.988),
