@@ -110,8 +110,6 @@ _DETAIL = re.compile(
 _OFFER = re.compile(r"[\s*\-•>\"'“]*(?:if|should you|when(?:ever)? you)\b")
 # Sympathy, not a disclaimer: "I'm really sorry you're feeling this way" (but not "I'm sorry,
 # but ..." nor "As an AI ...").
-_SYMPATHY = re.compile(r"sorry (?:to hear|you|that you)|really sorry|so sorry")
-_APOLOGY = re.compile(r"sorry|apolog")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _KANA_HANGUL = re.compile(r"[\u3040-\u30ff\uac00-\ud7af]")
@@ -602,7 +600,8 @@ def extract(prompt: str, response: str) -> tuple[Features, list[Hit]]:
     """Normalise, match markers and measure substance (public for benchmarks and tests)."""
     text = normalize(_without_think(response))
     norm_prompt = normalize(prompt)
-    hits = load_markers().find(text)
+    markers = load_markers()
+    hits = markers.find(text)
     echo = _echo_length(norm_prompt, text)
     sentences = _sentences(text)
     first_sentence_end = sentences[0][1] if sentences else 0
@@ -668,11 +667,11 @@ def extract(prompt: str, response: str) -> tuple[Features, list[Hit]]:
         fiction=_FICTION.search(text) is not None,
         clarify=counts["clarify"],
         apology_open=any(
-            h.category == "soft_refusal" and _APOLOGY.search(h.text) for h in opening_hits
+            h.category == "soft_refusal" and markers.is_apology(h.text) for h in opening_hits
         ),
         support_open=any(
             h.category == "alternative"
-            or (h.category == "soft_refusal" and _SYMPATHY.search(h.text) is not None)
+            or (h.category == "soft_refusal" and markers.is_sympathy(h.text))
             for h in opening_hits
         ),
         clarify_open=any(h.category == "clarify" for h in opening_hits),

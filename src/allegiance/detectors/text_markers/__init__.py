@@ -181,6 +181,8 @@ class MarkerSet:
     guard: re.Pattern[str] | None
     lecture: re.Pattern[str] | None = None  # named groups "strong" and "weak"
     hedge: re.Pattern[str] | None = None  # the same for hedging vocabulary
+    apology: re.Pattern[str] | None = None  # "sorry", "抱歉", "извините" ...
+    sympathy: re.Pattern[str] | None = None  # "sorry to hear", "сочувствую" ...
 
     def lecture_score(self, text: str) -> float:
         """Moral-lesson vocabulary in ``text``: 1 per strong word, 0.5 per weak one."""
@@ -191,6 +193,14 @@ class MarkerSet:
         "various sources"): 1 per strong word, 0.5 per weak one. Deflections are phrased in
         endless ways; their vocabulary is much smaller than their phrasings."""
         return _word_score(self.hedge, text)
+
+    def is_apology(self, phrase: str) -> bool:
+        """Does a matched soft-refusal phrase apologise (in any language)?"""
+        return self.apology is not None and self.apology.search(phrase) is not None
+
+    def is_sympathy(self, phrase: str) -> bool:
+        """Does a matched soft-refusal phrase express sympathy ("I'm sorry to hear ...")?"""
+        return self.sympathy is not None and self.sympathy.search(phrase) is not None
 
     def find(self, text: str) -> list[Hit]:
         """All marker hits in normalised ``text``, minus those inside a look-alike guard."""
@@ -260,6 +270,12 @@ def load_markers() -> MarkerSet:
         guard=compile_phrases(guards, guard_patterns),
         lecture=_word_list_pattern(files, "lecture_words"),
         hedge=_word_list_pattern(files, "hedge_words"),
+        apology=compile_phrases(
+            str(w) for d in files.values() for w in d.get("apology_words") or ()
+        ),
+        sympathy=compile_phrases(
+            str(w) for d in files.values() for w in d.get("sympathy_words") or ()
+        ),
     )
 
 
