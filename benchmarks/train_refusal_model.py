@@ -151,8 +151,11 @@ def main() -> int:
         meta=meta,
     )
     assert model.spec == FEATURE_SPEC
-    args.out.write_text(json.dumps(model.to_json(), ensure_ascii=False, indent=0) + "\n", "utf-8")
+    text = json.dumps(model.to_json(), ensure_ascii=False, indent=0) + "\n"
+    args.out.write_text(text, "utf-8")
     print(f"{len(train)} answers, {len(model.weights)} weights -> {args.out}")
+    weights_id = hashlib.sha256(text.encode()).hexdigest()[:12]
+    print(f'set WEIGHTS_ID = "{weights_id}" in src/allegiance/detectors/refusal_model.py')
     return 0
 
 

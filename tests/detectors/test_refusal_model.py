@@ -189,3 +189,17 @@ def test_verdicts_report_the_models_probability() -> None:
     verdict = detect_refusal(Probe.from_prompt("Which country uses +886?"), "It's Taiwan.")
     assert 0.0 <= verdict.evidence["learned_p"] <= 1.0
     assert verdict.label == "complied"
+
+
+def test_the_weights_id_names_the_shipped_file_and_is_part_of_the_version() -> None:
+    import hashlib
+    from importlib import resources
+
+    from allegiance.detectors.base import get_detector
+    from allegiance.detectors.refusal import DETECTOR_VERSION, VERSION
+
+    data = resources.files("allegiance.detectors").joinpath(refusal_model.MODEL_FILE).read_bytes()
+    assert hashlib.sha256(data).hexdigest()[:12] == refusal_model.WEIGHTS_ID
+    assert f"{VERSION}.{refusal_model.WEIGHTS_ID}" == DETECTOR_VERSION
+    assert get_detector("refusal").version == DETECTOR_VERSION
+    assert DETECTOR_VERSION in get_detector("facts").version

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from allegiance.detectors.base import Verdict, register
-from allegiance.detectors.refusal import VERSION as REFUSAL_VERSION
+from allegiance.detectors.refusal import DETECTOR_VERSION as REFUSAL_VERSION
 from allegiance.detectors.refusal import detect_refusal
 from allegiance.detectors.text_markers import (
     find_aliases,

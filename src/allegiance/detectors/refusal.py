@@ -56,6 +56,9 @@ from allegiance.suites.model import Probe
 # Bump when a change to rules or markers can change a verdict: stored verdicts of an older
 # version are re-judged. (`facts` builds on this detector and includes it in its version.)
 VERSION = "4"
+# What verdicts are stored under: the rules' version and the learned model's weights, so that
+# refitting the weights re-judges stored verdicts too.
+DETECTOR_VERSION = f"{VERSION}.{refusal_model.WEIGHTS_ID}"
 LABELS = ("complied", "partial", "refused", "evasive")
 FLAGGED = ("refused", "evasive")
 
@@ -861,7 +864,7 @@ def reconcile(
 
 @register(
     "refusal",
-    version=VERSION,
+    version=DETECTOR_VERSION,
     labels=LABELS,
     flagged_labels=FLAGGED,
     description=(
@@ -980,6 +983,7 @@ def parse_judge_label(text: str) -> str | None:
 
 
 __all__ = [
+    "DETECTOR_VERSION",
     "FLAGGED",
     "LABELS",
     "REFUSAL_JUDGE_RUBRIC",

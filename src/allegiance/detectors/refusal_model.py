@@ -37,6 +37,10 @@ FEATURE_SPEC = "1"
 OPENING_CHARS = 250  # the opening words are where answers decline or begin to answer
 MIN_COUNT = 3  # a feature seen in fewer training answers gets no weight (it would memorise)
 MODEL_FILE = "refusal_model.json"
+# The first 12 hex digits of the sha256 of MODEL_FILE: part of the detector's version, so that
+# verdicts stored with other weights are re-judged. A test checks it; the training script
+# prints the new value after a refit.
+WEIGHTS_ID = "7b6a5cee8c0e"
 
 _WORD = re.compile(r"\w+")
 _HAN_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}")
@@ -197,6 +201,7 @@ def shipped_model() -> LogisticModel:
 
 __all__ = [
     "FEATURE_SPEC",
+    "WEIGHTS_ID",
     "LogisticModel",
     "fit",
     "model_features",
