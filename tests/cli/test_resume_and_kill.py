@@ -86,7 +86,9 @@ def test_kill_9_then_resume_loses_nothing_and_duplicates_nothing(tmp_path: Path)
 
 
 def test_ctrl_c_stops_cleanly_and_resume_completes(tmp_path: Path) -> None:
-    with ChatServer(latency=0.05) as server:
+    # 0.2 s per answer, four at a time: the run needs ~6 s, so the interrupt cannot arrive after
+    # it finished even on a loaded machine (at 0.05 s a busy CI runner once lost that race)
+    with ChatServer(latency=0.2) as server:
         process = _start(tmp_path, server, "interrupted")
         _wait_for(tmp_path, 10)
         process.send_signal(signal.SIGINT)
