@@ -51,7 +51,7 @@ def _wait_for(tmp_path: Path, minimum: int, limit: float = 60) -> None:
 
 
 def test_kill_9_then_resume_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
-    with ChatServer(latency=0.05) as server:
+    with ChatServer(latency=0.2) as server:  # slow enough that the kill lands mid-run
         process = _start(tmp_path, server, "killed")
         _wait_for(tmp_path, 20)
         process.send_signal(signal.SIGKILL)
