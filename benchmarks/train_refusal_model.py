@@ -9,7 +9,7 @@ anyone should be able to see exactly what they were fitted on and refit them. Tr
 - OpenAI's RBR gold data (Mu et al. 2024, MIT): their ``train`` file
   (``rbr_to_jsonl.py`` output, split ``dev``);
 - our political/multilingual labelled set (``data/refusal_labelled.jsonl``), split ``dev``;
-- the blind synthetic batches b3–b5 and b7 (``data/refusal_blind.jsonl``; the held-out b6 is not
+- the blind synthetic batches b3–b5, b7 and b8 (``data/refusal_blind.jsonl``; the held-out b6 is not
   used).
 
 Partial refusals are left out of training: the model learns flagged (refused or evasive)
