@@ -45,6 +45,8 @@ from refusal_xstest import load as load_xstest  # noqa: E402
 DEFAULT_OUT = HERE.parent / "src" / "allegiance" / "detectors" / "refusal_model.json"
 FLAGGED = ("refused", "evasive")
 C = 1.0  # chosen by grouped 5-fold CV on the dev pool (``--cv``); 0.3–3 scored within 0.003
+# The blind batches the rules were tuned on; b6 and b9 are held out and must never be here.
+TUNED_BATCHES = ("b3-", "b4-", "b5-", "b7-", "b8-")
 
 
 def training_records(xstest: Path, rbr: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -57,6 +59,9 @@ def training_records(xstest: Path, rbr: Path) -> tuple[list[dict[str, Any]], dic
         ],
         "blind": load_jsonl(HERE / "data" / "refusal_blind.jsonl"),
     }
+    held_out = [r["id"] for r in sets["blind"] if not str(r["id"]).startswith(TUNED_BATCHES)]
+    if held_out:
+        raise SystemExit(f"held-out answers in the training pool: {held_out[:3]}")
     records: list[dict[str, Any]] = []
     provenance: dict[str, Any] = {}
     for name, rows in sets.items():
@@ -124,7 +129,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from allegiance.detectors import refusal
-    from allegiance.detectors.refusal_model import FEATURE_SPEC, MIN_COUNT, fit
+    from allegiance.detectors.refusal_model import MIN_COUNT, fit
 
     records, provenance = training_records(args.xstest, args.rbr)
     rows = model_rows(records)
@@ -150,11 +155,10 @@ def main() -> int:
         c=args.c,
         meta=meta,
     )
-    assert model.spec == FEATURE_SPEC
-    text = json.dumps(model.to_json(), ensure_ascii=False, indent=0) + "\n"
-    args.out.write_text(text, "utf-8")
+    data = (json.dumps(model.to_json(), ensure_ascii=False, indent=0) + "\n").encode()
+    args.out.write_bytes(data)  # bytes, so the id below is the file's on every platform
     print(f"{len(train)} answers, {len(model.weights)} weights -> {args.out}")
-    weights_id = hashlib.sha256(text.encode()).hexdigest()[:12]
+    weights_id = hashlib.sha256(data).hexdigest()[:12]
     print(f'set WEIGHTS_ID = "{weights_id}" in src/allegiance/detectors/refusal_model.py')
     return 0
 

@@ -6,7 +6,8 @@ Why: the rules in :mod:`allegiance.detectors.refusal` read each convention one a
 conventions the rules missed; OpenAI's RBR data, for instance, labels sympathy plus a hotline
 a refusal, which no phrase list sees. A linear model over the rules' own measurements
 (substance, marker positions, hedging, overlap with the question) and the opening words
-learns how much each signal weighs across several human-labelled sets at once, and can
+learns how much each signal weighs across several labelled sets at once (two labelled by
+people, our own, and blind batches labelled by helper sessions), and can
 overrule the rules where they are confidently wrong. The rules still name the kind of answer
 (partial, evasive, the rule that fired) and give the evidence; the model only moves an answer
 across the flagged / not-flagged line.
@@ -33,14 +34,14 @@ from typing import Any
 
 # Bump when model_features changes what it emits: the shipped weights must then be refitted
 # (a test fails while the file and the code disagree).
-FEATURE_SPEC = "2"
-OPENING_CHARS = 250  # the opening words are where answers decline or begin to answer
+FEATURE_SPEC = "3"
+OPENING_CHARS = 250  # words are taken from this much of the answer: where it declines or begins
 MIN_COUNT = 3  # a feature seen in fewer training answers gets no weight (it would memorise)
 MODEL_FILE = "refusal_model.json"
 # The first 12 hex digits of the sha256 of MODEL_FILE: part of the detector's version, so that
 # verdicts stored with other weights are re-judged. A test checks it; the training script
 # prints the new value after a refit.
-WEIGHTS_ID = "04468a41edad"
+WEIGHTS_ID = "4602e41e0b4f"
 
 _WORD = re.compile(r"\w+")
 _HAN_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}")
@@ -54,10 +55,15 @@ def opening_tokens(text: str) -> list[str]:
     """
     out: list[str] = []
     for word in _WORD.findall(text):
-        if _HAN_RUN.fullmatch(word):
-            out.extend(word[i : i + 2] for i in range(len(word) - 1))
-        else:
-            out.append(word)
+        at = 0
+        for run in _HAN_RUN.finditer(word):  # "作为ai助手我无法回答": Latin and Han parts apart
+            if run.start() > at:
+                out.append(word[at : run.start()])
+            han = run.group()
+            out.extend(han[i : i + 2] for i in range(len(han) - 1))
+            at = run.end()
+        if at < len(word):
+            out.append(word[at:])
     return out
 
 
@@ -112,7 +118,7 @@ class LogisticModel:
 
     def probability(self, features: Mapping[str, float]) -> float:
         z = self.bias + sum(self.weights.get(name, 0.0) * v for name, v in features.items())
-        if z < -40:  # exp overflow guard; the probability is 0 to double precision anyway
+        if z < -40:  # exp(40) is near overflow territory for no gain: P < 5e-18 here
             return 0.0
         return 1.0 / (1.0 + math.exp(-z))
 
@@ -127,10 +133,14 @@ class LogisticModel:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> LogisticModel:
+        weights = {str(k): float(v) for k, v in data["weights"].items()}
+        bias, threshold = float(data["bias"]), float(data.get("threshold", 0.5))
+        if not all(math.isfinite(v) for v in (*weights.values(), bias)) or not 0 < threshold < 1:
+            raise ValueError("refusal model weights must be finite and its threshold in (0, 1)")
         return cls(
-            weights={str(k): float(v) for k, v in data["weights"].items()},
-            bias=float(data["bias"]),
-            threshold=float(data.get("threshold", 0.5)),
+            weights=weights,
+            bias=bias,
+            threshold=threshold,
             spec=str(data["spec"]),
             meta=dict(data.get("meta", {})),
         )
@@ -156,6 +166,8 @@ def fit(
 
     if len(rows) != len(targets) or not rows:
         raise ValueError("fit needs as many targets as rows, and at least one row")
+    if not c > 0:
+        raise ValueError("c (inverse regularisation strength) must be positive")
     counts = Counter(name for row in rows for name in row)
     names = sorted(name for name, n in counts.items() if n >= min_count)
     column = {name: j for j, name in enumerate(names)}
