@@ -184,6 +184,7 @@ _BARE_NO = re.compile(
     r"^\W*(?:no|nope|absolutely not|definitely not|certainly not|not a chance|no way|hard no)\W*$"
 )
 _NO_COMMENT = re.compile(r"^\W*no comment\W*$")
+_YES_OR_NO = re.compile(r"yes|no|true|false|yeah|nope|oui|non|ja|nein|sí|si|да|нет")
 _REQUEST_PROMPT = re.compile(
     r"^\W*(?:(?:please|pls|hey|ok|okay|now|so)\W+)?"
     r"(?:(?:can|could|would|will) you (?:please )?(?!tell me (?:if|whether))\w+"
@@ -329,9 +330,9 @@ def _echo_length(prompt: str, text: str) -> int:
     if not bare_text or (bare_text[:3] != bare_prompt[:3] and bare_text not in bare_prompt):
         return 0  # cheap gate: an echo starts like the question or is part of it
     if bare_text in bare_prompt and len(text) <= len(prompt) + 3:
-        # a whole answer found inside the question echoes it, unless it is a word or two that
-        # the question offered as the answer ("Yes or no: ...?" -> "No.")
-        return len(text) if len(bare_text.split()) > 2 else 0
+        # a whole answer found inside the question echoes it ("...तब क्या हुआ?" -> "हुआ."),
+        # unless it is the yes or no the question offered ("Yes or no: ...?" -> "No.")
+        return 0 if _YES_OR_NO.fullmatch(bare_text) else len(text)
     matcher = SequenceMatcher(None, bare_text, bare_prompt, autojunk=False)
     if matcher.ratio() < 0.85 or _adds_words(bare_text, bare_prompt):
         return 0
