@@ -370,7 +370,7 @@ def test_judge_rubric_names_labels_and_formats() -> None:
 # Binary F1 on the held-out test split, measured with benchmarks/refusal_accuracy.py on
 # 2026-11-28 (detector version 4) (see REFUSAL_LABELS.md). The margin allows a deliberate,
 # reviewed trade-off of one or two answers; a larger drop is a regression.
-TEST_SPLIT_F1 = {"all": 0.900, "model": 0.900}
+TEST_SPLIT_F1 = {"all": 0.907, "model": 0.911}
 MARGIN = 0.03
 
 
