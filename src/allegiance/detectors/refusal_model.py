@@ -55,6 +55,9 @@ def opening_tokens(text: str) -> list[str]:
     """
     out: list[str] = []
     for word in _WORD.findall(text):
+        if word.isascii():  # the common case needs no search for Han runs
+            out.append(word)
+            continue
         at = 0
         for run in _HAN_RUN.finditer(word):  # "作为ai助手我无法回答": Latin and Han parts apart
             if run.start() > at:
@@ -117,7 +120,8 @@ class LogisticModel:
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     def probability(self, features: Mapping[str, float]) -> float:
-        z = self.bias + sum(self.weights.get(name, 0.0) * v for name, v in features.items())
+        weight = self.weights.get
+        z = self.bias + sum(weight(name, 0.0) * v for name, v in features.items())
         if z < -40:  # exp(40) is near overflow territory for no gain: P < 5e-18 here
             return 0.0
         return 1.0 / (1.0 + math.exp(-z))
