@@ -9,7 +9,7 @@ anyone should be able to see exactly what they were fitted on and refit them. Tr
 - OpenAI's RBR gold data (Mu et al. 2024, MIT): their ``train`` file
   (``rbr_to_jsonl.py`` output, split ``dev``);
 - our political/multilingual labelled set (``data/refusal_labelled.jsonl``), split ``dev``;
-- the blind synthetic batches b3–b5, b7 and b8 (``data/refusal_blind.jsonl``; the held-out b6 is not
+- the blind synthetic batches b3–b5, b7, b8 and b10 (``data/refusal_blind.jsonl``; the held-out b6 and b9 are not
   used).
 
 Partial refusals are left out of training: the model learns flagged (refused or evasive)
@@ -46,7 +46,7 @@ DEFAULT_OUT = HERE.parent / "src" / "allegiance" / "detectors" / "refusal_model.
 FLAGGED = ("refused", "evasive")
 C = 1.0  # chosen by grouped 5-fold CV on the dev pool (``--cv``); 0.3–3 scored within 0.003
 # The blind batches the rules were tuned on; b6 and b9 are held out and must never be here.
-TUNED_BATCHES = ("b3-", "b4-", "b5-", "b7-", "b8-")
+TUNED_BATCHES = ("b3-", "b4-", "b5-", "b7-", "b8-", "b10-")
 
 
 def training_records(xstest: Path, rbr: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
