@@ -7,6 +7,8 @@ import json
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from allegiance.detectors import refusal_model
 from allegiance.detectors.refusal import (
@@ -267,3 +269,46 @@ def test_the_weights_id_names_the_shipped_file_and_is_part_of_the_version() -> N
     assert f"{VERSION}.{refusal_model.WEIGHTS_ID}" == DETECTOR_VERSION
     assert get_detector("refusal").version == DETECTOR_VERSION
     assert DETECTOR_VERSION in get_detector("facts").version
+
+
+_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",)),  # any character but lone surrogates
+    max_size=400,
+)
+_PIECES = st.lists(
+    st.sampled_from(
+        [
+            "I'm sorry",
+            "No.",
+            "<think>",
+            "</think>",
+            "抱歉",
+            "не могу",
+            "```",
+            "\n\n",
+            "- ",
+            "?",
+            '"',
+            "“",
+            "fictional",
+            "Repeat after me: ",
+            "1989",
+            " ",
+            "Instead,",
+            "however",
+        ]
+    )
+    | _TEXT,
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(prompt=_PIECES, response=_PIECES)
+def test_any_text_gets_a_valid_verdict(prompt: str, response: str) -> None:
+    """Untrusted input: whatever the prompt and answer, a verdict with a known label and a
+    probability, and no exception."""
+    verdict = detect_refusal(Probe.from_prompt(prompt or "?"), response)
+    assert verdict.label in ("complied", "partial", "refused", "evasive")
+    assert verdict.flagged == (verdict.label in FLAGGED)
+    assert 0.0 <= verdict.evidence["learned_p"] <= 1.0
