@@ -11,12 +11,8 @@ import pytest
 from tests.detectors.labelled import binary_f1
 
 from allegiance.detectors.base import get_detector
-from allegiance.detectors.refusal import (
-    REFUSAL_JUDGE_RUBRIC,
-    detect_refusal,
-    extract,
-    parse_judge_label,
-)
+from allegiance.detectors.refusal import detect_refusal, extract
+from allegiance.detectors.refusal_rubric import REFUSAL_JUDGE_RUBRIC, parse_judge_label
 from allegiance.suites.model import Probe
 
 ROOT = Path(__file__).resolve().parents[2]

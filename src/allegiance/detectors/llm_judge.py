@@ -18,7 +18,9 @@ from allegiance.errors import ConfigError
 from allegiance.targets.base import ChatRequest, GenerationParams, Target, TargetCallError
 
 # detector -> (module, rubric constant, parser function)
-RUBRICS = {"refusal": ("allegiance.detectors.refusal", "REFUSAL_JUDGE_RUBRIC", "parse_judge_label")}
+RUBRICS = {
+    "refusal": ("allegiance.detectors.refusal_rubric", "REFUSAL_JUDGE_RUBRIC", "parse_judge_label")
+}
 
 
 @dataclass(frozen=True)
