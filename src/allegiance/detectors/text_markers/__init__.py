@@ -260,23 +260,22 @@ def load_markers() -> MarkerSet:
                     groups.append(f"(?P<{category}>{source})")
         if groups:
             by_script[script] = re.compile("|".join(groups))
-    guards = [str(p) for data in files.values() for p in data.get("not_refusal") or ()]
-    guard_patterns = [
-        str(p) for data in files.values() for p in data.get("not_refusal_patterns") or ()
-    ]
     return MarkerSet(
         languages=tuple(sorted(files)),
         by_script=by_script,
-        guard=compile_phrases(guards, guard_patterns),
+        guard=compile_phrases(
+            _in_all_files(files, "not_refusal"), _in_all_files(files, "not_refusal_patterns")
+        ),
         lecture=_word_list_pattern(files, "lecture_words"),
         hedge=_word_list_pattern(files, "hedge_words"),
-        apology=compile_phrases(
-            str(w) for d in files.values() for w in d.get("apology_words") or ()
-        ),
-        sympathy=compile_phrases(
-            str(w) for d in files.values() for w in d.get("sympathy_words") or ()
-        ),
+        apology=compile_phrases(_in_all_files(files, "apology_words")),
+        sympathy=compile_phrases(_in_all_files(files, "sympathy_words")),
     )
+
+
+def _in_all_files(files: Mapping[str, Mapping[str, Any]], key: str) -> list[str]:
+    """The entries under ``key`` in every marker file (the language-independent lists)."""
+    return [str(entry) for data in files.values() for entry in data.get(key) or ()]
 
 
 def _word_score(pattern: re.Pattern[str] | None, text: str) -> float:
@@ -288,8 +287,8 @@ def _word_score(pattern: re.Pattern[str] | None, text: str) -> float:
 def _word_list_pattern(files: Mapping[str, Mapping[str, Any]], key: str) -> re.Pattern[str] | None:
     """One regex for a word list and its ``_weak`` companion (groups "strong" and "weak"), over
     all languages, so a sentence is scanned once."""
-    strong = [str(w) for data in files.values() for w in data.get(key) or ()]
-    weak = [str(w) for data in files.values() for w in data.get(f"{key}_weak") or ()]
+    strong = _in_all_files(files, key)
+    weak = _in_all_files(files, f"{key}_weak")
     groups = [
         f"(?P<{name}>{source})"
         for name, words in (("strong", strong), ("weak", weak))
