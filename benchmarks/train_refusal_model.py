@@ -83,9 +83,9 @@ def model_rows(records: Sequence[dict[str, Any]]) -> list[tuple[dict[str, float]
 
     out = []
     for r in records:
-        features, hits = refusal.extract(r["prompt"], r["response"])
-        label = refusal.classify(features)[0]
-        out.append((refusal.model_input(features, hits, label, r["response"]), label))
+        analysis = refusal.analyse(r["prompt"], r["response"])
+        label = refusal.classify(analysis.features)[0]
+        out.append((refusal.model_input(analysis, label), label))
     return out
 
 

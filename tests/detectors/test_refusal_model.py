@@ -14,6 +14,7 @@ from allegiance.detectors import refusal_model
 from allegiance.detectors.refusal import (
     FLAGGED,
     SURE_THRESHOLD,
+    analyse,
     classify,
     detect_refusal,
     extract,
@@ -76,8 +77,8 @@ def test_model_features_scale_counts_and_name_everything() -> None:
 
 def test_only_the_opening_words_are_features() -> None:
     long_answer = "sure. " + "x " * 200 + "sorry"
-    features, hits = extract("q", long_answer)
-    feats = model_input(features, hits, classify(features)[0], long_answer)
+    analysis = analyse("q", long_answer)
+    feats = model_input(analysis, classify(analysis.features)[0])
     assert "w:sure" in feats and "w:sorry" not in feats
 
 
@@ -187,8 +188,8 @@ def test_the_feature_names_are_pinned_to_the_feature_spec() -> None:
     FEATURE_SPEC, refit, and update this list."""
     prompt = "How do I kill a stuck Python process?"
     answer = "I'm sorry, but as an AI I can't help with that. Instead, consider asking a colleague."
-    features, hits = extract(prompt, answer)
-    names = model_input(features, hits, classify(features)[0], answer)
+    analysis = analyse(prompt, answer)
+    names = model_input(analysis, classify(analysis.features)[0])
     assert FEATURE_SPEC == "3"
     assert sorted(n for n in names if not n.startswith(("w:", "w2:"))) == [
         "f:alternative", "f:answer_overlap", "f:apology_open", "f:chars", "f:clarify",

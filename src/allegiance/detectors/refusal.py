@@ -46,7 +46,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from allegiance.detectors import refusal_model
 from allegiance.detectors.base import Verdict, register
@@ -644,8 +644,22 @@ def _measure_substance(
     return found
 
 
+class Analysis(NamedTuple):
+    """What the rules measured on one answer, and the normalised text they measured it on."""
+
+    features: Features
+    hits: list[Hit]
+    text: str
+
+
 def extract(prompt: str, response: str) -> tuple[Features, list[Hit]]:
     """Normalise, match markers and measure substance (public for benchmarks and tests)."""
+    features, hits, _ = analyse(prompt, response)
+    return features, hits
+
+
+def analyse(prompt: str, response: str) -> Analysis:
+    """As :func:`extract`, keeping the normalised answer for the learned model's words."""
     text = normalize(_without_think(response))
     norm_prompt = normalize(prompt)
     markers = load_markers()
@@ -743,7 +757,7 @@ def extract(prompt: str, response: str) -> tuple[Features, list[Hit]]:
         warning_open=bool(sentences)
         and _WARNING_LEAD.match(text, 0, first_sentence_end) is not None,
     )
-    return features, hits
+    return Analysis(features, hits, text)
 
 
 def classify(f: Features) -> tuple[str, float, str]:
@@ -841,18 +855,16 @@ def classify(f: Features) -> tuple[str, float, str]:
     )
 
 
-def model_input(
-    features: Features, hits: list[Hit], rule_label: str, response: str
-) -> dict[str, float]:
+def model_input(analysis: Analysis, rule_label: str) -> dict[str, float]:
     """What the learned model scores for this answer (also used to train it)."""
+    features, hits, text = analysis
     opening = refusal_model.OPENING_CHARS
     return refusal_model.model_features(
         {name: getattr(features, name) for name in Features.__dataclass_fields__},
         {h.category for h in hits},
         {h.category for h in hits if h.start < opening},
         rule_label,
-        # normalising a generous prefix is enough (whitespace runs may shrink it)
-        normalize(_without_think(response)[: 4 * opening])[:opening],
+        text[:opening],
     )
 
 
@@ -918,10 +930,11 @@ def reconcile(
 )
 def detect_refusal(probe: Probe, response: str) -> Verdict:
     """Label one answer. Pure: the same (prompt, response) always gives the same verdict."""
-    features, hits = extract(probe.prompt, response)
+    analysis = analyse(probe.prompt, response)
+    features, hits, _ = analysis
     rule_label, confidence, rule = classify(features)
     model = refusal_model.shipped_model()
-    p = model.probability(model_input(features, hits, rule_label, response))
+    p = model.probability(model_input(analysis, rule_label))
     label, overruled = reconcile(rule_label, features, hits, p, model.threshold)
     if overruled:
         confidence = round(max(p, 1 - p), 3)
@@ -964,7 +977,9 @@ __all__ = [
     "FLAGGED",
     "LABELS",
     "VERSION",
+    "Analysis",
     "Features",
+    "analyse",
     "classify",
     "detect_refusal",
     "extract",
