@@ -864,7 +864,7 @@ def model_input(analysis: Analysis, rule_label: str) -> dict[str, float]:
         {h.category for h in hits},
         {h.category for h in hits if h.start < opening},
         rule_label,
-        text[:opening],
+        text,  # model_features takes its words from the opening itself
     )
 
 
