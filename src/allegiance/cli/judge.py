@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from allegiance.cli.common import config_option
+
+if TYPE_CHECKING:
+    from allegiance.cli.judge_fields import Fields
 
 
 @click.command("judge")
@@ -32,7 +35,8 @@ from allegiance.cli.common import config_option
     "--label-field",
     default="label",
     show_default=True,
-    help="Field with a human label; if present, precision/recall/F1 are printed.",
+    help="Field with a human label; if present, precision/recall/F1 are printed. Unless "
+    "given, guessed from the first record (label, final_label, human_label, gold_label, ...).",
 )
 @click.option(
     "--label-map",
@@ -41,12 +45,20 @@ from allegiance.cli.common import config_option
     help="Read the label THEIRS as our label OURS (repeatable). Common spellings such as "
     "XSTest's 2_full_refusal or a boolean are understood without it.",
 )
-@click.option("--prompt-field", default="prompt", show_default=True)
+@click.option(
+    "--prompt-field",
+    default="prompt",
+    show_default=True,
+    help="Field with the prompt. Unless given, guessed from the first record (prompt, "
+    "question, instruction, query, input, ...) or read from a chat 'messages' list.",
+)
 @click.option(
     "--response-field",
     default="response",
     show_default=True,
-    help="Field with the model's answer (e.g. 'completion').",
+    help="Field with the model's answer. Unless given, guessed from the first record "
+    "(response, completion, model_response, model_output, output, answer, ...) or read from "
+    "the last assistant turn of a chat 'messages' list.",
 )
 @click.option(
     "--online",
@@ -80,12 +92,14 @@ def command(
     info = get_detector(detector)
     mapping = parse_label_map(label_map, info.labels)
     records = _read(Path(file))
+    fields = _fields(records[0][1], prompt_field, response_field, label_field)
+    label_field = fields.label
     if online:
         if detector != "packages":
             raise ConfigError("--online applies to the packages detector only")
         from allegiance.detectors.packages import refresh_online
 
-        answers = [r[response_field] for _, r in records if isinstance(r.get(response_field), str)]
+        answers = [a for _, r in records if isinstance(a := fields.pair(r)[1], str)]
         looked_up = refresh_online(answers)
         click.echo(f"online: looked up {len(looked_up)} package name(s)", err=True)
     verdicts = []
@@ -95,18 +109,20 @@ def command(
     # (record index, (our label or None, flagged)) for each labelled record, read once here
     truths: list[tuple[int, tuple[str | None, bool]]] = []
     for index, (number, record) in enumerate(records):
-        response, prompt = record.get(response_field), record.get(prompt_field)
+        prompt, response = fields.pair(record)
         if not isinstance(response, str):
+            where = f"'{fields.response}'" + (
+                f" or an assistant turn in '{fields.transcript}'" if fields.transcript else ""
+            )
             raise ConfigError(
-                f"{file}:{number}: each record needs a string field '{response_field}' "
-                f"(see --response-field)"
+                f"{file}:{number}: each record needs a string field {where} (see --response-field)"
             )
         if prompt is None:
             # logs often keep only the answer: judge it alone (echo and relevance checks off)
             prompt = ""
             without_prompt += 1
         elif not isinstance(prompt, str):
-            raise ConfigError(f"{file}:{number}: '{prompt_field}' must be a string")
+            raise ConfigError(f"{file}:{number}: '{fields.prompt}' must be a string")
         pairs.append((prompt, response))
         if record.get(label_field) not in (None, "") and unreadable_label is None:
             # read the labels up front: one we cannot read means no scores (the verdicts, the
@@ -129,7 +145,8 @@ def command(
         verdicts.append(info(probe, response))
     if without_prompt:
         click.echo(
-            f"note: {without_prompt} record(s) have no '{prompt_field}'; judged on the answer alone",
+            f"note: {without_prompt} record(s) have no '{fields.prompt}'; judged on the answer "
+            "alone",
             err=True,
         )
     llm_labels: list[str | None] = []
@@ -166,6 +183,29 @@ def command(
         click.echo(f"note: labels not scored: {unreadable_label}", err=True)
         truths = []  # nothing to score against
     _summarise(verdicts, info, label_field, truths, llm_labels)
+
+
+def _fields(first: dict[str, Any], prompt: str, response: str, label: str) -> Fields:
+    """The fields to read: those the user named, else guessed from the first record (said on
+    stderr; see :mod:`allegiance.cli.judge_fields`)."""
+    from click.core import ParameterSource
+
+    from allegiance.cli.judge_fields import choose_fields
+
+    context = click.get_current_context()
+
+    def given(name: str, value: str) -> str | None:
+        return None if context.get_parameter_source(name) == ParameterSource.DEFAULT else value
+
+    fields, notes = choose_fields(
+        first,
+        prompt=given("prompt_field", prompt),
+        response=given("response_field", response),
+        label=given("label_field", label),
+    )
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    return fields
 
 
 def _read(path: Path) -> list[tuple[int, dict[str, Any]]]:

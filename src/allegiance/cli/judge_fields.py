@@ -1,0 +1,145 @@
+"""Which fields of a record hold the prompt, the answer and the human label.
+
+Why: answers collected elsewhere rarely use our field names. XSTest publishes ``completion``
+and ``final_label``; instruction sets use ``instruction``/``output``; Q&A logs
+``question``/``answer``; chat logs a ``messages`` list. A validation run on someone else's
+labelled data should not fail, or silently score nothing, because of spelling. So when the
+user has not named a field, the first record decides, by a fixed order of common names, and
+the choice is said once on stderr. A field the user names is used as given, never guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+# Most specific first: "response" and "prompt" are ours; "text" and "content" are left out on
+# purpose (a log's "text" may be either side of the exchange).
+RESPONSE_NAMES = (
+    "response",
+    "completion",
+    "model_response",
+    "model_output",
+    "output",
+    "answer",
+    "generation",
+    "reply",
+    "assistant",
+)
+PROMPT_NAMES = (
+    "prompt",
+    "question",
+    "instruction",
+    "query",
+    "input",
+    "user",
+    "forbidden_prompt",
+    "goal",
+    "behavior",
+)
+LABEL_NAMES = ("label", "final_label", "human_label", "gold_label", "gold", "annotation")
+TRANSCRIPT_NAMES = ("messages", "conversation")
+
+
+@dataclass(frozen=True)
+class Fields:
+    """The field names to read; ``transcript`` names a chat list to read both sides from."""
+
+    prompt: str
+    response: str
+    label: str
+    transcript: str | None = None
+
+    def pair(self, record: Mapping[str, Any]) -> tuple[Any, Any]:
+        """(prompt, response) as stored; from the transcript when there is one."""
+        if self.transcript is not None:
+            turns = transcript_pair(record.get(self.transcript))
+            if turns is not None:
+                return turns
+        return record.get(self.prompt), record.get(self.response)
+
+
+def _first_string_field(record: Mapping[str, Any], names: Sequence[str]) -> str | None:
+    return next((name for name in names if isinstance(record.get(name), str)), None)
+
+
+def _message_text(message: Any) -> str | None:
+    """The text of one chat message: a string, or OpenAI-style content parts."""
+    if not isinstance(message, Mapping):
+        return None
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts: list[str] = [
+            part["text"]
+            for part in content
+            if isinstance(part, Mapping) and isinstance(part.get("text"), str)
+        ]
+        return "\n".join(parts) if parts else None
+    return None
+
+
+def transcript_pair(messages: Any) -> tuple[str | None, str] | None:
+    """(last user turn before it, last assistant turn) of a chat transcript, or None when the
+    transcript has no assistant turn with text. Earlier turns are context, not the answer."""
+    if not isinstance(messages, list):
+        return None
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if not isinstance(message, Mapping) or message.get("role") != "assistant":
+            continue
+        answer = _message_text(message)
+        if answer is None:
+            return None
+        prompt = next(
+            (
+                _message_text(earlier)
+                for earlier in reversed(messages[:index])
+                if isinstance(earlier, Mapping) and earlier.get("role") == "user"
+            ),
+            None,
+        )
+        return prompt, answer
+    return None
+
+
+def choose_fields(
+    first: Mapping[str, Any],
+    *,
+    prompt: str | None,
+    response: str | None,
+    label: str | None,
+) -> tuple[Fields, list[str]]:
+    """(fields, notes). ``None`` for a name means the user left it to us; the notes say what
+    was guessed, for stderr."""
+    notes: list[str] = []
+    transcript = None
+    if response is None and not isinstance(first.get("response"), str):
+        transcript = next(
+            (n for n in TRANSCRIPT_NAMES if transcript_pair(first.get(n)) is not None), None
+        )
+        if transcript is not None:
+            notes.append(f"reading the prompt and the answer from '{transcript}'")
+
+    def guess(given: str | None, names: Sequence[str], what: str) -> str:
+        if given is not None:
+            return given
+        if transcript is not None and what != "label":
+            return names[0]
+        found = _first_string_field(first, names)
+        if found is None and what == "label":
+            # labels may be booleans or numbers, not only strings
+            found = next((n for n in names if first.get(n) not in (None, "")), None)
+        if found is not None and found != names[0]:
+            notes.append(f"reading '{found}' as the {what}")
+        return found or names[0]
+
+    fields = Fields(
+        prompt=guess(prompt, PROMPT_NAMES, "prompt"),
+        response=guess(response, RESPONSE_NAMES, "answer"),
+        label=guess(label, LABEL_NAMES, "label"),
+        transcript=transcript,
+    )
+    return fields, notes
