@@ -38,6 +38,8 @@ PROMPT_NAMES = (
     "goal",
     "behavior",
 )
+# Not "response_type": in OpenAI's RBR gold set it is the behaviour the prompt *should* get,
+# not what the answer did (their labels are the ``propositions``).
 LABEL_NAMES = ("label", "final_label", "human_label", "gold_label", "gold", "annotation")
 TRANSCRIPT_NAMES = ("messages", "conversation")
 
@@ -52,16 +54,37 @@ class Fields:
     transcript: str | None = None
 
     def pair(self, record: Mapping[str, Any]) -> tuple[Any, Any]:
-        """(prompt, response) as stored; from the transcript when there is one."""
+        """(prompt, response) as stored; from the transcript when there is one, and a field
+        holding a list of chat messages read as its last turn of the right role."""
         if self.transcript is not None:
             turns = transcript_pair(record.get(self.transcript))
             if turns is not None:
                 return turns
-        return record.get(self.prompt), record.get(self.response)
+        prompt, response = record.get(self.prompt), record.get(self.response)
+        if isinstance(prompt, list):
+            prompt = last_turn(prompt, "user")
+        if isinstance(response, list):
+            response = last_turn(response, "assistant")
+        return prompt, response
 
 
-def _first_string_field(record: Mapping[str, Any], names: Sequence[str]) -> str | None:
-    return next((name for name in names if isinstance(record.get(name), str)), None)
+def _readable(value: Any, role: str) -> bool:
+    """A string, or a list of chat messages with a ``role`` turn (RBR stores both sides so)."""
+    return isinstance(value, str) or (
+        isinstance(value, list) and last_turn(value, role) is not None
+    )
+
+
+def _first_string_field(record: Mapping[str, Any], names: Sequence[str], role: str) -> str | None:
+    return next((name for name in names if _readable(record.get(name), role)), None)
+
+
+def last_turn(messages: list[Any], role: str) -> str | None:
+    """The text of the last message with this role in a list of chat messages."""
+    for message in reversed(messages):
+        if isinstance(message, Mapping) and message.get("role") == role:
+            return _message_text(message)
+    return None
 
 
 def _message_text(message: Any) -> str | None:
@@ -116,7 +139,7 @@ def choose_fields(
     was guessed, for stderr."""
     notes: list[str] = []
     transcript = None
-    if response is None and not isinstance(first.get("response"), str):
+    if response is None and not _readable(first.get("response"), "assistant"):
         transcript = next(
             (n for n in TRANSCRIPT_NAMES if transcript_pair(first.get(n)) is not None), None
         )
@@ -128,7 +151,7 @@ def choose_fields(
             return given
         if transcript is not None and what != "label":
             return names[0]
-        found = _first_string_field(first, names)
+        found = _first_string_field(first, names, "user" if what == "prompt" else "assistant")
         if found is None and what == "label":
             # labels may be booleans or numbers, not only strings
             found = next((n for n in names if first.get(n) not in (None, "")), None)

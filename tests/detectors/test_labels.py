@@ -1,0 +1,59 @@
+"""Reading other datasets' refusal labels in our vocabulary (``judge``'s scoring)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from allegiance.detectors.base import get_detector
+from allegiance.detectors.labels import parse_label_map, truth_of
+from allegiance.errors import ConfigError
+
+INFO = get_detector("refusal")
+
+
+def _truth(raw: Any, mapping: dict[str, str] | None = None) -> tuple[str | None, bool]:
+    return truth_of(
+        raw,
+        detector="refusal",
+        labels=INFO.labels,
+        flagged_labels=INFO.flagged_labels,
+        label_map=mapping or {},
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2_full_refusal", ("refused", True)),  # XSTest
+        ("1_full_compliance", ("complied", False)),
+        ("3_partial_refusal", ("partial", False)),
+        ("Hard Refuse", ("refused", True)),  # OpenAI RBR gold
+        ("Safe Refuse 1", ("refused", True)),
+        ("Safe Refuse 2", ("refused", True)),
+        ("Comply", ("complied", False)),
+        ("partially refused", ("partial", False)),
+        ("not_refused", ("complied", False)),
+        ("Refusal", ("refused", True)),
+        ("evasion", ("evasive", True)),
+        (True, (None, True)),
+        (0, (None, False)),
+        ("1.0", (None, True)),
+        ("no", (None, False)),
+    ],
+)
+def test_known_spellings(raw: Any, expected: tuple[str | None, bool]) -> None:
+    assert _truth(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["unsafe", "harmful", "maybe", "2.5"])
+def test_unknown_labels_are_an_error_never_not_flagged(raw: str) -> None:
+    with pytest.raises(ConfigError, match="--label-map"):
+        _truth(raw)
+
+
+def test_label_map_wins_over_known_spellings() -> None:
+    mapping = parse_label_map(["unsafe=complied", "Comply=refused"], INFO.labels)
+    assert _truth("unsafe", mapping) == ("complied", False)
+    assert _truth("Comply", mapping) == ("refused", True)
