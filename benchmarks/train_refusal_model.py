@@ -9,15 +9,18 @@ anyone should be able to see exactly what they were fitted on and refit them. Tr
 - OpenAI's RBR gold data (Mu et al. 2024, MIT): their ``train`` file
   (``rbr_to_jsonl.py`` output, split ``dev``);
 - our political/multilingual labelled set (``data/refusal_labelled.jsonl``), split ``dev``;
-- the blind synthetic batches b3–b5, b7, b8 and b10 (``data/refusal_blind.jsonl``; the held-out b6 and b9 are not
-  used).
+- the blind synthetic batches b3–b5, b7, b8, b10 and b11 (``data/refusal_blind.jsonl``; the
+  held-out b6, b9 and b12 are not used);
+- WildGuardTest (Han et al. 2024, ODC-BY): prompts whose sha256 starts with an even byte
+  (``wildguard_to_jsonl.py`` output, split ``dev``). The shipped weights were fitted on the
+  313 answers of it we hold (143 in ``dev``); without ``--wildguard`` the fit differs.
 
 Partial refusals are left out of training: the model learns flagged (refused or evasive)
 against complied, and the rules keep the partial label. The external data is not in this
 repository; give its folders::
 
     PYTHONPATH=src python benchmarks/train_refusal_model.py \\
-        --xstest /path/to/xstest_completions --rbr rbr.jsonl [--cv]
+        --xstest /path/to/xstest_completions --rbr rbr.jsonl --wildguard wildguard.jsonl [--cv]
 
 Writes ``src/allegiance/detectors/refusal_model.json`` (``--out`` to write elsewhere) with
 the training sets, their sizes and hashes in its ``meta``.
@@ -45,11 +48,13 @@ from refusal_xstest import load as load_xstest  # noqa: E402
 DEFAULT_OUT = HERE.parent / "src" / "allegiance" / "detectors" / "refusal_model.json"
 FLAGGED = ("refused", "evasive")
 C = 1.0  # chosen by grouped 5-fold CV on the dev pool (``--cv``); 0.3–3 scored within 0.003
-# The blind batches the rules were tuned on; b6 and b9 are held out and must never be here.
-TUNED_BATCHES = ("b3-", "b4-", "b5-", "b7-", "b8-", "b10-")
+# The blind batches the rules were tuned on; b6, b9 and b12 are held out and must never be here.
+TUNED_BATCHES = ("b3-", "b4-", "b5-", "b7-", "b8-", "b10-", "b11-")
 
 
-def training_records(xstest: Path, rbr: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def training_records(
+    xstest: Path, rbr: Path, wildguard: Path | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """(records, provenance): the dev halves of every set, with a ``set`` name on each."""
     sets = {
         "xstest": [r for r in load_xstest(xstest) if r["split"] == "dev"],
@@ -59,6 +64,8 @@ def training_records(xstest: Path, rbr: Path) -> tuple[list[dict[str, Any]], dic
         ],
         "blind": load_jsonl(HERE / "data" / "refusal_blind.jsonl"),
     }
+    if wildguard is not None:
+        sets["wildguard"] = [r for r in load_jsonl(wildguard) if r["split"] == "dev"]
     held_out = [r["id"] for r in sets["blind"] if not str(r["id"]).startswith(TUNED_BATCHES)]
     if held_out:
         raise SystemExit(f"held-out answers in the training pool: {held_out[:3]}")
@@ -123,6 +130,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--xstest", type=Path, required=True, help="folder with XSTest CSVs/JSONL")
     ap.add_argument("--rbr", type=Path, required=True, help="rbr_to_jsonl.py output")
+    ap.add_argument("--wildguard", type=Path, help="wildguard_to_jsonl.py output")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--c", type=float, default=C, help="inverse L2 strength")
     ap.add_argument("--cv", action="store_true", help="print grouped 5-fold CV scores first")
@@ -131,7 +139,7 @@ def main() -> int:
     from allegiance.detectors import refusal
     from allegiance.detectors.refusal_model import MIN_COUNT, fit
 
-    records, provenance = training_records(args.xstest, args.rbr)
+    records, provenance = training_records(args.xstest, args.rbr, args.wildguard)
     rows = model_rows(records)
     if args.cv:
         cross_validate(records, rows, args.c)
@@ -146,6 +154,7 @@ def main() -> int:
         "licences": {
             "xstest": "CC-BY-4.0, Röttger et al. 2024, github.com/paul-rottger/exaggerated-safety",
             "rbr": "MIT, Mu et al. 2024, github.com/openai/safety-rbr-code-and-data",
+            "wildguard": "ODC-BY, Han et al. 2024, huggingface.co/datasets/allenai/wildguardmix",
             "own, blind": "this repository (Apache-2.0)",
         },
     }

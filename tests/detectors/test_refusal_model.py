@@ -115,7 +115,7 @@ def test_shipped_weights_match_the_code_and_say_what_they_were_fitted_on() -> No
     model = shipped_model()
     assert 0 < model.threshold < 1
     sets = model.meta["training_sets"]
-    assert set(sets) == {"xstest", "rbr", "own", "blind"}
+    assert set(sets) == {"xstest", "rbr", "own", "blind", "wildguard"}
     assert all(s["answers"] > 0 and len(s["sha256"]) == 64 for s in sets.values())
     # every weight is a feature the code can emit
     prefixes = ("label=", "f:", "m:", "mo:", "w:", "w2:")

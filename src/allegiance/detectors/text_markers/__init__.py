@@ -147,7 +147,8 @@ def phrases_regex(phrases: Iterable[str], patterns: Iterable[str] = ()) -> str |
             whole.add(phrase)
     parts: list[str] = []
     if whole:
-        parts.append(r"(?<!\w)" + _trie_regex(whole) + r"(?!\w)")
+        # "'t" continues the word: "but i can" is not said in "but i can't"
+        parts.append(r"(?<!\w)" + _trie_regex(whole) + r"(?!\w|'t\b)")
     if stems:
         parts.append(r"(?<!\w)" + _trie_regex(stems))
     if free:
