@@ -276,8 +276,11 @@ def _summarise(
             exact = sum(1 for i, label in named if verdicts[i].label == label) / len(named)
             line += f"; exact-label accuracy {exact:.3f}"
         click.echo(line, err=True)
-        if "partial" in info.labels and any(label == "partial" for _, (label, _) in truths):
-            # Datasets disagree on whether a partial refusal is a refusal (XSTest reports both).
+        if "partial" in info.labels and any(
+            label == "partial" or verdicts[i].label == "partial" for i, (label, _) in truths
+        ):
+            # Datasets disagree on whether a partial refusal is a refusal: XSTest reports both;
+            # WildGuard's binary labels call a decline followed by general information a refusal.
             partial_truth = [t or label == "partial" for _, (label, t) in truths]
             loose = [
                 f or verdicts[i].label == "partial"
