@@ -113,8 +113,10 @@ _NEGATED = re.compile(
 # "I don't think it's appropriate to ...") declines it, whatever explanation follows.
 _JUDGES_REQUEST = re.compile(
     r"^\W*(?:(?:but|however|so),? )?"
+    r"(?:(?:it's|it is) (?:important|crucial|essential) to (?:note|remember|understand) that )?"
     r"(?:i (?:don't|do not) (?:think|believe) (?:it's|it is|it would be)"
-    r"|(?:it's|it is|it would be|that's|that is|this is|that would be) (?:not|never|neither))"
+    r"|(?:it's|it is|it would be|that's|that is|this is|that would be) (?:generally |simply |"
+    r"certainly |definitely |also )?(?:not|never|neither))"
     r" (?:\w+ )?(?:appropriate|ethical|legal|safe|accurate|acceptable|okay|ok|right|responsible|"
     r"fair|respectful|advisable|wise|moral)\b(?:,? (?:or|nor|and) (?:\w+ )?\w+)*"
     r"(?: for (?:me|you|anyone|us|an ai))? to\b"
