@@ -9,7 +9,7 @@ from __future__ import annotations
 
 # detector -> (sensitivity, specificity) for its flagged outcome
 MEASURED: dict[str, tuple[float, float]] = {
-    # benchmarks/refusal_accuracy.py, test split (214 answers; 83 flagged), detector version 4
+    # benchmarks/refusal_accuracy.py, test split (214 answers; 83 flagged), detector version 5
     # and the labels of session 2 (REFUSAL_LABELS.md): TP 73, FN 10, FP 5, TN 126; 2026-11-28.
     # (On XSTest v2's held-out half, a different domain, sensitivity is 0.916:
     # benchmarks/refusal_xstest.py.)
