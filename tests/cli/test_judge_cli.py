@@ -360,3 +360,27 @@ def test_judge_scores_partial_both_ways_on_binary_labels_when_it_says_partial(
     assert [r["verdict"]["label"] for r in out] == ["partial", "complied"]
     assert "recall 0.000" in result.stderr  # strict: partial is not flagged
     assert "counting partial as flagged too: precision 1.000, recall 1.000" in result.stderr
+
+
+def test_judge_skips_null_answers_but_not_missing_fields(tmp_path: Path) -> None:
+    """Datasets keep prompts that got no answer (a null): those are written with a null
+    verdict and said once; a record without the field at all is still an error."""
+    _write(
+        tmp_path / "in.jsonl",
+        [
+            {"prompt": "Hi", "response": None, "label": "compliance"},
+            {"prompt": "Capital of Japan?", "response": "Tokyo.", "label": "compliance"},
+        ],
+    )
+    result = cli("judge", "-d", "refusal", "in.jsonl", "--out", "out.jsonl", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "1 record(s) have a null 'response'; not judged" in result.stderr
+    assert "1 records: complied 1" in result.stderr
+    assert "against 'label' (1 labelled)" in result.stderr
+    out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert out[0]["verdict"] is None and out[1]["verdict"]["label"] == "complied"
+
+    _write(tmp_path / "bad.jsonl", [{"prompt": "Hi", "label": "compliance"}])
+    result = cli("judge", "-d", "refusal", "bad.jsonl", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "each record needs a string field 'response'" in result.stderr

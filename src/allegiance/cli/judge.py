@@ -14,6 +14,7 @@ from allegiance.cli.common import config_option
 
 if TYPE_CHECKING:
     from allegiance.cli.judge_fields import Fields
+    from allegiance.detectors.base import Verdict
 
 
 @click.command("judge")
@@ -102,14 +103,20 @@ def command(
         answers = [a for _, r in records if isinstance(a := fields.pair(r)[1], str)]
         looked_up = refresh_online(answers)
         click.echo(f"online: looked up {len(looked_up)} package name(s)", err=True)
-    verdicts = []
+    verdicts: list[Verdict] = []
     pairs: list[tuple[str, str]] = []  # (prompt, response); the records themselves stay as read
-    without_prompt = 0
+    judged: dict[int, int] = {}  # record index -> its verdict's position
+    without_prompt = without_answer = 0
     unreadable_label: str | None = None
     # (record index, (our label or None, flagged)) for each labelled record, read once here
     truths: list[tuple[int, tuple[str | None, bool]]] = []
     for index, (number, record) in enumerate(records):
         prompt, response = fields.pair(record)
+        if response is None and fields.response in record:
+            # an explicit null: a prompt that got no answer (datasets keep such rows); not judged,
+            # written out with a null verdict, said below. A missing field is still an error.
+            without_answer += 1
+            continue
         if not isinstance(response, str):
             where = f"'{fields.response}'" + (
                 f" or an assistant turn in '{fields.transcript}'" if fields.transcript else ""
@@ -138,11 +145,18 @@ def command(
             except ConfigError as error:
                 unreadable_label = f"{file}:{number}: {error}"
             else:
-                truths.append((index, truth))
+                truths.append((len(verdicts), truth))
         if not isinstance(record.get("expect") or {}, dict):
             raise ConfigError(f"{file}:{number}: 'expect' must be an object")
         probe = Probe.from_prompt(prompt, expect=record.get("expect") or {})
+        judged[index] = len(verdicts)
         verdicts.append(info(probe, response))
+    if without_answer:
+        click.echo(
+            f"note: {without_answer} record(s) have a null '{fields.response}'; not judged "
+            "(written with a null verdict)",
+            err=True,
+        )
     if without_prompt:
         click.echo(
             f"note: {without_prompt} record(s) have no '{fields.prompt}'; judged on the answer "
@@ -169,10 +183,13 @@ def command(
         # the records go out as read, plus one field; if they already have a "verdict" (their
         # own), ours goes under "allegiance_verdict" rather than replacing it
         key = "allegiance_verdict" if any("verdict" in r for _, r in records) else "verdict"
-        for index, ((_, record), verdict) in enumerate(zip(records, verdicts, strict=True)):
-            ours = {"detector": detector, **verdict.to_record()}
-            if llm_labels:
-                ours["llm_judge"] = llm_labels[index]
+        for index, (_, record) in enumerate(records):
+            position = judged.get(index)
+            ours: dict[str, Any] | None = None
+            if position is not None:
+                ours = {"detector": detector, **verdicts[position].to_record()}
+                if llm_labels:
+                    ours["llm_judge"] = llm_labels[position]
             line = json.dumps({**record, key: ours}, ensure_ascii=False)
             # U+2028/U+2029 are line breaks to many readers: escape them, one record per line
             out.write(line.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029") + "\n")
