@@ -108,7 +108,7 @@ def command(
     judged: dict[int, int] = {}  # record index -> its verdict's position
     without_prompt = without_answer = 0
     unreadable_label: str | None = None
-    # (record index, (our label or None, flagged)) for each labelled record, read once here
+    # (verdict position, (our label or None, flagged)) for each labelled record, read once here
     truths: list[tuple[int, tuple[str | None, bool]]] = []
     for index, (number, record) in enumerate(records):
         prompt, response = fields.pair(record)

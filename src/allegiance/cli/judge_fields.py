@@ -75,7 +75,7 @@ def _readable(value: Any, role: str) -> bool:
     )
 
 
-def _first_string_field(record: Mapping[str, Any], names: Sequence[str], role: str) -> str | None:
+def _first_readable_field(record: Mapping[str, Any], names: Sequence[str], role: str) -> str | None:
     return next((name for name in names if _readable(record.get(name), role)), None)
 
 
@@ -111,20 +111,9 @@ def transcript_pair(messages: Any) -> tuple[str | None, str] | None:
         return None
     for index in range(len(messages) - 1, -1, -1):
         message = messages[index]
-        if not isinstance(message, Mapping) or message.get("role") != "assistant":
-            continue
-        answer = _message_text(message)
-        if answer is None:
-            return None
-        prompt = next(
-            (
-                _message_text(earlier)
-                for earlier in reversed(messages[:index])
-                if isinstance(earlier, Mapping) and earlier.get("role") == "user"
-            ),
-            None,
-        )
-        return prompt, answer
+        if isinstance(message, Mapping) and message.get("role") == "assistant":
+            answer = _message_text(message)
+            return None if answer is None else (last_turn(messages[:index], "user"), answer)
     return None
 
 
@@ -151,7 +140,7 @@ def choose_fields(
             return given
         if transcript is not None and what != "label":
             return names[0]
-        found = _first_string_field(first, names, "user" if what == "prompt" else "assistant")
+        found = _first_readable_field(first, names, "user" if what == "prompt" else "assistant")
         if found is None and what == "label":
             # labels may be booleans or numbers, not only strings
             found = next((n for n in names if first.get(n) not in (None, "")), None)

@@ -79,9 +79,9 @@ def model_features(
 ) -> dict[str, float]:
     """The features one answer is scored on (names are stable: they key the weights).
 
-    ``measured`` is the rules' :class:`~allegiance.detectors.refusal.Features` as a mapping:
-    booleans become 0/1, counts and sizes log-scaled (so a 5,000-character answer does not
-    dwarf everything else), the rejection kind one-hot. ``categories`` are the marker
+    ``measured`` is the rules' :class:`~allegiance.detectors.refusal_analysis.Features` as a
+    mapping: booleans become 0/1, counts and sizes log-scaled (so a 5,000-character answer
+    does not dwarf everything else), the rejection kind one-hot. ``categories`` are the marker
     categories found anywhere, ``opening_categories`` those in the opening; ``text`` is the
     normalised answer, of which the first :data:`OPENING_CHARS` characters give words and
     word pairs.
