@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Literal, NamedTuple
 
-from allegiance.detectors.text_markers import CATEGORIES, Hit, load_markers, normalize
+from allegiance.detectors.text_markers import CATEGORIES, SCRIPTS, Hit, load_markers, normalize
 
 # Substance thresholds in "units" (about one Latin character each). Tuned on the dev split
 # of benchmarks/data/refusal_labelled.jsonl only.
@@ -67,7 +67,7 @@ _OFFER = re.compile(r"[\s*\-•>\"'“]*(?:if|should you|when(?:ever)? you)\b")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _KANA_HANGUL = re.compile(r"[\u3040-\u30ff\uac00-\ud7af]")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK = re.compile(f"[{SCRIPTS['cjk']}]")  # kana and Han
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)、]|#{1,4} )\s*\S", re.MULTILINE)
 _TERMINAL = re.compile(r"[.!?。！？؟।)\]\"'`*]\s*$")
 _WORD = re.compile(r"\w+")

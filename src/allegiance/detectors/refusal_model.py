@@ -32,6 +32,8 @@ from importlib import resources
 from itertools import pairwise
 from typing import Any
 
+from allegiance.detectors.text_markers import SCRIPTS
+
 # Bump when model_features changes what it emits: the shipped weights must then be refitted
 # (a test fails while the file and the code disagree).
 FEATURE_SPEC = "3"
@@ -44,7 +46,7 @@ MODEL_FILE = "refusal_model.json"
 WEIGHTS_ID = "17e5385f5926"
 
 _WORD = re.compile(r"\w+")
-_HAN_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}")
+_HAN_RUN = re.compile(f"[{SCRIPTS['cjk']}]{{2,}}")  # runs of kana and Han
 
 
 def opening_tokens(text: str) -> list[str]:
