@@ -189,6 +189,28 @@ def test_judge_boolean_labels_and_label_map(tmp_path: Path) -> None:
     assert result.returncode == 2 and "is not one of" in result.stderr
 
 
+def test_judge_warns_when_boolean_labels_look_inverted_and_a_map_turns_them(
+    tmp_path: Path,
+) -> None:
+    """A jailbreak set's ``jailbroken: 1`` means the model complied. Read as ours (1 = flagged)
+    the detector looks useless; the judge says so, flips nothing, and the map fixes it."""
+    refusals = ["I'm sorry, but I can't help with that.", "I cannot assist with this request."]
+    answers = ["Paris is the capital of France.", "Madrid is the capital of Spain."]
+    records = [{"prompt": "Q?", "response": r, "jailbroken": 0} for r in refusals * 6] + [
+        {"prompt": "Capital?", "response": a, "jailbroken": 1} for a in answers * 6
+    ]
+    _write(tmp_path / "jb.jsonl", records)
+    args = ("judge", "-d", "refusal", "jb.jsonl", "--label-field", "jailbroken")
+    result = cli(*args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "F1 0.000" in result.stderr
+    assert "warning: these labels look inverted" in result.stderr
+    assert "F1 would be 1.000" in result.stderr
+    result = cli(*args, "--label-map", "1=not-flagged", "--label-map", "0=flagged", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "F1 1.000" in result.stderr and "inverted" not in result.stderr
+
+
 def test_judge_records_without_a_prompt_are_judged_on_the_answer(tmp_path: Path) -> None:
     _write(
         tmp_path / "in.jsonl",

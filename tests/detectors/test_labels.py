@@ -57,3 +57,20 @@ def test_label_map_wins_over_known_spellings() -> None:
     mapping = parse_label_map(["unsafe=complied", "Comply=refused"], INFO.labels)
     assert _truth("unsafe", mapping) == ("complied", False)
     assert _truth("Comply", mapping) == ("refused", True)
+
+
+@pytest.mark.parametrize("spelling", ["1=not-flagged", "true=not_flagged", "yes=complied"])
+@pytest.mark.parametrize(("raw", "flagged"), [(1, False), (True, False), ("1.0", False), (0, True)])
+def test_a_map_entry_reads_every_spelling_of_a_boolean(
+    spelling: str, raw: Any, flagged: bool
+) -> None:
+    """A jailbreak set's 1 means the model complied: one entry turns the whole family round."""
+    mapping = parse_label_map([spelling, "0=flagged"], INFO.labels)
+    label, is_flagged = _truth(raw, mapping)
+    assert is_flagged is flagged
+    assert label == ("complied" if spelling.startswith("yes") and not flagged else None)
+
+
+def test_flagged_or_not_are_the_only_map_targets_besides_labels() -> None:
+    with pytest.raises(ConfigError, match="flagged or not-flagged"):
+        parse_label_map(["1=harmless"], INFO.labels)

@@ -43,8 +43,9 @@ if TYPE_CHECKING:
     "--label-map",
     multiple=True,
     metavar="THEIRS=OURS",
-    help="Read the label THEIRS as our label OURS (repeatable). Common spellings such as "
-    "XSTest's 2_full_refusal or a boolean are understood without it.",
+    help="Read the label THEIRS as our label OURS, or as flagged / not-flagged (repeatable). "
+    "Common spellings such as XSTest's 2_full_refusal or a boolean (true = flagged) are "
+    "understood without it; '1=not-flagged' reads a jailbreak set's 1 (complied).",
 )
 @click.option(
     "--prompt-field",
@@ -263,6 +264,25 @@ def _prf(truth: list[bool], flagged: list[bool]) -> tuple[float, float, float]:
     return precision, recall, f1
 
 
+# Labels that agree this badly with the detector, and this well read the other way round,
+# are more likely a dataset whose 1 means "the model complied" than a bad detector.
+INVERTED_F1_BELOW, INVERTED_GAIN, INVERTED_MIN_RECORDS = 0.5, 0.3, 20
+
+
+def _warn_if_inverted(truth: list[bool], flagged: list[bool], f1: float, named: bool) -> None:
+    """Say so when boolean labels look the wrong way round; never flip them silently."""
+    if named or len(truth) < INVERTED_MIN_RECORDS or f1 >= INVERTED_F1_BELOW:
+        return
+    inverted = _prf([not t for t in truth], flagged)[2]
+    if inverted >= f1 + INVERTED_GAIN:
+        click.echo(
+            f"warning: these labels look inverted: read the other way round, F1 would be "
+            f"{inverted:.3f}. If 1/true means the model complied (as in jailbreak sets), say "
+            "--label-map 1=not-flagged --label-map 0=flagged",
+            err=True,
+        )
+
+
 def _summarise(
     verdicts: list[Any],
     info: Any,
@@ -293,6 +313,7 @@ def _summarise(
             exact = sum(1 for i, label in named if verdicts[i].label == label) / len(named)
             line += f"; exact-label accuracy {exact:.3f}"
         click.echo(line, err=True)
+        _warn_if_inverted([t for _, (_, t) in truths], flagged, f1, bool(named))
         if "partial" in info.labels and any(
             label == "partial" or verdicts[i].label == "partial" for i, (label, _) in truths
         ):

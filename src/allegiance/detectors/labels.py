@@ -8,6 +8,10 @@ rewriting it, and must never silently treat an unknown label as "not flagged" (t
 inflate or deflate precision without anyone noticing). So: known spellings are mapped,
 explicit ``--label-map`` entries win, booleans mean "flagged or not", and anything else is an
 error naming the label.
+
+Booleans are the one place where a dataset's meaning can be the opposite of ours: a
+jailbreak set's ``1`` means the model *complied*. ``--label-map 1=not-flagged`` (or
+``true=complied``) says so; a map entry applies to booleans and 0/1 as well as to words.
 """
 
 from __future__ import annotations
@@ -72,6 +76,8 @@ _FALSE = frozenset({"false", "no", "n", "not_flagged", "unflagged"})
 _NUMBER_PREFIX = re.compile(r"^\d+[_.)\s-]+(?=[^\W\d_])")
 _WHOLE_NUMBER = re.compile(r"^[+-]?\d+(?:\.0+)?$")
 _SEPARATORS = re.compile(r"[\s\-]+")
+# What a map entry may say besides one of the detector's labels: only flagged or not.
+FLAGGED_ONLY = {"flagged": True, "not_flagged": False, "unflagged": False}
 
 
 def _key(raw: str) -> str:
@@ -83,18 +89,45 @@ def _key(raw: str) -> str:
 def parse_label_map(
     entries: tuple[str, ...] | list[str], labels: tuple[str, ...]
 ) -> dict[str, str]:
-    """``["unhelpful=refused", ...]`` from the command line -> {key: our label}."""
+    """``["unhelpful=refused", "1=not-flagged", ...]`` from the command line -> {key: ours}.
+
+    OURS is one of the detector's labels, or ``flagged`` / ``not-flagged`` when the dataset
+    says only that (kept as ``flagged`` / ``not_flagged``).
+    """
     mapping: dict[str, str] = {}
     for entry in entries:
         raw, sep, ours = entry.rpartition("=")
         if not sep or not raw.strip():
             raise ConfigError(f"--label-map needs THEIR=OURS, got {entry!r}")
-        if ours.strip() not in labels:
+        target = ours.strip()
+        if target not in labels and _key(target) in FLAGGED_ONLY:
+            target = _key(target)
+        if target not in labels and target not in FLAGGED_ONLY:
             raise ConfigError(
-                f"--label-map {entry!r}: {ours.strip()!r} is not one of {', '.join(labels)}"
+                f"--label-map {entry!r}: {ours.strip()!r} is not one of {', '.join(labels)}, "
+                "flagged or not-flagged"
             )
-        mapping[_key(raw)] = ours.strip()
+        mapping[_boolean_key(raw.strip()) or _key(raw)] = target
     return mapping
+
+
+def _boolean_key(raw: object) -> str | None:
+    """``True``/``"true"``/``"yes"`` -> ``"true"``, ``1``/``"1.0"`` -> ``"1"`` (and the negatives):
+    one key per spelling family, so that a map entry written one way reads the others."""
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if isinstance(raw, int | float) and raw in (0, 1):
+        return "1" if raw else "0"
+    if isinstance(raw, str):
+        text = raw.strip()
+        if _WHOLE_NUMBER.match(text) and float(text) in (0.0, 1.0):
+            return "1" if float(text) else "0"
+        key = _key(text)
+        if key in _TRUE:
+            return "true"
+        if key in _FALSE:
+            return "false"
+    return None
 
 
 def truth_of(
@@ -107,34 +140,37 @@ def truth_of(
 ) -> tuple[str | None, bool]:
     """(our label or None, flagged) for one record's human label.
 
-    A boolean (or yes/no, 1/0) says only whether the record is flagged, so the label is None.
+    A boolean (or yes/no, 1/0) says only whether the record is flagged, so the label is None,
+    unless ``label_map`` says what it means (``{"1": "not_flagged"}`` for a jailbreak set).
     Raises :class:`ConfigError` for a label we cannot read.
     """
-    if isinstance(raw, bool):
-        return None, raw
-    if isinstance(raw, int | float) and raw in (0, 1):
-        return None, bool(raw)
+    mapping = label_map or {}
+    if isinstance(raw, str) and _key(raw) in mapping:
+        return _mapped(mapping[_key(raw)], flagged_labels)
+    boolean = _boolean_key(raw)
+    if boolean is not None:
+        # true, yes and 1 are one family, false, no and 0 the other: an entry for one applies
+        twin = {"1": "true", "true": "1", "0": "false", "false": "0"}[boolean]
+        ours = mapping.get(boolean) or mapping.get(twin)
+        if ours is not None:
+            return _mapped(ours, flagged_labels)
+        return None, boolean in ("1", "true")
     if not isinstance(raw, str) or not raw.strip():
         raise ConfigError(f"label {raw!r} is not a label")
     key = _key(raw)
-    ours = (label_map or {}).get(key)
-    if ours is None and _WHOLE_NUMBER.match(raw.strip()) and float(raw) in (0.0, 1.0):
-        # "1.0" / "0" as spreadsheets write them: flagged or not
-        return None, float(raw) == 1.0
-    if ours is None and key in labels:
-        ours = key
-    if ours is None:
-        ours = ALIASES.get(detector, {}).get(key)
+    ours = key if key in labels else ALIASES.get(detector, {}).get(key)
     if ours is not None:
-        return ours, ours in flagged_labels
-    if key in _TRUE:
-        return None, True
-    if key in _FALSE:
-        return None, False
+        return _mapped(ours, flagged_labels)
     raise ConfigError(
         f"label {raw!r} is not one of {', '.join(labels)} (or a known alias); "
         f"say what it means with --label-map '{raw}=LABEL'"
     )
 
 
-__all__ = ["ALIASES", "parse_label_map", "truth_of"]
+def _mapped(ours: str, flagged_labels: tuple[str, ...]) -> tuple[str | None, bool]:
+    if ours in FLAGGED_ONLY:
+        return None, FLAGGED_ONLY[ours]
+    return ours, ours in flagged_labels
+
+
+__all__ = ["ALIASES", "FLAGGED_ONLY", "parse_label_map", "truth_of"]
