@@ -28,6 +28,21 @@ def _choose(record: dict[str, Any], **given: str) -> tuple[Any, list[str]]:
         ),
         ({"instruction": "p", "output": "r"}, ("instruction", "output", "label")),
         ({"question": "p", "answer": "r", "gold": True}, ("question", "answer", "gold")),
+        # WildGuardMix: the refusal label beside two harm labels, which are not taken
+        (
+            {
+                "prompt": "p",
+                "response": "r",
+                "prompt_harm_label": "harmful",
+                "response_refusal_label": "refusal",
+                "response_harm_label": "unharmful",
+            },
+            ("prompt", "response", "response_refusal_label"),
+        ),
+        (
+            {"prompt": "p", "response": "r", "is_refusal": False},
+            ("prompt", "response", "is_refusal"),
+        ),
         # "response" is ours and wins over any other spelling present
         ({"prompt": "p", "response": "r", "answer": "a"}, ("prompt", "response", "label")),
         # a non-string "output" (a dict of metadata) is not taken for the answer

@@ -40,7 +40,22 @@ PROMPT_NAMES = (
 )
 # Not "response_type": in OpenAI's RBR gold set it is the behaviour the prompt *should* get,
 # not what the answer did (their labels are the ``propositions``).
-LABEL_NAMES = ("label", "final_label", "human_label", "gold_label", "gold", "annotation")
+# WildGuardMix names its refusal label "response_refusal_label" beside two harm labels; a
+# boolean "is_refusal" or "refused" means flagged, as our booleans do. Not "jailbroken": its 1
+# means the model complied (say --label-map 1=not-flagged; judge warns when labels look inverted).
+LABEL_NAMES = (
+    "label",
+    "final_label",
+    "human_label",
+    "gold_label",
+    "gold",
+    "annotation",
+    "response_refusal_label",
+    "refusal_label",
+    "is_refusal",
+    "refused",
+    "refusal",
+)
 TRANSCRIPT_NAMES = ("messages", "conversation")
 
 
