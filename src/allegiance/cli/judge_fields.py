@@ -21,6 +21,7 @@ RESPONSE_NAMES = (
     "completion",
     "model_response",
     "model_output",
+    "target_response",  # JailbreakBench's judge comparison
     "output",
     "answer",
     "generation",
