@@ -43,6 +43,7 @@ def _choose(record: dict[str, Any], **given: str) -> tuple[Any, list[str]]:
             {"prompt": "p", "response": "r", "is_refusal": False},
             ("prompt", "response", "is_refusal"),
         ),
+        ({"goal": "p", "target_response": "r"}, ("goal", "target_response", "label")),
         # "response" is ours and wins over any other spelling present
         ({"prompt": "p", "response": "r", "answer": "a"}, ("prompt", "response", "label")),
         # a non-string "output" (a dict of metadata) is not taken for the answer
