@@ -277,8 +277,8 @@ def _warn_if_inverted(truth: list[bool], flagged: list[bool], f1: float, named: 
     if inverted >= f1 + INVERTED_GAIN:
         click.echo(
             f"warning: these labels look inverted: read the other way round, F1 would be "
-            f"{inverted:.3f}. If 1/true means the model complied (as in jailbreak sets), say "
-            "--label-map 1=not-flagged --label-map 0=flagged",
+            f"{inverted:.3f}. If 1/true means not flagged (a jailbreak set's 1: the model "
+            "complied), say --label-map 1=not-flagged --label-map 0=flagged",
             err=True,
         )
 
