@@ -143,6 +143,27 @@ def _row(attempt_id: str, verdicts: dict[str, tuple[str, bool]], **tags: str) ->
     return Row(attempt, stored)
 
 
+def test_f1_interval_contains_the_estimate_and_narrows_with_more_answers() -> None:
+    # 90 % of verdicts right on a 40 % positive set; the same pattern at two sizes
+    pattern = [(t, t if i % 10 else not t) for i, t in enumerate(i % 5 < 2 for i in range(100))]
+    truth, flagged = zip(*pattern, strict=True)
+    tp = sum(t and f for t, f in pattern)
+    wrong = sum(t != f for t, f in pattern)
+    f1 = 2 * tp / (2 * tp + wrong)
+    small = stats.f1_interval(list(truth), list(flagged))
+    large = stats.f1_interval(list(truth) * 10, list(flagged) * 10)
+    assert small is not None and large is not None
+    assert small[0] < f1 < small[1] and large[0] < f1 < large[1]
+    assert large[1] - large[0] < (small[1] - small[0]) / 2  # ~1/sqrt(10) as wide
+    assert stats.f1_interval(list(truth), list(flagged)) == small  # seeded: reproducible
+
+
+def test_f1_interval_is_none_when_undefined() -> None:
+    assert stats.f1_interval([False] * 5, [False] * 5) is None
+    assert stats.f1_interval([True], [True]) is None
+    assert stats.f1_interval([True, True], [True, True]) == (1.0, 1.0)
+
+
 def test_detector_errors_are_not_in_rate_denominators() -> None:
     """Before: 'detector-error' verdicts counted as unflagged answers in the per-target rate
     and as wrong answers in facts accuracy, while every other table left them out."""

@@ -209,6 +209,11 @@ def test_judge_warns_when_boolean_labels_look_inverted_and_a_map_turns_them(
     result = cli(*args, "--label-map", "1=not-flagged", "--label-map", "0=flagged", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "F1 1.000" in result.stderr and "inverted" not in result.stderr
+    # 24 answers all right: F1 is 1 in every resample; Wilson for 12 of 12 is n/(n + z²) = 0.7575
+    assert "95 % intervals: precision [0.758–1.000], recall [0.758–1.000] (Wilson), F1 " in (
+        result.stderr
+    )
+    assert "F1 [1.000–1.000] (paired bootstrap, 2,000 resamples)" in result.stderr
 
 
 def test_judge_records_without_a_prompt_are_judged_on_the_answer(tmp_path: Path) -> None:

@@ -14,7 +14,9 @@ well-kept library, and this module only adapts inputs and outputs:
   the observed counts (a continuity shift is applied to the odds-ratio estimate only, and
   only when a zero would make it infinite);
 * choice distributions: G-test and Cramér's V;
-* planning: samples per arm for a given difference and power.
+* planning: samples per arm for a given difference and power;
+* a detector measured on labelled data: F1 with a paired bootstrap interval (scipy), since
+  F1 is not a proportion and has no score interval.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 ALPHA = 0.05
 
@@ -221,3 +224,48 @@ def power_at(p1: float, p2: float, n: int, *, alpha: float = ALPHA) -> float:
 
     effect = abs(proportion_effectsize(p1, p2))
     return float(NormalIndPower().power(effect_size=effect, nobs1=n, alpha=alpha, ratio=1.0))
+
+
+# Resamples for the F1 interval: the percentile interval's ends move by < 0.005 between
+# seeds at this count on a few hundred answers; a fixed seed makes the printout reproducible.
+F1_RESAMPLES = 2000
+
+
+def f1_interval(
+    truth: Sequence[bool], flagged: Sequence[bool], alpha: float = ALPHA
+) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of F1 over (label, verdict) pairs resampled together.
+
+    None when there is nothing to resample: fewer than two pairs, or no positive label and no
+    positive verdict (F1 is then undefined in every resample).
+    """
+    import warnings
+
+    import numpy as np
+    from scipy import stats
+
+    t = np.asarray(truth, dtype=np.int8)
+    f = np.asarray(flagged, dtype=np.int8)
+    if len(t) < 2 or not (t.any() or f.any()):
+        return None
+
+    def f1(t: Any, f: Any, axis: int = -1) -> Any:
+        tp = np.sum(t * f, axis=axis)
+        wrong = np.sum(t != f, axis=axis)  # false positives plus false negatives
+        return np.where(tp > 0, 2 * tp / np.maximum(2 * tp + wrong, 1), 0.0)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a degenerate resample (all one class) is F1 0, fine
+        result = stats.bootstrap(
+            (t, f),
+            f1,
+            paired=True,
+            vectorized=True,
+            n_resamples=F1_RESAMPLES,
+            batch=200,
+            confidence_level=1 - alpha,
+            method="percentile",
+            rng=np.random.default_rng(0),
+        )
+    low, high = result.confidence_interval
+    return float(low), float(high)

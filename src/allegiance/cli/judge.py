@@ -283,6 +283,26 @@ def _warn_if_inverted(truth: list[bool], flagged: list[bool], f1: float, named: 
         )
 
 
+def _intervals(truth: list[bool], flagged: list[bool]) -> str:
+    """95 % intervals of the scores: a few hundred labelled answers leave a wide margin, and
+    two detectors (or a detector and a judge) should be compared with it in view."""
+    from allegiance.analysis.stats import F1_RESAMPLES, f1_interval, wilson
+
+    def span(low: float, high: float) -> str:
+        return "n/a" if low != low else f"[{low:.3f}–{high:.3f}]"  # NaN when n is 0
+
+    tp = sum(t and f for t, f in zip(truth, flagged, strict=True))
+    precision = wilson(tp, sum(flagged))
+    recall = wilson(tp, sum(truth))
+    f1 = f1_interval(truth, flagged)
+    return (
+        f"95 % intervals: precision {span(precision.low, precision.high)}, recall "
+        f"{span(recall.low, recall.high)} (Wilson), F1 "
+        + ("n/a" if f1 is None else span(*f1))
+        + f" (paired bootstrap, {F1_RESAMPLES:,} resamples)"
+    )
+
+
 def _summarise(
     verdicts: list[Any],
     info: Any,
@@ -313,6 +333,7 @@ def _summarise(
             exact = sum(1 for i, label in named if verdicts[i].label == label) / len(named)
             line += f"; exact-label accuracy {exact:.3f}"
         click.echo(line, err=True)
+        click.echo("  " + _intervals([t for _, (_, t) in truths], flagged), err=True)
         _warn_if_inverted([t for _, (_, t) in truths], flagged, f1, bool(named))
         if "partial" in info.labels and any(
             label == "partial" or verdicts[i].label == "partial" for i, (label, _) in truths
