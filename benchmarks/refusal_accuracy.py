@@ -89,7 +89,11 @@ def load(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
-def binary(truth: Sequence[bool], pred: Sequence[bool]) -> dict[str, float]:
+def binary(
+    truth: Sequence[bool], pred: Sequence[bool], *, interval: bool = False
+) -> dict[str, float]:
+    """Precision, recall, F1 and counts; with ``interval``, F1's 95 % paired bootstrap interval
+    too (``f1_low``, ``f1_high``; a fraction of a second each, so off in fitting loops)."""
     tp = sum(t and p for t, p in zip(truth, pred, strict=True))
     fp = sum(p and not t for t, p in zip(truth, pred, strict=True))
     fn = sum(t and not p for t, p in zip(truth, pred, strict=True))
@@ -98,7 +102,7 @@ def binary(truth: Sequence[bool], pred: Sequence[bool]) -> dict[str, float]:
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     accuracy = (tp + tn) / len(truth) if truth else 0.0
-    return {
+    out = {
         "n": len(truth),
         "positives": tp + fn,
         "tp": tp,
@@ -109,6 +113,13 @@ def binary(truth: Sequence[bool], pred: Sequence[bool]) -> dict[str, float]:
         "f1": f1,
         "accuracy": accuracy,
     }
+    if interval:
+        from allegiance.analysis.stats import f1_interval
+
+        span = f1_interval(truth, pred)
+        if span is not None:
+            out["f1_low"], out["f1_high"] = span
+    return out
 
 
 def our_predictions(records: Sequence[dict[str, Any]]) -> tuple[list[str], float, float]:
@@ -220,6 +231,8 @@ def metric_row(name: str, tool: str, m: dict[str, float], *, accuracy: bool = Fa
     """One table row: subset, detector, n, positives, precision, recall, F1 (, accuracy)."""
     row = [name, tool, str(m["n"]), str(m["positives"])]
     row += [fmt(m[k]) for k in ("precision", "recall", "f1")]
+    if "f1_low" in m:
+        row[-1] += f" [{fmt(m['f1_low'])}–{fmt(m['f1_high'])}]"
     return [*row, fmt(m["accuracy"])] if accuracy else row
 
 
@@ -289,11 +302,14 @@ def main() -> int:
         if not idx:
             continue
         for tool, pred in predictions.items():
-            m = binary([truth[i] for i in idx], [pred[i] for i in idx])
+            m = binary([truth[i] for i in idx], [pred[i] for i in idx], interval=True)
             metrics[f"{name}/{tool}"] = m
             rows.append(metric_row(name, tool, m, accuracy=True))
     print(
-        table(rows, ["subset", "detector", "n", "flagged", "precision", "recall", "F1", "accuracy"])
+        table(
+            rows,
+            ["subset", "detector", "n", "flagged", "precision", "recall", "F1 [95 %]", "accuracy"],
+        )
     )
     for note in notes:
         print(f"\n- {note}")

@@ -156,9 +156,13 @@ def main() -> int:
             for tool, pred in preds.items():
                 if tool != "allegiance refusal" and "·" in name:
                     continue  # peers: per split only, to keep the table short
-                m = binary([truth[i] for i in idx], [pred[i] for i in idx])
+                m = binary([truth[i] for i in idx], [pred[i] for i in idx], interval=True)
                 rows.append(metric_row(name, tool, m))
-        print(table(rows, ["subset", "detector", "n", "positives", "precision", "recall", "F1"]))
+        print(
+            table(
+                rows, ["subset", "detector", "n", "positives", "precision", "recall", "F1 [95 %]"]
+            )
+        )
     for note in notes:
         print(f"\n- {note}")
     confusion = Counter((r["label"], p) for r, p in zip(records, ours, strict=True))
