@@ -346,9 +346,13 @@ def _summarise(
                 for (i, _), f in zip(truths, flagged, strict=True)
             ]
             precision, recall, f1 = _prf(partial_truth, loose)
+            from allegiance.analysis.stats import f1_interval
+
+            span = f1_interval(partial_truth, loose)
             click.echo(
                 f"  counting partial as flagged too: precision {precision:.3f}, "
-                f"recall {recall:.3f}, F1 {f1:.3f}",
+                f"recall {recall:.3f}, F1 {f1:.3f}"
+                + ("" if span is None else f" [{span[0]:.3f}–{span[1]:.3f}]"),
                 err=True,
             )
     if llm_labels:
