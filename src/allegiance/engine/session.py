@@ -136,12 +136,15 @@ def merge_settings(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _check_resumable(store: Store, run_id: str) -> None:
-    """Refuse to extend a run whose attempt ids follow another recipe (see plan.py)."""
+def _check_resumable(store: Store, run_id: str) -> dict[str, Any] | None:
+    """Refuse to extend a run whose attempt ids follow another recipe (see plan.py).
+
+    Returns the stored settings of the run being resumed (None for a new run), so they are
+    read once."""
     try:
         existing = store.get_run(run_id)
     except StoreError:
-        return  # a new run
+        return None  # a new run
     scheme = existing["settings"].get("attempt_ids", 1)
     if scheme != ATTEMPT_ID_SCHEME:
         raise ConfigError(
@@ -149,6 +152,7 @@ def _check_resumable(store: Store, run_id: str) -> None:
             f"(scheme {scheme}, now {ATTEMPT_ID_SCHEME}); resuming it would ask every "
             "question again: start a new --run-id (the old run and its answers stay in the store)"
         )
+    return dict(existing["settings"])
 
 
 def run(request: RunRequest, config: Config, store: Store) -> RunResult:
@@ -186,12 +190,10 @@ def run(request: RunRequest, config: Config, store: Store) -> RunResult:
         **request.extra_settings,
     }
     settings_record["attempt_ids"] = ATTEMPT_ID_SCHEME
-    _check_resumable(store, run_id)
+    previous = _check_resumable(store, run_id)
     resumed = store.begin_run(run_id, request.command, settings_record)
     if resumed:
-        store.set_settings(
-            run_id, merge_settings(store.get_run(run_id)["settings"], settings_record)
-        )
+        store.set_settings(run_id, merge_settings(previous or {}, settings_record))
     settings = RunSettings(
         concurrency=request.concurrency, retries=request.retries, progress=request.progress
     )
