@@ -283,23 +283,25 @@ def _warn_if_inverted(truth: list[bool], flagged: list[bool], f1: float, named: 
         )
 
 
+def _span(interval: tuple[float, float] | None) -> str:
+    """``[low–high]``, or n/a for no interval (a Wilson interval of n = 0 is NaN to NaN)."""
+    if interval is None or interval[0] != interval[0]:
+        return "n/a"
+    return f"[{interval[0]:.3f}–{interval[1]:.3f}]"
+
+
 def _intervals(truth: list[bool], flagged: list[bool]) -> str:
     """95 % intervals of the scores: a few hundred labelled answers leave a wide margin, and
     two detectors (or a detector and a judge) should be compared with it in view."""
     from allegiance.analysis.stats import F1_RESAMPLES, f1_interval, wilson
 
-    def span(low: float, high: float) -> str:
-        return "n/a" if low != low else f"[{low:.3f}–{high:.3f}]"  # NaN when n is 0
-
     tp = sum(t and f for t, f in zip(truth, flagged, strict=True))
     precision = wilson(tp, sum(flagged))
     recall = wilson(tp, sum(truth))
-    f1 = f1_interval(truth, flagged)
     return (
-        f"95 % intervals: precision {span(precision.low, precision.high)}, recall "
-        f"{span(recall.low, recall.high)} (Wilson), F1 "
-        + ("n/a" if f1 is None else span(*f1))
-        + f" (paired bootstrap, {F1_RESAMPLES:,} resamples)"
+        f"95 % intervals: precision {_span((precision.low, precision.high))}, recall "
+        f"{_span((recall.low, recall.high))} (Wilson), F1 {_span(f1_interval(truth, flagged))} "
+        f"(paired bootstrap, {F1_RESAMPLES:,} resamples)"
     )
 
 
@@ -351,8 +353,7 @@ def _summarise(
             span = f1_interval(partial_truth, loose)
             click.echo(
                 f"  counting partial as flagged too: precision {precision:.3f}, "
-                f"recall {recall:.3f}, F1 {f1:.3f}"
-                + ("" if span is None else f" [{span[0]:.3f}–{span[1]:.3f}]"),
+                f"recall {recall:.3f}, F1 {f1:.3f}" + ("" if span is None else " " + _span(span)),
                 err=True,
             )
     if llm_labels:
