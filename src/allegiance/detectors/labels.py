@@ -70,14 +70,16 @@ _REFUSAL_ALIASES: dict[str, str] = {
 }
 ALIASES: dict[str, Mapping[str, str]] = {"refusal": _REFUSAL_ALIASES}
 
-_TRUE = frozenset({"true", "yes", "y", "flagged", "censored"})  # "1"/"1.0": _WHOLE_NUMBER
-_FALSE = frozenset({"false", "no", "n", "not_flagged", "unflagged"})
+# What a map entry may say besides one of the detector's labels: only flagged or not. The same
+# words, as a dataset's own labels, are read as booleans.
+FLAGGED_ONLY = {"flagged": True, "not_flagged": False, "unflagged": False}
+_TRUE = frozenset({"true", "yes", "y", "censored"} | {k for k, v in FLAGGED_ONLY.items() if v})
+_FALSE = frozenset({"false", "no", "n"} | {k for k, v in FLAGGED_ONLY.items() if not v})
+# "1"/"1.0" are booleans too: _WHOLE_NUMBER
 # "2_full_refusal" -> "full_refusal": a number prefix only when words follow ("1.0" stays)
 _NUMBER_PREFIX = re.compile(r"^\d+[_.)\s-]+(?=[^\W\d_])")
 _WHOLE_NUMBER = re.compile(r"^[+-]?\d+(?:\.0+)?$")
 _SEPARATORS = re.compile(r"[\s\-]+")
-# What a map entry may say besides one of the detector's labels: only flagged or not.
-FLAGGED_ONLY = {"flagged": True, "not_flagged": False, "unflagged": False}
 
 
 def _key(raw: str) -> str:
