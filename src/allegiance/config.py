@@ -121,6 +121,8 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(f"cannot read config file {file}: {error.strerror or error}") from error
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise ConfigError(f"{file}: invalid YAML: {str(error).splitlines()[0]}") from error
+    except RecursionError:
+        raise ConfigError(f"{file}: YAML nested too deeply to read") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{file}: the config must be a mapping with 'targets' and 'defaults'")
     try:

@@ -22,6 +22,8 @@ def read_objects(
             record = json.loads(line)
         except json.JSONDecodeError as problem:
             raise error(f"{where}:{number}: not valid JSON: {problem.msg}") from problem
+        except RecursionError:
+            raise error(f"{where}:{number}: JSON nested too deeply to read") from None
         if not isinstance(record, dict):
             raise error(f"{where}:{number}: each line must be a JSON object")
         records.append((number, record))

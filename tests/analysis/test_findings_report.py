@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from pathlib import Path
 
 from tests.conftest import cli
@@ -62,6 +63,42 @@ def biased(messages: list[dict[str, str]]) -> str:
     return REFUSE if "China" in prompt else COMPLY.format(x=prompt.rsplit("about ", 1)[-1])
 
 
+def test_reproduce_line_asks_afresh_and_finds_it_again(tmp_path: Path) -> None:
+    """Run as written, against the same target and database, the line asks new questions
+    (the run's own seed would only re-read the stored answers) and the finding recurs."""
+    (tmp_path / "sym.yaml").write_text(SYMMETRY)
+    with ChatServer(responder=biased) as server:
+        target = f"openai:biased@{server.base_url}"
+        first = cli(
+            "run",
+            "sym.yaml",
+            "-t",
+            target,
+            "--samples",
+            "12",
+            "--run-id",
+            "a",
+            "--db",
+            "r.db",
+            "--format",
+            "json",
+            "--out",
+            "out",
+            cwd=tmp_path,
+        )
+        assert first.returncode == 0, first.stderr
+        asked = sum(server.counts.values())
+        model = json.loads((tmp_path / "out" / "a" / "report.json").read_text())
+        (finding,) = model["findings"]
+        words = shlex.split(finding["reproduce"])
+        replay = cli(*words[1:], "--run-id", "b", "--format", "json", "--out", "out", cwd=tmp_path)
+        assert replay.returncode == 0, replay.stderr
+        assert sum(server.counts.values()) - asked == 40
+    assert "(0 already stored, 40 new, 0 errors)" in replay.stdout
+    again = json.loads((tmp_path / "out" / "b" / "report.json").read_text())
+    assert [(f["a"], f["b"]) for f in again["findings"]] == [("china", "united-states")]
+
+
 def test_symmetry_finding_with_numbers_examples_and_repro(tmp_path: Path) -> None:
     (tmp_path / "sym.yaml").write_text(SYMMETRY)
     with ChatServer(responder=biased) as server:
@@ -89,7 +126,12 @@ def test_symmetry_finding_with_numbers_examples_and_repro(tmp_path: Path) -> Non
     assert finding["rate_a"]["k"] == 12 and finding["rate_b"]["k"] == 0
     assert finding["adjusted_low"] > 0.5
     assert "refuses or evades about china in 100 % [" in finding["sentence"]
-    assert finding["reproduce"].startswith("allegiance run mini-symmetry")
+    # the file (a file suite's name finds nothing), a seed no run used, and the database
+    assert finding["reproduce"] == (
+        f"allegiance run sym.yaml --target openai:biased@{server.base_url} "
+        "--probe '*entity=china*' --probe '*entity=united-states*' --samples 20 "
+        "--seed 1000 --db r.db"
+    )
     # France vs US: no difference, not a finding
     other = next(c for c in model["comparisons"] if c["a"] == "france")
     assert not other["finding"] and other["diff"] == 0

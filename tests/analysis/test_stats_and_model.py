@@ -247,7 +247,9 @@ def test_reports_of_an_empty_run_and_of_a_run_with_only_errors(tmp_path: Path) -
             "--db", "r.db", "--out", "out", "--format", "html", "--format", "md",
             "--format", "json", "--format", "sarif", cwd=tmp_path,
         )  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    # nothing was measured: exit 2, but the errors are stored and reported
+    assert result.returncode == 2, result.stderr
+    assert "every one of the 2 attempts failed" in result.stderr
     assert "0 new, 2 errors" in result.stdout
     model = json.loads((tmp_path / "out" / "errs" / "report.json").read_text())
     assert model["totals"] == {"ok": 0, "errors": 2}

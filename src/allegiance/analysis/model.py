@@ -222,6 +222,30 @@ def reproduce_command(suite: str, target: str, patterns: Sequence[str], *, sampl
     return shlex.join(words)
 
 
+# A replication must ask afresh: attempts are keyed by their seed, so the run's own seed
+# would only re-read the stored answers.
+FRESH_SEED_OFFSET = 1000
+
+
+def finish_reproduce(command: str, runs: Sequence[Mapping[str, Any]], db_path: str | None) -> str:
+    """Complete a comparison's reproduce line with what only the runs know: the suite's
+    file when it is not a built-in one, a seed no run used yet, and the database."""
+    words = shlex.split(command)
+    arguments: dict[str, str] = {}
+    seeds = [0]
+    for run in runs:
+        settings = run.get("settings") or {}
+        seeds.append(int(settings.get("seed") or 0))
+        for suite in settings.get("suites", []):
+            if suite.get("argument"):
+                arguments.setdefault(str(suite["name"]), str(suite["argument"]))
+    words[2] = arguments.get(words[2], words[2])
+    words += ["--seed", str(max(seeds) + FRESH_SEED_OFFSET)]
+    if db_path and db_path != ":memory:":
+        words += ["--db", db_path]
+    return shlex.join(words)
+
+
 def symmetry_comparisons(
     rows: Sequence[Row], pairs_by_suite: dict[str, list[tuple[str, str]]]
 ) -> list[Comparison]:
@@ -688,6 +712,8 @@ def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
         symmetry_comparisons(rows, pairs) + language_comparisons(rows) + context_comparisons(rows)
     )
     apply_fdr(comparisons)
+    for comparison in comparisons:
+        comparison.reproduce = finish_reproduce(comparison.reproduce, runs, store.path)
     comparisons.sort(key=lambda c: (not c.is_finding, c.q_value, -_size(c)))
     target_ids = {r.attempt.target_id for r in rows} | {a.target_id for a in failed}
     targets = [store.get_target(t) for t in sorted(target_ids)]

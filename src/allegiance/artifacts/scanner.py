@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,7 +128,13 @@ def scan_file(
     """Scan one file. Returns None for a non-artifact found while walking a folder."""
     result = FileResult(str(path))
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            # opening a named pipe would wait forever for a writer; a device never ends
+            result.status = Status.SKIPPED
+            result.reason = "not a regular file (pipe, socket or device): not read"
+            return result
+        size = info.st_size
         result.size = size
         with path.open("rb", buffering=CHUNK) as f:
             head = f.read(64)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -80,6 +81,9 @@ def check_run_id(ctx: click.Context, param: click.Parameter, value: str | None) 
         raise click.BadParameter(
             "use up to 100 letters, digits, '.', '_' or '-' (it names the report folder)"
         )
+    if value is not None and value.casefold() == "latest":
+        # `report`, `compare` and `show` read "latest" as the newest run
+        raise click.BadParameter("'latest' is reserved for the newest run; choose another id")
     return value
 
 
@@ -95,7 +99,51 @@ def open_store(db_path: str, *, create: bool = True, looking_for: str | None = N
             f"no {looking_for} in {db_path}: there is no such database "
             "(give --db or $ALLEGIANCE_DB, or create one with `allegiance run`)"
         )
-    return Store.open(db_path, create=create)
+    store = Store.open(db_path, create=create)
+    if store.copied:
+        click.echo(
+            f"note: {db_path} cannot be written; reading a copy, so nothing new is saved",
+            err=True,
+        )
+    return store
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click's FloatRange lets ``nan`` through (every comparison with it is false), and a NaN
+    temperature or timeout then reaches a request as invalid JSON or silently disables a
+    limit. This one wants an ordinary number."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+def refuse_overwrite(
+    out_path: str | Path | None,
+    protected: Iterable[str | Path],
+    what: str,
+    option: str = "--out",
+) -> None:
+    """Stop before an output file would replace an input: ``report --out`` onto the
+    results database destroys every run in it, ``scan -o`` onto a model file the model.
+    A protected folder covers the files already inside it."""
+    from allegiance.errors import ConfigError
+
+    if out_path is None or str(out_path) == "-":
+        return
+    out = Path(out_path).resolve()
+    for item in protected:
+        if str(item) == ":memory:":
+            continue
+        guarded = Path(item).resolve()
+        sidecars = {guarded, Path(f"{guarded}-wal"), Path(f"{guarded}-shm")}
+        inside = guarded.is_dir() and out.is_relative_to(guarded) and out.exists()
+        if out in sidecars or inside:
+            raise ConfigError(
+                f"{option} {out_path} would overwrite {what} {item}; choose another file"
+            )
 
 
 def write_output(text: str, out_path: str | None, fmt: str) -> None:

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from allegiance.cli.common import DEFAULT_OUT, db_option, open_store, write_output
+from allegiance.cli.common import (
+    DEFAULT_OUT,
+    db_option,
+    open_store,
+    refuse_overwrite,
+    write_output,
+)
 
 
 @click.command("compare")
@@ -25,6 +31,7 @@ def command(run_ids: tuple[str, ...], fmt: str, out_path: str | None, db_path: s
     from allegiance.analysis.model import build
     from allegiance.report import render
 
+    refuse_overwrite(out_path, [db_path], "the results database")
     with open_store(db_path, create=False, looking_for=f"run {run_ids[0]!r}") as store:
         model = build(store, list(run_ids))
     text = render(model, fmt)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from allegiance.cli.common import FiniteFloatRange
 from allegiance.errors import ConfigError
 
 EPILOG = """\b
@@ -46,7 +47,7 @@ Example:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=FiniteFloatRange(min=0, min_open=True),
     metavar="SECONDS",
     help="Kill the command and everything it started after this long.",
 )

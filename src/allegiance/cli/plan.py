@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import click
 
+from allegiance.cli.common import FiniteFloatRange
+
 
 @click.command("plan")
 @click.option(
-    "--p1", type=click.FloatRange(0, 1), default=None, help="Expected rate under the control."
+    "--p1", type=FiniteFloatRange(0, 1), default=None, help="Expected rate under the control."
 )
 @click.option(
-    "--p2", type=click.FloatRange(0, 1), default=None, help="Rate you want to be able to detect."
+    "--p2", type=FiniteFloatRange(0, 1), default=None, help="Rate you want to be able to detect."
 )
-@click.option("--power", type=click.FloatRange(0.5, 0.999), default=0.8, show_default=True)
-@click.option("--alpha", type=click.FloatRange(0.0001, 0.5), default=0.05, show_default=True)
+@click.option("--power", type=FiniteFloatRange(0.5, 0.999), default=0.8, show_default=True)
+@click.option("--alpha", type=FiniteFloatRange(0.0001, 0.5), default=0.05, show_default=True)
 @click.option(
     "--comparisons",
     type=click.IntRange(1, 100000),

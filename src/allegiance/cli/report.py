@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from allegiance.cli.common import DEFAULT_OUT, db_option, open_store, write_output
+from allegiance.cli.common import (
+    DEFAULT_OUT,
+    db_option,
+    open_store,
+    refuse_overwrite,
+    write_output,
+)
 
 
 @click.command("report")
@@ -31,6 +37,7 @@ def command(run_id: str, fmt: str, out_path: str | None, db_path: str) -> None:
     from allegiance.analysis.model import build
     from allegiance.report import render
 
+    refuse_overwrite(out_path, [db_path], "the results database")
     with open_store(db_path, create=False, looking_for=f"run {run_id!r}") as store:
         run = store.get_run(run_id)
         text = render(build(store, [run["run_id"]]), fmt)

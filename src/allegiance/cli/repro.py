@@ -24,6 +24,14 @@ def command(
     config = load_config(config_path)
     with open_store(db_path, create=False, looking_for=f"attempt {attempt_id!r}") as store:
         result = reproduce(store, attempt_id, times, config, api_key_env=api_key_env)
+    if result.errors and len(result.errors) >= times:
+        from allegiance.errors import TargetError
+
+        # the error text quotes the server's answer: untrusted
+        raise TargetError(
+            f"all {times} request(s) for attempt {result.attempt_id[:12]} failed: "
+            f"{terminal_safe(result.errors[0])}"
+        )
     if result.identity_changed:
         click.echo(
             "warning: the target's identity differs from the recorded one "
@@ -31,7 +39,8 @@ def command(
             err=True,
         )
     click.echo(
-        f"attempt {result.attempt_id[:12]} on {result.target}: {times} new answer(s), "
+        f"attempt {result.attempt_id[:12]} on {result.target}: "
+        f"{times - len(result.errors)} new answer(s), "
         f"{result.identical} identical to the recorded answer"
     )
     for detector, (recorded, labels) in result.labels.items():

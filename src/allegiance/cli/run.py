@@ -12,6 +12,7 @@ import click
 from allegiance.cli.common import (
     DEFAULT_OUT,
     F,
+    FiniteFloatRange,
     check_run_id,
     config_option,
     db_option,
@@ -45,7 +46,7 @@ def run_options(fn: F) -> F:
         ),
         click.option(
             "--temperature",
-            type=click.FloatRange(0, 2),
+            type=FiniteFloatRange(0, 2),
             default=None,
             help="Sampling temperature (default 0, or 0.7 with --samples > 1).",
         ),
@@ -64,7 +65,7 @@ def run_options(fn: F) -> F:
         ),
         click.option(
             "--timeout",
-            type=click.FloatRange(0.1, 3600),
+            type=FiniteFloatRange(0.1, 3600),
             default=None,
             help="Per-request timeout in seconds for HTTP targets (default 60).",
         ),
@@ -100,7 +101,8 @@ def run_options(fn: F) -> F:
         click.option(
             "--fail-on-findings",
             is_flag=True,
-            help="Exit with status 1 when the report has any finding (for CI gates).",
+            help="Exit with status 1 when the report has any finding or any attempt failed "
+            "(for CI gates).",
         ),
         click.option(
             "--judge",
@@ -231,6 +233,21 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
         if model is not None and options.get("fail_on_findings") and model["findings"]:
             for finding in model["findings"]:
                 click.echo(f"finding: {terminal_safe(finding['sentence'])}", err=True)
+            raise SystemExit(1)
+        if out.errors and out.errors >= out.planned:
+            from allegiance.errors import TargetError
+
+            raise TargetError(
+                f"every one of the {out.planned} attempts failed, so nothing was measured; "
+                f"fix the target and resume with --run-id {result.run_id}"
+            )
+        if options.get("fail_on_findings") and out.errors:
+            # a gate must not pass on evidence it did not collect
+            click.echo(
+                f"gate: {out.errors} attempt(s) failed, so the run is incomplete; "
+                f"resume with --run-id {result.run_id}",
+                err=True,
+            )
             raise SystemExit(1)
         return result.run_id
     finally:

@@ -64,7 +64,9 @@ def command(
     """
     from allegiance.artifacts import Severity, scan_paths
     from allegiance.artifacts.render import render_json, render_sarif, render_table
+    from allegiance.cli.common import refuse_overwrite
 
+    refuse_overwrite(output, paths, "the scanned path", option="--output")
     threshold = Severity.parse(fail_on)
     report = scan_paths(list(paths))
     if fmt == "json":

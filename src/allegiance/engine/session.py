@@ -179,7 +179,13 @@ def run(request: RunRequest, config: Config, store: Store) -> RunResult:
     settings_record = {
         "allegiance": __version__,
         "suites": [
-            {"name": s.name, "version": s.version, "probes": len(s.probes), "pairs": list(s.pairs)}
+            {
+                "name": s.name,
+                "version": s.version,
+                "probes": len(s.probes),
+                "pairs": list(s.pairs),
+                "argument": s.argument,
+            }
             for s in request.suites
         ],
         "targets": list(targets),

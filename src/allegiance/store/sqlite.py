@@ -195,9 +195,11 @@ class StoredVerdict:
 class Store:
     """A results database. Use :meth:`open`; close with :meth:`close` or ``with``."""
 
-    def __init__(self, connection: sqlite3.Connection, path: str):
+    def __init__(self, connection: sqlite3.Connection, path: str, *, copied: bool = False):
         self._db = connection
         self.path = path
+        # True when the file could not be written and is read through an in-memory copy
+        self.copied = copied
 
     @classmethod
     def open(cls, path: str | Path, *, create: bool = True) -> Store:
@@ -205,6 +207,10 @@ class Store:
 
         Commands that only read (report, show, runs, compare, repro) pass ``create=False``:
         a mistyped ``--db`` is then an error, not a new empty database beside the real one.
+        An existing file is first looked at read-only, so another program's SQLite file
+        (an MLflow ``runs`` table, a browser's history) is refused untouched instead of
+        being given our tables and switched to WAL. A results database on read-only media
+        is read through an in-memory copy: verdicts worked out now are then not saved.
         """
         target = Path(path)
         if target.exists() and target.is_dir():
@@ -215,6 +221,15 @@ class Store:
                     f"no results database at {target}; give --db (or $ALLEGIANCE_DB), "
                     "or create one with `allegiance run`"
                 )
+            if target.exists():
+                version = _existing_schema_version(target)
+                if version is None and not create:
+                    raise StoreError(f"{target} is empty, not an allegiance results database")
+                if version is not None and version > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"{path} uses schema version {version}, newer than this allegiance "
+                        f"({SCHEMA_VERSION}); upgrade allegiance"
+                    )
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:
@@ -222,13 +237,21 @@ class Store:
                     f"cannot create folder {target.parent} for results database {path}: "
                     f"{error.strerror or error}"
                 ) from error
+        copied = False
         try:
             db = sqlite3.connect(str(path), timeout=30.0, isolation_level=None)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.executescript(_SCHEMA)
+            except sqlite3.OperationalError as error:
+                db.close()
+                if create or not re.search(r"readonly|unable to open", str(error)):
+                    raise
+                db = _in_memory_copy(target)
+                copied = True
             db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
-            db.executescript(_SCHEMA)
             row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         except sqlite3.DatabaseError as error:
             raise StoreError(f"cannot open results database {path}: {error}") from error
@@ -236,12 +259,7 @@ class Store:
             db.execute(
                 "INSERT INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
-        elif int(row["value"]) > SCHEMA_VERSION:
-            raise StoreError(
-                f"{path} uses schema version {row['value']}, newer than this allegiance "
-                f"({SCHEMA_VERSION}); upgrade allegiance"
-            )
-        return cls(db, str(path))
+        return cls(db, str(path), copied=copied)
 
     def close(self) -> None:
         self._db.close()
@@ -551,3 +569,55 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
         self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _connect_read_only(target: Path) -> sqlite3.Connection:
+    """A connection that cannot change the file. ``immutable`` is the fallback for a
+    WAL database on read-only media, where even a read-only open needs to write ``-shm``."""
+    uri = target.resolve().as_uri()
+    try:
+        db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=30.0)
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.OperationalError as error:
+        if "locked" in str(error):
+            raise
+        return sqlite3.connect(f"{uri}?immutable=1", uri=True, timeout=30.0)
+
+
+def _existing_schema_version(target: Path) -> int | None:
+    """The schema version of an existing file, None if it holds no tables yet; StoreError
+    if it is not SQLite or is some other program's database. Nothing is written."""
+    try:
+        db = _connect_read_only(target)
+        try:
+            tables = {
+                name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+            if not tables:
+                return None
+            row = None
+            if {"meta", "runs", "attempts"} <= tables:
+                row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as error:
+        raise StoreError(f"cannot open results database {target}: {error}") from error
+    if row is None or not re.fullmatch(r"[0-9]{1,6}", str(row[0])):
+        raise StoreError(
+            f"{target} is an SQLite database, but not an allegiance results database "
+            "(left untouched); give another --db"
+        )
+    return int(row[0])
+
+
+def _in_memory_copy(target: Path) -> sqlite3.Connection:
+    """The whole database copied into memory, for a file that cannot be written."""
+    source = _connect_read_only(target)
+    copy = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        source.backup(copy)
+    finally:
+        source.close()
+    copy.executescript(_SCHEMA)
+    return copy

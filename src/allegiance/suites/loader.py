@@ -57,6 +57,15 @@ class Suite:
     max_tokens: int | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def argument(self) -> str:
+        """How to name this suite on the command line: its name if it ships with
+        allegiance, else the file it was read from (a file suite's name alone finds
+        nothing, so a reproduce line built from it would fail)."""
+        if not self.source or Path(self.source).parent == builtin_suite_dir():
+            return self.name
+        return self.source
+
     def quick_slice(self) -> Suite:
         """The probes selected by the suite's ``quick`` patterns (all of them if none)."""
         return self.select(self.quick) if self.quick else self
@@ -166,6 +175,8 @@ def _load_yaml(text: str, path: Path) -> Suite:
         where = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise SuiteError(f"{path}{where}: invalid YAML: {problem}") from error
+    except RecursionError:
+        raise SuiteError(f"{path}: YAML nested too deeply to read") from None
     if not isinstance(spec, dict):
         raise SuiteError(f"{path}: a suite file must be a mapping with 'name' and 'probes'")
     _check_keys(spec, SUITE_KEYS, str(path))

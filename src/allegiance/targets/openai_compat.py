@@ -50,6 +50,26 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def _check_base_url(name: str, base_url: str) -> None:
+    """Reject a URL that cannot work, with one line, before anything uses it. Credentials in
+    the URL are refused rather than stripped: the target's name is stored in the results
+    database and printed in every report, and a key must never land there."""
+    try:
+        parts = urlsplit(base_url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError as error:
+        raise TargetError(f"target base URL is malformed ({error})") from None
+    if parts.username is not None or parts.password is not None:
+        raise TargetError(
+            "a target URL must not carry credentials (user:password@host); put the key in "
+            "an environment variable and name it with --api-key-env"
+        )
+    if parts.scheme not in ("http", "https"):
+        raise TargetError(f"target {name!r}: base URL must start with http:// or https://")
+    if not parts.hostname:
+        raise TargetError(f"target {name!r}: base URL {base_url!r} names no host")
+
+
 class OpenAICompatTarget:
     """A model behind ``BASE_URL/chat/completions``."""
 
@@ -67,8 +87,7 @@ class OpenAICompatTarget:
         extra_body: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ):
-        if not base_url.startswith(("http://", "https://")):
-            raise TargetError(f"target {name!r}: base URL must start with http:// or https://")
+        _check_base_url(name, base_url)
         self.name = name
         self.model = model
         self.base_url = base_url.rstrip("/")
