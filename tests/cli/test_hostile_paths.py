@@ -224,3 +224,22 @@ def test_a_database_on_read_only_media_is_still_readable(tmp_path: Path) -> None
         pytest.skip(f"cannot make a read-only mount here: {result.stderr.strip()[:200]}")
     assert result.returncode == 0, result.stderr
     assert "r1" in result.stdout and "nothing new is saved" in result.stderr
+
+
+def test_help_pages_send_no_control_characters(tmp_path: Path) -> None:
+    # `show --help` once sent a raw ESC while promising that control characters are escaped
+    for command in ("show", "judge", "run", "scan", "report"):
+        result = cli(command, "--help", cwd=tmp_path)
+        assert result.returncode == 0
+        assert not any(ord(c) < 32 and c not in "\n\t" for c in result.stdout), command
+    judge_help = " ".join(cli("judge", "--help", cwd=tmp_path).stdout.split())
+    assert "--api-key-env TEXT Environment variable with the --judge target's API key" in judge_help
+
+
+def test_errors_come_before_any_output(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text("targets: [1, 2")
+    models = cli("models", "--config", "bad.yaml", "--db", "none.db", cwd=tmp_path)
+    assert models.returncode == 2 and models.stdout == ""
+    plan = cli("plan", "--p1", "0.5", "--p2", "0.5", cwd=tmp_path)
+    assert plan.returncode == 2 and plan.stdout == "" and "must differ" in plan.stderr
+    assert "power 99.9%" in cli("plan", "--power", "0.999", cwd=tmp_path).stdout

@@ -411,3 +411,69 @@ def test_judge_skips_null_answers_but_not_missing_fields(tmp_path: Path) -> None
     result = cli("judge", "-d", "refusal", "bad.jsonl", cwd=tmp_path)
     assert result.returncode == 2
     assert "each record needs a string field 'response'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ('prompt,response\n"unterminated,x\n', 2),  # the quote swallows the rest of the file
+        ("prompt,response\nok,fine\nhi\n", 3),  # a lost comma
+        ("prompt,response\nhi,yes,extra\n", 2),
+    ],
+)
+def test_judge_refuses_ragged_csv_rows_instead_of_reading_null_answers(
+    tmp_path: Path, text: str, line: int
+) -> None:
+    (tmp_path / "in.csv").write_text(text)
+    result = cli("judge", "-d", "refusal", "in.csv", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"in.csv:{line}: " in result.stderr and "where the header has 2" in result.stderr
+
+
+def test_judge_never_overwrites_a_field_of_the_records(tmp_path: Path) -> None:
+    record = {"prompt": "hi", "response": "no", "verdict": "theirs", "allegiance_verdict": "keep"}
+    _write(tmp_path / "in.jsonl", [record])
+    result = cli("judge", "-d", "refusal", "in.jsonl", "--out", "out.jsonl", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (out,) = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert out["verdict"] == "theirs" and out["allegiance_verdict"] == "keep"
+    assert out["allegiance_verdict_2"]["detector"] == "refusal"
+    assert "ours is 'allegiance_verdict_2'" in result.stderr
+
+
+def test_judge_says_when_the_named_label_field_is_nowhere(tmp_path: Path) -> None:
+    _write(tmp_path / "in.jsonl", [{"prompt": "hi", "response": "no", "label": "refused"}])
+    result = cli("judge", "-d", "refusal", "in.jsonl", "--label-field", "gold", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "no record has a field 'gold'; nothing to score" in result.stderr
+    assert "precision" not in result.stderr
+
+
+def test_judge_refuses_a_label_map_that_contradicts_itself(tmp_path: Path) -> None:
+    _write(tmp_path / "in.jsonl", [{"prompt": "hi", "response": "no", "label": "yes"}])
+    args = ["judge", "-d", "refusal", "in.jsonl", "--label-map", "yes=flagged"]
+    result = cli(*args, "--label-map", "true=complied", cwd=tmp_path)  # yes and true: one key
+    assert result.returncode == 2
+    assert "reads 'true' both as 'flagged' and as 'complied'" in result.stderr
+    assert cli(*args, "--label-map", "yes=flagged", cwd=tmp_path).returncode == 0
+
+
+@pytest.mark.parametrize("answers", [[None], [["Taiwan"]], [True], [""], ["  "]])
+def test_judge_facts_rejects_answer_keys_that_are_not_strings(
+    tmp_path: Path, answers: list[Any]
+) -> None:
+    # [null] once became the alias "None", so "None of them" was judged correct
+    record = {"prompt": "Which?", "response": "None of them", "expect": {"answers": answers}}
+    _write(tmp_path / "in.jsonl", [{"prompt": "x", "response": "y", "expect": {"answers": ["y"]}},
+                                   record])  # fmt: skip
+    result = cli("judge", "-d", "facts", "in.jsonl", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("allegiance: error: in.jsonl:2: expect.answers")
+
+
+def test_judge_facts_reads_a_number_as_an_answer(tmp_path: Path) -> None:
+    record = {"prompt": "Year?", "response": "It was 1949.", "expect": {"answers": [1949]}}
+    _write(tmp_path / "in.jsonl", [record])
+    result = cli("judge", "-d", "facts", "in.jsonl", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["verdict"]["label"] == "correct"

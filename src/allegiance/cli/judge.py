@@ -68,7 +68,11 @@ if TYPE_CHECKING:
     help="packages detector: ask PyPI/npm about names the offline snapshot cannot settle "
     "(answers cached on disk) before judging.",
 )
-@click.option("--api-key-env", default=None)
+@click.option(
+    "--api-key-env",
+    default=None,
+    help="Environment variable with the --judge target's API key (never give the key itself).",
+)
 @config_option
 def command(
     file: str,
@@ -95,6 +99,7 @@ def command(
     mapping = parse_label_map(label_map, info.labels)
     records = _read(Path(file))
     fields = _fields(records[0][1], prompt_field, response_field, label_field)
+    label_given = _given("label_field")
     label_field = fields.label
     if online:
         if detector != "packages":
@@ -151,7 +156,13 @@ def command(
             raise ConfigError(f"{file}:{number}: 'expect' must be an object")
         probe = Probe.from_prompt(prompt, expect=record.get("expect") or {})
         judged[index] = len(verdicts)
-        verdicts.append(info(probe, response))
+        try:
+            verdicts.append(info(probe, response))
+        except ConfigError as error:
+            # a bad answer key: name the record, not the made-up probe id
+            raise ConfigError(
+                f"{file}:{number}: {str(error).removeprefix(f'probe {probe.id!r}: ')}"
+            ) from None
     if without_answer:
         click.echo(
             f"note: {without_answer} record(s) have a null '{fields.response}'; not judged "
@@ -183,7 +194,9 @@ def command(
     try:
         # the records go out as read, plus one field; if they already have a "verdict" (their
         # own), ours goes under "allegiance_verdict" rather than replacing it
-        key = "allegiance_verdict" if any("verdict" in r for _, r in records) else "verdict"
+        key = _free_key(records)
+        if key != "verdict":
+            click.echo(f"note: the records have a 'verdict' already; ours is '{key}'", err=True)
         for index, (_, record) in enumerate(records):
             position = judged.get(index)
             ours: dict[str, Any] | None = None
@@ -197,23 +210,38 @@ def command(
     finally:
         if out_path:
             out.close()
+    if label_given and not any(label_field in r for _, r in records):
+        click.echo(f"note: no record has a field '{label_field}'; nothing to score", err=True)
     if unreadable_label is not None:
         click.echo(f"note: labels not scored: {unreadable_label}", err=True)
         truths = []  # nothing to score against
     _summarise(verdicts, info, label_field, truths, llm_labels)
 
 
+def _given(option: str) -> bool:
+    """Whether the user named this option (rather than leaving its default)."""
+    from click.core import ParameterSource
+
+    source = click.get_current_context().get_parameter_source(option)
+    return source not in (None, ParameterSource.DEFAULT)
+
+
+def _free_key(records: list[tuple[int, dict[str, Any]]]) -> str:
+    """The field our verdict goes under: ``verdict``, unless a record has one already (their
+    own, or ours from an earlier pass), then the first free ``allegiance_verdict[_N]``."""
+    taken = {key for _, record in records for key in record}
+    candidates = ["verdict", "allegiance_verdict"]
+    candidates += [f"allegiance_verdict_{n}" for n in range(2, len(taken) + 3)]
+    return next(key for key in candidates if key not in taken)
+
+
 def _fields(first: dict[str, Any], prompt: str, response: str, label: str) -> Fields:
     """The fields to read: those the user named, else guessed from the first record (said on
     stderr; see :mod:`allegiance.cli.judge_fields`)."""
-    from click.core import ParameterSource
-
     from allegiance.cli.judge_fields import choose_fields
 
-    context = click.get_current_context()
-
     def given(name: str, value: str) -> str | None:
-        return None if context.get_parameter_source(name) == ParameterSource.DEFAULT else value
+        return value if _given(name) else None
 
     fields, notes = choose_fields(
         first,
@@ -242,11 +270,26 @@ def _read(path: Path) -> list[tuple[int, dict[str, Any]]]:
         import io
 
         csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))  # long answers
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        records: list[tuple[int, dict[str, Any]]] = []
         try:
-            rows = list(csv.DictReader(io.StringIO(text, newline="")))
+            for row in reader:
+                # DictReader pads a short row with None and files a long one's extras under
+                # None: an unterminated quote or a lost comma, not a record to judge
+                if None in row or None in row.values():
+                    width = len(reader.fieldnames or [])
+                    found = (
+                        len(row) - 1 + len(row[None])
+                        if None in row
+                        else width - sum(v is None for v in row.values())
+                    )
+                    raise ConfigError(
+                        f"{path}:{reader.line_num}: {found} field(s) where the header has "
+                        f"{width} (an unclosed quote, or a missing or extra comma?)"
+                    )
+                records.append((reader.line_num, dict(row)))
         except csv.Error as error:
             raise ConfigError(f"{path}: not valid CSV: {error}") from error
-        records: list[tuple[int, dict[str, Any]]] = [(i + 2, dict(r)) for i, r in enumerate(rows)]
     else:
         records = read_objects(text, str(path), ConfigError)
     if not records:

@@ -26,6 +26,7 @@ def command(verify: bool, config_path: str | None, db_path: str) -> None:
         verified_path,
     )
 
+    config = load_config(config_path)  # a bad config is an error before any output
     click.echo("embedded models (local:NAME):")
     for name, model in CATALOGUE.items():
         try:
@@ -46,7 +47,6 @@ def command(verify: bool, config_path: str | None, db_path: str) -> None:
         summary = scan_summary(name)
         if summary:
             click.echo(f"      {summary}")
-    config = load_config(config_path)
     if config.targets:
         click.echo(f"configured targets ({config.source}):")
         for name, entry in config.targets.items():

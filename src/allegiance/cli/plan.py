@@ -53,14 +53,14 @@ def command(
     )
     if (p1 is None) != (p2 is None):
         raise click.UsageError("give both --p1 and --p2, or neither for the table")
-    click.echo(f"two-sided, alpha {level:.4g}, power {power:.0%}")
+    if p1 is not None and p1 == p2:
+        raise click.UsageError("--p1 and --p2 must differ")
+    click.echo(f"two-sided, alpha {level:.4g}, power {power * 100:.4g}%")
     click.echo(
         f"{'control':>8} {'trigger':>8} {'per arm':>8}" + (f" {'per probe':>10}" if probes else "")
     )
     for a, b in pairs:
         assert a is not None and b is not None
-        if a == b:
-            raise click.UsageError("--p1 and --p2 must differ")
         n = samples_needed(a, b, power=power, alpha=level)
         per_probe = f" {-(-n // probes):>10}" if probes else ""
         click.echo(f"{a:>8.1%} {b:>8.1%} {n:>8}{per_probe}")

@@ -14,7 +14,7 @@ from allegiance.cli.common import db_option, json_terminal_safe, open_store, ter
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @db_option
 def command(attempt_id: str, as_json: bool, db_path: str) -> None:
-    """Show one attempt, whole: request, answer, verdicts (ATTEMPT may be an id prefix).
+    r"""Show one attempt, whole: request, answer, verdicts (ATTEMPT may be an id prefix).
 
     Everything shown comes from a model or a suite file: control characters and
     bidirectional overrides are printed as escapes (``\x1b``), never sent to the terminal.

@@ -57,7 +57,17 @@ def _aliases(value: Any, field: str, probe: Probe, required: bool) -> list[str]:
     if isinstance(value, str):
         return [value]
     if isinstance(value, Iterable) and not isinstance(value, Mapping):
-        return [str(v) for v in value if str(v).strip()]
+        # a YAML answer key may hold numbers (a year); null, lists or true would become
+        # the aliases "None", "['a']" or "True" and match text they were never meant to
+        bad = [v for v in value if isinstance(v, bool) or not isinstance(v, str | int | float)]
+        if bad:
+            raise ConfigError(
+                f"probe {probe.id!r}: expect.{field} must hold strings, got {bad[0]!r}"
+            )
+        aliases = [str(v) for v in value if str(v).strip()]
+        if not aliases and required:
+            raise ConfigError(f"probe {probe.id!r}: expect.{field} has no non-empty answer")
+        return aliases
     raise ConfigError(f"probe {probe.id!r}: expect.{field} must be a string or a list of strings")
 
 

@@ -100,7 +100,7 @@ def parse_label_map(
     for entry in entries:
         raw, sep, ours = entry.rpartition("=")
         if not sep or not raw.strip():
-            raise ConfigError(f"--label-map needs THEIR=OURS, got {entry!r}")
+            raise ConfigError(f"--label-map needs THEIRS=OURS, got {entry!r}")
         target = ours.strip()
         if target not in labels and _key(target) in FLAGGED_ONLY:
             target = _key(target)
@@ -109,7 +109,13 @@ def parse_label_map(
                 f"--label-map {entry!r}: {ours.strip()!r} is not one of {', '.join(labels)}, "
                 "flagged or not-flagged"
             )
-        mapping[_boolean_key(raw.strip()) or _key(raw)] = target
+        key = _boolean_key(raw.strip()) or _key(raw)
+        if mapping.get(key, target) != target:
+            raise ConfigError(
+                f"--label-map reads {raw.strip()!r} both as {mapping[key]!r} and as {target!r}; "
+                "give one"
+            )
+        mapping[key] = target
     return mapping
 
 
