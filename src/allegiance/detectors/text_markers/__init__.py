@@ -312,7 +312,8 @@ _NEGATION = (
 _REPORTED = (
     r"\b(?:claim(?:s|ed|ing)?|insist(?:s|ed)?|alleg(?:e|es|ed|edly)|according to|denie[sd]"
     r"|deny|so-called|propaganda|call(?:s|ed|ing)?|said|says|say|brand(?:s|ed)?|label(?:s|l?ed)?"
-    r"|describ(?:es|ed)|dubb(?:s|ed)|termed|state media"
+    r"|describ(?:es|ed)|dubb(?:s|ed)|termed|state media|consider(?:s|ed)|regard(?:s|ed)"
+    r"|views|viewed|accus(?:es|ed|ing)"
     r"|утвержда\w*|заяв(?:ил|ила|или|ляет|ляют)|по версии|по словам|так называем\w*"
     r"|отрица\w*|называ\w*|назвал\w*)\b"
     r"|声称|宣称|所谓|否认|称之为|称为|被称为"
