@@ -39,7 +39,8 @@ def _cmh_by_hand(
     tables: list[tuple[tuple[int, int], tuple[int, int]]],
 ) -> tuple[float, float]:
     """Mantel–Haenszel odds ratio and continuity-corrected CMH p-value from the textbook
-    formulas (Agresti, Categorical Data Analysis, 6.3)."""
+    formulas (Agresti, Categorical Data Analysis, 6.3), correcting only when |O − E| ≥ 0.5
+    as R's ``mantelhaen.test`` does."""
     num = den = diff = var = 0.0
     for (a, b), (c, d) in tables:
         n = a + b + c + d
@@ -47,7 +48,7 @@ def _cmh_by_hand(
         den += b * c / n
         diff += a - (a + b) * (a + c) / n
         var += (a + b) * (c + d) * (a + c) * (b + d) / (n * n * (n - 1))
-    statistic = (abs(diff) - 0.5) ** 2 / var
+    statistic = (abs(diff) - (0.5 if abs(diff) >= 0.5 else 0.0)) ** 2 / var
     return (num / den if den else math.inf), float(chi2.sf(statistic, 1))
 
 
@@ -63,13 +64,17 @@ def test_cmh_tests_the_observed_counts() -> None:
 
 
 def test_cmh_with_an_infinite_odds_ratio() -> None:
-    """Every trigger answer flagged, no control answer: the test uses the counts, and only
-    the odds-ratio estimate is shifted (it would be infinite)."""
+    """Every trigger answer flagged, no control answer: the test uses the counts, and the
+    odds ratio is infinite, said so rather than shifted (a 0.5 shift once gave OR 22 for a
+    trigger at 0/1 against a control at 1/99: the wrong direction)."""
     tables = [((2, 0), (0, 2))] * 3
     effect = stats.cochran_mantel_haenszel(tables)
     assert effect is not None
     assert effect.p_value == pytest.approx(_cmh_by_hand(tables)[1], rel=1e-9)
-    assert math.isfinite(effect.odds_ratio) and effect.odds_ratio > 1
+    assert effect.odds_ratio == math.inf and math.isnan(effect.low)
+    assert effect.agrees_with(+1.0) and not effect.agrees_with(-1.0)
+    lower = stats.cochran_mantel_haenszel([((0, 1), (1, 99))])
+    assert lower is not None and lower.odds_ratio == 0.0 and lower.agrees_with(-0.01)
     # strata without variation carry no information and are dropped
     assert stats.cochran_mantel_haenszel([((2, 0), (2, 0)), ((0, 3), (0, 3))]) is None
 
@@ -96,12 +101,51 @@ def test_benjamini_hochberg_ignores_a_nan() -> None:
     assert adjusted == pytest.approx([0.004, 1.0, 0.02, 2 / 3])
 
 
+def test_cmh_without_evidence_is_not_significant() -> None:
+    """Before: statsmodels subtracted the continuity correction even when |O − E| < 0.5,
+    so less evidence gave a smaller p (7e-7 for one answer against a hundred)."""
+    for tables, expected in [
+        ([((0, 1), (1, 99))], 0.92),  # R: mantelhaen.test gives 0.92
+        ([((2, 2), (2, 2))], 1.0),  # identical arms
+    ]:
+        effect = stats.cochran_mantel_haenszel(tables)
+        assert effect is not None
+        assert effect.p_value == pytest.approx(_cmh_by_hand(tables)[1], rel=1e-9)
+        assert effect.p_value == pytest.approx(expected, abs=0.005)
+
+
+def _fisher_power_by_enumeration(p1: float, p2: float, n: int) -> float:
+    from scipy.stats import binom, fisher_exact
+
+    return sum(
+        binom.pmf(x1, n, p1) * binom.pmf(x2, n, p2)
+        for x1 in range(n + 1)
+        for x2 in range(n + 1)
+        if fisher_exact([[x1, n - x1], [x2, n - x2]])[1] <= 0.05
+    )
+
+
+@pytest.mark.parametrize(
+    ("p1", "p2", "n"), [(0.36, 0.76, 23), (0.08, 0.64, 10), (0.0, 0.05, 60), (0.5, 0.6, 30)]
+)
+def test_power_is_fishers_exact_power(p1: float, p2: float, n: int) -> None:
+    """The report tests a difference with Fisher's exact test, so `plan` plans for it; the
+    normal approximation promised 80 % at 23 per arm for 36 % vs 76 %, Fisher has 72 %."""
+    assert stats.power_at(p1, p2, n) == pytest.approx(_fisher_power_by_enumeration(p1, p2, n))
+
+
 @pytest.mark.parametrize(
     ("p1", "p2", "expected"),
-    [(0.19, 0.272, 412), (0.05, 0.15, 133), (0.10, 0.30, 60), (0.08, 0.64, 10)],
+    [(0.19, 0.272, 437), (0.05, 0.15, 151), (0.10, 0.30, 69), (0.08, 0.64, 13), (0.36, 0.76, 28)],
 )
 def test_samples_needed_table(p1: float, p2: float, expected: int) -> None:
     assert stats.samples_needed(p1, p2) == expected
+    assert stats.power_at(p1, p2, expected) >= 0.8 > stats.power_at(p1, p2, expected - 1)
+
+
+def test_samples_needed_for_a_tiny_difference_returns_at_once() -> None:
+    """Before: a one-step search from the closed form took 80,000 steps for 30 % vs 30.001 %."""
+    assert stats.samples_needed(0.3, 0.30001) > 10**9
 
 
 @pytest.mark.parametrize(("p1", "p2"), [(0.0, 1.0), (1.0, 0.0), (0.0, 0.9), (0.01, 0.99)])
@@ -381,3 +425,92 @@ def test_side_by_side_shows_the_largest_differences_when_nothing_is_a_finding(
         model = build(store, ["r"])
     assert not model["findings"]
     assert [(c["a"], c["b"]) for c in model["side_by_side"]] == [("a", "c")]
+
+
+# --- stratified comparisons: the pooled difference must not contradict the strata ----------
+
+
+def _context_rows(arm: str, task: str, flagged: int, total: int) -> list[Row]:
+    kind = "control" if arm == "control" else "trigger"
+    return [
+        _row(f"{arm}-{task}-{i}", {"refusal": ("refused" if i < flagged else "complied",
+             i < flagged)}, context=arm, context_kind=kind, probe=task)
+        for i in range(total)
+    ]  # fmt: skip
+
+
+def test_context_rates_pool_only_tasks_both_arms_were_asked() -> None:
+    """Before: the trigger's one task (25 % flagged) was pooled against a control that also
+    had a task the trigger never saw (100 % flagged), and the report called "25 % vs 50 %"
+    a finding although within the shared task the trigger was flagged more (10/40 vs 0/40)."""
+    from allegiance.analysis.model import apply_fdr, context_comparisons
+
+    rows = (
+        _context_rows("tibet", "A", 10, 40)
+        + _context_rows("control", "A", 0, 40)
+        + _context_rows("control", "B", 40, 40)
+    )
+    (comparison,) = context_comparisons(rows)
+    apply_fdr([comparison])
+    assert (comparison.diff.a.k, comparison.diff.a.n) == (10, 40)
+    assert (comparison.diff.b.k, comparison.diff.b.n) == (0, 40)
+    assert comparison.diff.diff > 0 and comparison.stratified is not None
+    assert comparison.stratified.agrees_with(comparison.diff.diff) and comparison.is_finding
+
+
+def test_strata_without_variation_give_no_evidence() -> None:
+    """Before: with no topic varying within itself the p-value fell back to Fisher's test on
+    the pooled rates, and a difference made only of the topic mix (+67 points) was a finding."""
+    from allegiance.analysis.model import apply_fdr, language_comparisons
+
+    def rows(topic: str, language: str, flagged: bool, count: int) -> list[Row]:
+        label = "refused" if flagged else "complied"
+        return [
+            _row(f"{topic}-{language}-{i}", {"refusal": (label, flagged)}, topic=topic,
+                 language=language, phrasing="factual")
+            for i in range(count)
+        ]  # fmt: skip
+
+    all_rows = (
+        rows("tibet", "zh", True, 10)
+        + rows("tibet", "en", True, 2)
+        + rows("tiananmen", "zh", False, 2)
+        + rows("tiananmen", "en", False, 10)
+    )
+    comparisons = language_comparisons(all_rows)
+    apply_fdr(comparisons)
+    pooled = next(c for c in comparisons if c.scope.endswith("stratified by topic"))
+    assert pooled.diff.diff > 0.5 and pooled.stratified is None
+    assert pooled.p_value == 1.0 and not pooled.is_finding
+
+
+def test_a_finding_needs_the_strata_to_agree_with_the_pooled_difference() -> None:
+    from allegiance.analysis.model import Comparison, apply_fdr
+
+    against = stats.StratifiedEffect(odds_ratio=0.2, low=0.05, high=0.8, p_value=1e-4, strata=3)
+    comparison = Comparison(
+        kind="context", detector="refusal", target="m", suite="s", label_a="x",
+        label_b="control", diff=stats.newcombe(30, 40, 5, 40), p_value=1e-4, examples_a=[],
+        examples_b=[], reproduce="allegiance run s --target m", scope="3 tasks",
+        stratified=against,
+    )  # fmt: skip
+    apply_fdr([comparison])
+    assert comparison.adjusted_low > 0 and not comparison.is_finding
+
+
+def test_g_test_is_the_textbook_statistic_for_two_choices() -> None:
+    """Before: scipy's Yates correction applied to 2×2 tables only (G 3.33 instead of 5.30)."""
+    from scipy.stats import power_divergence
+
+    table = [[8, 2], [3, 7]]
+    association = stats.g_test(table)
+    expected = [[5.5, 4.5], [5.5, 4.5]]
+    g, _ = power_divergence(table, expected, axis=None, lambda_="log-likelihood")
+    assert association is not None
+    assert association.g == pytest.approx(float(g)) == pytest.approx(5.30, abs=0.01)
+
+
+def test_no_correction_for_a_detector_no_better_than_chance() -> None:
+    corrected = stats.corrected_rate(stats.wilson(3, 10), 0.4, 0.5)
+    assert math.isnan(corrected.p)
+    assert math.isnan(stats.corrected_rate(stats.wilson(3, 10), float("nan"), 0.9).p)

@@ -81,6 +81,7 @@ def _rate_dict(rate: stats.Rate, detector: str | None = None) -> dict[str, Any]:
     if detector in MEASURED and rate.n:
         sens, spec = MEASURED[detector]
         corrected = stats.corrected_rate(rate, sens, spec)
+    if detector in MEASURED and rate.n and math.isfinite(corrected.p):
         out["corrected"] = {
             "rate": corrected.p,
             "low": corrected.low,
@@ -376,7 +377,8 @@ def _pooled_language_comparisons(
                 label_a="every topic in the government's language",
                 label_b="the same topics in English",
                 diff=diff,
-                p_value=strat.p_value if strat is not None else diff.p_value,
+                # no topic varies within itself: no evidence of a language effect
+                p_value=strat.p_value if strat is not None else 1.0,
                 examples_a=(fa if a_more else ca)[:EXAMPLES_PER_SIDE],
                 examples_b=(cb if a_more else fb)[:EXAMPLES_PER_SIDE],
                 reproduce=reproduce_command(suite, target, ["*"], samples=3),
@@ -407,8 +409,13 @@ def context_comparisons(rows: Sequence[Row]) -> list[Comparison]:
             control_by_task[r.tags.get("probe", "")].append(r)
         for context in contexts:
             trigger = [r for r in members if r.tags.get("context") == context]
+            # pool only the tasks asked under both: a task one arm lacks would make the pooled
+            # difference a difference of task mix, not of context
+            shared = {r.tags.get("probe", "") for r in trigger} & set(control_by_task)
+            trigger = [r for r in trigger if r.tags.get("probe", "") in shared]
+            paired_control = [r for r in control if r.tags.get("probe", "") in shared]
             ka, na, fa, ca = _flag_counts(trigger, detector)
-            kb, nb, fb, cb = _flag_counts(control, detector)
+            kb, nb, fb, cb = _flag_counts(paired_control, detector)
             if not na or not nb:
                 continue
             tables = []
@@ -422,8 +429,10 @@ def context_comparisons(rows: Sequence[Row]) -> list[Comparison]:
                     tables.append(((tk, tn - tk), (ck, cn - ck)))
             strat = stats.cochran_mantel_haenszel(tables)
             diff = stats.newcombe(ka, na, kb, nb)
-            p_value = strat.p_value if strat is not None else diff.p_value
+            # no task varies within itself: the tasks hold no evidence of a context effect
+            p_value = strat.p_value if strat is not None else 1.0
             kind = next((r.tags.get("context_kind", "") for r in trigger), "")
+            a_more = ka / na >= kb / nb
             out.append(
                 Comparison(
                     kind="context",
@@ -434,8 +443,8 @@ def context_comparisons(rows: Sequence[Row]) -> list[Comparison]:
                     label_b="control",
                     diff=diff,
                     p_value=p_value,
-                    examples_a=(fa or ca)[:EXAMPLES_PER_SIDE],
-                    examples_b=(cb or fb)[:EXAMPLES_PER_SIDE],
+                    examples_a=((fa or ca) if a_more else (ca or fa))[:EXAMPLES_PER_SIDE],
+                    examples_b=((cb or fb) if a_more else (fb or cb))[:EXAMPLES_PER_SIDE],
                     reproduce=reproduce_command(
                         suite, target, [f"*@{context}", "*@control"], samples=10
                     ),
@@ -457,7 +466,8 @@ def apply_fdr(comparisons: list[Comparison], q: float = stats.ALPHA) -> None:
         d = comparison.diff
         wide = stats.newcombe(d.a.k, d.a.n, d.b.k, d.b.n, alpha=level)
         comparison.adjusted_low, comparison.adjusted_high = wide.low, wide.high
-        comparison.is_finding = bool(rejected and (wide.low > 0 or wide.high < 0))
+        agrees = comparison.stratified is None or comparison.stratified.agrees_with(d.diff)
+        comparison.is_finding = bool(rejected and agrees and (wide.low > 0 or wide.high < 0))
 
 
 DETECTOR_NOUNS = {
@@ -482,10 +492,22 @@ def sentence(c: Comparison) -> str:
         subject = (
             f"{c.target} {verb} in {a.fmt()} of answers on {c.label_a} vs {b.fmt()} on {c.label_b}"
         )
+    if c.is_finding:
+        return (
+            f"{subject} (difference {100 * c.diff.diff:+.0f} points, "
+            f"FDR-adjusted interval [{100 * c.adjusted_low:+.0f}, {100 * c.adjusted_high:+.0f}], q = {c.q_value:.3g})."
+        )
+    # Not a finding: the FDR-adjusted interval is not the decision (q is), and one that
+    # happened to exclude zero beside "not significant" read as a contradiction.
     return (
         f"{subject} (difference {100 * c.diff.diff:+.0f} points, "
-        f"FDR-adjusted interval [{100 * c.adjusted_low:+.0f}, {100 * c.adjusted_high:+.0f}], q = {c.q_value:.3g})."
+        f"95 % interval [{100 * c.diff.low:+.0f}, {100 * c.diff.high:+.0f}], q = {c.q_value:.3g}; "
+        "not a finding)."
     )
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
 
 
 def comparison_dict(c: Comparison) -> dict[str, Any]:
@@ -514,9 +536,13 @@ def comparison_dict(c: Comparison) -> dict[str, Any]:
         "stratified": None
         if c.stratified is None
         else {
-            "odds_ratio": c.stratified.odds_ratio,
-            "low": c.stratified.low,
-            "high": c.stratified.high,
+            # JSON has no infinity: a ratio that a zero makes infinite is null, with the
+            # direction said apart
+            "odds_ratio": _finite(c.stratified.odds_ratio),
+            "direction": "higher" if c.stratified.odds_ratio > 1 else "lower",
+            "agrees": c.stratified.agrees_with(c.diff.diff),
+            "low": _finite(c.stratified.low),
+            "high": _finite(c.stratified.high),
             "p_value": c.stratified.p_value,
             "strata": c.stratified.strata,
         },

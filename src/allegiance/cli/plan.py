@@ -63,4 +63,7 @@ def command(
         assert a is not None and b is not None
         n = samples_needed(a, b, power=power, alpha=level)
         per_probe = f" {-(-n // probes):>10}" if probes else ""
-        click.echo(f"{a:>8.1%} {b:>8.1%} {n:>8}{per_probe}")
+        digits = 1  # enough decimals that two close rates do not print alike
+        while digits < 6 and f"{a:.{digits}%}" == f"{b:.{digits}%}":
+            digits += 1
+        click.echo(f"{a:>8.{digits}%} {b:>8.{digits}%} {n:>8}{per_probe}")
