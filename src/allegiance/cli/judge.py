@@ -273,6 +273,7 @@ def _read(path: Path) -> list[tuple[int, dict[str, Any]]]:
         reader = csv.DictReader(io.StringIO(text, newline=""))
         records: list[tuple[int, dict[str, Any]]] = []
         try:
+            first_line = 2  # a record is named by the line it starts on (answers span lines)
             for row in reader:
                 # DictReader pads a short row with None and files a long one's extras under
                 # None: an unterminated quote or a lost comma, not a record to judge
@@ -284,10 +285,11 @@ def _read(path: Path) -> list[tuple[int, dict[str, Any]]]:
                         else width - sum(v is None for v in row.values())
                     )
                     raise ConfigError(
-                        f"{path}:{reader.line_num}: {found} field(s) where the header has "
+                        f"{path}:{first_line}: {found} field(s) where the header has "
                         f"{width} (an unclosed quote, or a missing or extra comma?)"
                     )
-                records.append((reader.line_num, dict(row)))
+                records.append((first_line, dict(row)))
+                first_line = reader.line_num + 1
         except csv.Error as error:
             raise ConfigError(f"{path}: not valid CSV: {error}") from error
     else:
