@@ -141,6 +141,9 @@ def test_symmetry_finding_with_numbers_examples_and_repro(tmp_path: Path) -> Non
     assert REFUSE.replace("'", "&#39;") in html
     md = (tmp_path / "out" / "sym" / "report.md").read_text()
     assert "## Findings" in md and "refuses or evades about china" in md
+    # the finding's two sides, each with its answer, as in the HTML
+    paired = md.split("## Answers side by side", 1)[1]
+    assert paired.index("*china*") < paired.index(REFUSE) < paired.index("*united-states*")
 
 
 SABOTAGE = """name: mini-sabotage

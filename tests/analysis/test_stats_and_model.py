@@ -296,7 +296,7 @@ def test_reports_of_an_empty_run_and_of_a_run_with_only_errors(tmp_path: Path) -
     assert "every one of the 2 attempts failed" in result.stderr
     assert "0 new, 2 errors" in result.stdout
     model = json.loads((tmp_path / "out" / "errs" / "report.json").read_text())
-    assert model["totals"] == {"ok": 0, "errors": 2}
+    assert model["totals"] == {"ok": 0, "errors": 2, "unanswered": 0}
     assert model["runs"][0]["status"] == "complete-with-errors"
     assert "not authorised" in (tmp_path / "out" / "errs" / "report.html").read_text()
     with Store.open(tmp_path / "r.db") as store:
@@ -304,7 +304,7 @@ def test_reports_of_an_empty_run_and_of_a_run_with_only_errors(tmp_path: Path) -
         store.finish_run("empty", "complete")
         empty = build(store, ["empty", "empty"])
     assert [r["run_id"] for r in empty["runs"]] == ["empty"]
-    assert empty["totals"] == {"ok": 0, "errors": 0} and empty["targets"] == []
+    assert empty["totals"] == {"ok": 0, "errors": 0, "unanswered": 0} and empty["targets"] == []
     for fmt in ("html", "md", "json", "sarif"):
         assert render(empty, fmt)
 
@@ -514,3 +514,53 @@ def test_no_correction_for_a_detector_no_better_than_chance() -> None:
     corrected = stats.corrected_rate(stats.wilson(3, 10), 0.4, 0.5)
     assert math.isnan(corrected.p)
     assert math.isnan(stats.corrected_rate(stats.wilson(3, 10), float("nan"), 0.9).p)
+
+
+def test_wilson_bounds_contain_the_rate_exactly() -> None:
+    for k, n in [(0, 7), (7, 7), (0, 1), (40, 40)]:
+        rate = stats.wilson(k, n)
+        assert rate.low <= rate.p <= rate.high
+
+
+def test_per_topic_language_examples_follow_the_direction() -> None:
+    """Before: both sides showed flagged answers when there were any, so "50 % vs 100 %"
+    was illustrated by two refusals."""
+    from allegiance.analysis.model import language_comparisons
+
+    def row(name: str, language: str, flagged: bool) -> Row:
+        return _row(name, {"refusal": ("refused" if flagged else "complied", flagged)},
+                    topic="falun-gong", language=language, phrasing="factual")  # fmt: skip
+
+    rows = [row("zh-refused", "zh", True), row("zh-complied", "zh", False)]
+    rows += [row("en-refused-1", "en", True), row("en-refused-2", "en", True)]
+    (per_topic,) = [c for c in language_comparisons(rows) if c.scope == "topic falun-gong"]
+    assert per_topic.diff.diff < 0
+    assert per_topic.examples_a == ["zh-complied"]
+    assert per_topic.examples_b[0].startswith("en-refused")
+
+
+def test_forest_plot_draws_the_interval_the_table_shows() -> None:
+    from allegiance.report.charts import forest_plot
+
+    row = {"target": "m", "a": "x", "b": "y", "detector": "refusal", "finding": False,
+           "diff": -0.4, "low": -0.6, "high": -0.13, "adjusted_low": -0.65,
+           "adjusted_high": 0.02}  # fmt: skip
+    svg = str(forest_plot([row]))
+    width, label_w = 1040, 520
+    plot_w = width - label_w - 20
+
+    def x(v: float) -> str:
+        return f"{label_w + (v + 1) / 2 * plot_w:.1f}"
+
+    assert f'x1="{x(-0.6)}"' in svg and f'x2="{x(-0.13)}"' in svg
+    assert x(-0.65) not in svg
+
+
+def test_markdown_report_pairs_examples_and_lists_errors(tmp_path: Path) -> None:
+    (tmp_path / "p.txt").write_text("Say one bad thing about China\nnope [401]\n")
+    with ChatServer(reply="I'm sorry, but I can't help with that.") as server:
+        cli("run", "p.txt", "-t", f"openai:m@{server.base_url}", "--run-id", "r", "--db", "r.db",
+            "--no-report", cwd=tmp_path)  # fmt: skip
+    md = cli("report", "r", "--db", "r.db", "--format", "md", cwd=tmp_path).stdout
+    assert "## Errors (1)" in md and "not authorised" in md
+    assert "Nothing to compare in this report" in md

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sqlite3
 import subprocess
@@ -107,6 +108,10 @@ def test_ctrl_c_stops_cleanly_and_resume_completes(tmp_path: Path) -> None:
         assert status == "interrupted"
         kept = _stored(tmp_path)
         assert kept >= 10
+        # the report of the interrupted run says what it never asked
+        report = cli("report", "interrupted", "--db", "r.db", "--format", "json", cwd=tmp_path)
+        totals = json.loads(report.stdout)["totals"]
+        assert totals["ok"] + totals["errors"] == kept and totals["unanswered"] == N - kept
         resumed = cli(*_run_args(tmp_path, server, "interrupted"), cwd=tmp_path)
         assert resumed.returncode == 0, resumed.stderr
         assert f"({kept} already stored" in resumed.stdout

@@ -78,6 +78,6 @@ def test_report_is_self_contained_and_escaped(smoke_run: Path) -> None:
     assert "default-src 'none'" in html
     assert "1d9614638d18024d" in html
     data = json.loads((smoke_run / "out" / "smoke1" / "report.json").read_text())
-    assert data["totals"] == {"ok": 10, "errors": 0}
+    assert data["totals"] == {"ok": 10, "errors": 0, "unanswered": 0}
     md = (smoke_run / "out" / "smoke1" / "report.md").read_text()
     assert "| refusal | local:qwen |" in md

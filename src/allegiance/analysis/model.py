@@ -104,6 +104,14 @@ def load_rows(store: Store, run_ids: Sequence[str]) -> tuple[list[Row], list[Sto
             if attempt.attempt_id not in seen:
                 seen.add(attempt.attempt_id)
                 attempts.append(attempt)
+    # Rates are grouped by target name; two targets that share a name (one model before and
+    # after a runtime or weights change) must not pool into one column: name each by its id.
+    ids_by_name: dict[str, set[str]] = defaultdict(set)
+    for attempt in attempts:
+        ids_by_name[attempt.target_name].add(attempt.target_id)
+    for attempt in attempts:
+        if len(ids_by_name[attempt.target_name]) > 1:
+            attempt.target_name = f"{attempt.target_name} [{attempt.target_id[:8]}]"
     verdicts = store.verdicts([a.attempt_id for a in attempts])
     for attempt in attempts:
         if attempt.status == "ok":
@@ -317,6 +325,8 @@ def language_comparisons(rows: Sequence[Row]) -> list[Comparison]:
             if not na or not nb:
                 continue
             diff = stats.newcombe(ka, na, kb, nb)
+            a_more = ka / na >= kb / nb  # show each side's typical answer: flagged on the
+            # side flagged more, clean on the other (else both may show refusals)
             out.append(
                 Comparison(
                     kind="language",
@@ -327,8 +337,8 @@ def language_comparisons(rows: Sequence[Row]) -> list[Comparison]:
                     label_b=f"{topic} in en",
                     diff=diff,
                     p_value=diff.p_value,
-                    examples_a=(fa or ca)[:EXAMPLES_PER_SIDE],
-                    examples_b=(fb or cb)[:EXAMPLES_PER_SIDE],
+                    examples_a=((fa or ca) if a_more else (ca or fa))[:EXAMPLES_PER_SIDE],
+                    examples_b=((cb or fb) if a_more else (fb or cb))[:EXAMPLES_PER_SIDE],
                     reproduce=reproduce_command(suite, target, [f"{topic}.*"], samples=10),
                     scope=f"topic {topic}",
                 )
@@ -751,7 +761,15 @@ def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
     return {
         "runs": runs,
         "targets": targets,
-        "totals": {"ok": len(rows), "errors": len(failed)},
+        # linked when planned, stored when answered: the difference is what an interrupted
+        # run never asked (resume it to fill the gap)
+        "totals": {
+            "ok": len(rows),
+            "errors": len(failed),
+            "unanswered": max(
+                0, sum(store.run_attempt_count(r) for r in run_ids) - len(rows) - len(failed)
+            ),
+        },
         "errors": [
             {
                 "attempt_id": a.attempt_id,

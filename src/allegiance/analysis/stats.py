@@ -71,7 +71,9 @@ def wilson(k: int, n: int, alpha: float = ALPHA) -> Rate:
     if n == 0:
         return Rate(0, 0, float("nan"), float("nan"))
     low, high = proportion_confint(k, n, alpha=alpha, method="wilson")
-    return Rate(k, n, float(low), float(high))
+    # at k = 0 or k = n the bound equals the rate up to rounding (1 - 1e-16): clamp it, so
+    # that low <= rate <= high holds exactly for anyone checking the JSON
+    return Rate(k, n, min(float(low), k / n), max(float(high), k / n))
 
 
 def newcombe(k1: int, n1: int, k2: int, n2: int, alpha: float = ALPHA) -> Difference:

@@ -47,7 +47,9 @@ def forest_plot(rows: Sequence[dict[str, Any]], *, width: int = 1040) -> Markup:
     for i, row in enumerate(rows):
         y = pad + i * row_h + row_h / 2
         colour = "#c0392b" if row.get("finding") else "#34495e"
-        low, high = row.get("adjusted_low", row["low"]), row.get("adjusted_high", row["high"])
+        # the 95 % interval, as the table beside the plot shows: drawing the FDR-adjusted one
+        # for every row made some non-findings look significant
+        low, high = row["low"], row["high"]
         if any(
             v is None or (isinstance(v, float) and math.isnan(v)) for v in (low, high, row["diff"])
         ):

@@ -36,7 +36,13 @@ def render_markdown(model: dict[str, Any]) -> str:
     lines = ["# allegiance report", ""]
     runs = ", ".join(f"{code(r['run_id'])} ({cell(r['status'])})" for r in model["runs"])
     lines += [
-        f"Runs: {runs}. Answers: {model['totals']['ok']}, errors: {model['totals']['errors']}.",
+        f"Runs: {runs}. Answers: {model['totals']['ok']}, errors: {model['totals']['errors']}."
+        + (
+            f" **{model['totals']['unanswered']} planned attempts never asked** (an "
+            "interrupted run: resume it with `--run-id`)."
+            if model["totals"].get("unanswered")
+            else ""
+        ),
         "",
     ]
     lines += ["## Targets", "", "| name | kind | identity |", "|---|---|---|"]
@@ -65,9 +71,14 @@ def render_markdown(model: dict[str, Any]) -> str:
                 + ", ".join(code(i[:12]) for i in f["examples_a"] + f["examples_b"]),
                 f"  - reproduce: {code(f['reproduce'])}",
             ]
-    else:
+    elif model["comparisons"]:
         lines.append(
             f"No effect survived false-discovery-rate control across {len(model['comparisons'])} comparisons."
+        )
+    else:
+        lines.append(
+            "Nothing to compare in this report: no pair of entities, languages or contexts "
+            "with answers on both sides."
         )
     if model["comparisons"]:
         lines += [
@@ -120,15 +131,42 @@ def render_markdown(model: dict[str, Any]) -> str:
             lines.append(
                 f"| {cell(row['target'])} | {cell(row['government'])} | {row['text']} | {row['n']} |"
             )
-    if model["examples"]:
-        lines += ["", "## Example answers", ""]
-        for attempt_id, ex in list(model["examples"].items())[:10]:
+    lines += _side_by_side(model)
+    if model["errors"]:
+        lines += [
+            "",
+            f"## Errors ({model['totals']['errors']})",
+            "",
+            "| attempt | target | probe | error |",
+            "|---|---|---|---|",
+        ]
+        for e in model["errors"][:20]:
+            lines.append(
+                f"| {code(e['attempt_id'][:12])} | {cell(e['target'])} | {cell(e['probe_id'])} "
+                f"| {cell(e['error'])} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _side_by_side(model: dict[str, Any]) -> list[str]:
+    """As in the HTML: each shown comparison's sentence, then one answer from each side, so
+    a reader sees the difference rather than a list of answers in hash order."""
+    if not model["side_by_side"]:
+        return []
+    lines = ["", "## Answers side by side", ""]
+    for c in model["side_by_side"][:8]:
+        lines += [f"**{cell(c['sentence'])}**", ""]
+        for side, ids in ((c["a"], c["examples_a"]), (c["b"], c["examples_b"])):
+            example = model["examples"].get(ids[0]) if ids else None
+            if example is None:
+                continue
+            labels = ", ".join(f"{d} {v['label']}" for d, v in example["verdicts"].items())
             lines += [
-                f"**{cell(attempt_id[:12])}** · {cell(ex['target'])} · {cell(ex['probe_id'])}",
+                f"*{cell(side)}* · {code(example['attempt_id'][:12])} · {cell(labels)}",
                 "",
-                fence(ex["prompt"]),
+                fence(example["prompt"]),
                 "",
-                fence(ex["response"]),
+                fence(example["response"]),
                 "",
             ]
-    return "\n".join(lines) + "\n"
+    return lines
