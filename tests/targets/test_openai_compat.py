@@ -146,3 +146,118 @@ def test_invalid_utf8_in_an_answer_is_kept_with_replacement_characters() -> None
     with RawServer(lambda _: Reply(200, body)) as server:
         assert _ask(server.base_url).text == "中文\ufffd"
         assert len(server.requests) == 1
+
+
+def _body(message: dict[str, Any], finish: str = "stop", **choice: Any) -> bytes:
+    import json
+
+    return json.dumps(
+        {"choices": [{"index": 0, "finish_reason": finish, "message": message, **choice}]}
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        # DeepSeek-R1 behind vLLM's reasoning parser / DeepSeek's API, budget spent thinking
+        (_body({"content": None, "reasoning_content": "Let me think… Paris"}, "length"),
+         "still reasoning"),
+        # OpenRouter's spelling of the same
+        (_body({"content": "", "reasoning": "Hmm, the capital…"}, "length"), "still reasoning"),
+        (_body({"content": None, "tool_calls": [{"id": "1", "type": "function"}]}, "tool_calls"),
+         "tool call"),
+    ],
+)  # fmt: skip
+def test_no_answer_is_an_error_not_an_empty_answer(body: bytes, needle: str) -> None:
+    """Before: stored as an ok, empty answer, which the refusal detector calls "refused": a
+    reasoning model cut off while thinking showed up as 100 % censorship."""
+    with RawServer(lambda _: Reply(200, body)) as server:
+        failure = _error(server.base_url)
+    assert needle in str(failure) and not failure.transient
+
+
+def test_an_error_inside_the_choice_is_an_error() -> None:
+    body = _body({"content": ""}, "error", error={"code": 502, "message": "upstream down"})
+    with RawServer(lambda _: Reply(200, body)) as server:
+        failure = _error(server.base_url)
+    assert "provider error" in str(failure) and failure.transient
+
+
+def test_content_parts_give_their_text() -> None:
+    content = [{"type": "thinking", "thinking": [{"type": "text", "text": "hmm"}]},
+               {"type": "text", "text": "Paris."}]  # fmt: skip
+    with RawServer(lambda _: Reply(200, _body({"content": content}))) as server:
+        assert _ask(server.base_url).text == "Paris."
+
+
+def test_odd_metadata_types_are_kept_as_text_not_a_crash() -> None:
+    body = completion({"content": "Paris."}, provider={"name": "X"}, usage={"prompt_tokens": "5"})
+    with RawServer(lambda _: Reply(200, body)) as server:
+        answer = _ask(server.base_url)
+    assert answer.text == "Paris." and answer.provider == '{"name": "X"}'
+    assert answer.prompt_tokens is None
+
+
+def test_a_key_echoed_by_the_server_is_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = "sk-SECRET-abc123XYZ"
+    monkeypatch.setenv("ECHO_KEY", secret)
+
+    def ask(reply: Reply) -> ChatResponse | TargetCallError:
+        with RawServer(lambda _: reply) as server:
+            target = OpenAICompatTarget("t", "m", server.base_url, api_key_env="ECHO_KEY")
+
+            async def go() -> ChatResponse:
+                try:
+                    return await target.complete(REQUEST)
+                finally:
+                    await target.aclose()
+
+            try:
+                return asyncio.run(go())
+            except TargetCallError as error:
+                return error
+
+    echoed = f"upstream failed for request with Bearer {secret}".encode()
+    for status in (400, 500):
+        failure = ask(Reply(status, echoed))
+        assert isinstance(failure, TargetCallError)
+        assert secret not in str(failure) and "[redacted]" in str(failure)
+    answer = ask(Reply(200, completion({"content": f"your key is {secret}"})))
+    assert isinstance(answer, ChatResponse)
+    assert secret not in answer.text and secret not in str(answer.raw)
+
+
+def test_a_quota_429_is_not_retried_for_hours() -> None:
+    with RawServer(
+        lambda _: Reply(429, b'{"error": "daily quota"}', {"Retry-After": "86400"})
+    ) as s:
+        failure = _error(s.base_url)
+    assert not failure.transient and "86,400 s" in str(failure)
+    with RawServer(lambda _: Reply(429, b'{"error": "slow down"}', {"Retry-After": "2"})) as s:
+        burst = _error(s.base_url)
+    assert burst.transient and burst.retry_after == pytest.approx(2.0)
+
+
+def test_a_redirect_that_would_turn_post_into_get_is_explained() -> None:
+    moved = Reply(301, b"", {"Location": "/elsewhere/v1/chat/completions"})
+    with RawServer(lambda _: moved) as server:
+        failure = _error(server.base_url)
+    assert "redirects to /elsewhere/v1/chat/completions" in str(failure)
+    assert not failure.transient
+
+
+def test_a_config_targets_own_key_wins_over_the_command_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("KEY_A", "sk-aaaaaaaaaa")
+    monkeypatch.setenv("CLI_KEY", "sk-cccccccccc")
+    (tmp_path / "c.yaml").write_text(
+        "targets:\n"
+        "  a: {model: 'openai:m@http://127.0.0.1:9/v1', api_key_env: KEY_A}\n"
+        "  b: {model: 'openai:m@http://127.0.0.1:9/v1'}\n"
+    )
+    config = load_config(str(tmp_path / "c.yaml"))
+    a, _ = build_target("a", config, api_key_env="CLI_KEY")
+    b, _ = build_target("b", config, api_key_env="CLI_KEY")
+    assert isinstance(a, OpenAICompatTarget) and isinstance(b, OpenAICompatTarget)
+    assert (a.api_key_env, b.api_key_env) == ("KEY_A", "CLI_KEY")

@@ -72,7 +72,8 @@ def run_options(fn: F) -> F:
         click.option(
             "--api-key-env",
             default=None,
-            help="Environment variable holding the API key for openai: targets.",
+            help="Environment variable holding the API key for openai: targets (a config "
+            "target's own api_key_env wins).",
         ),
         click.option("--quick", is_flag=True, help="Only each suite's quick slice."),
         click.option(

@@ -12,13 +12,21 @@ connections and unparseable bodies are transient (retried, honouring Retry-After
 fix. A body larger than ``MAX_BODY_BYTES`` is refused unread: the server is untrusted, and
 one endless answer must not take the whole run's memory. The API key is read from the
 environment at construction, sent only in the Authorization header, and never appears in
-identity(), stored requests, logs or error messages.
+identity(), stored requests, logs or error messages — a server that echoes it back (in an
+error body, or even an answer) has it replaced with "[redacted]" before anything is stored.
+
+An empty answer is recorded as an answer only when the model chose to say nothing: a
+reasoning model that spent ``max_tokens`` thinking (content null, ``reasoning_content``
+set, finish "length"), a tool call instead of text, or an error inside the choice is an
+error, so that it is never counted as a refusal.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 import socket
 import time
 from typing import Any
@@ -32,6 +40,8 @@ from allegiance.targets.base import ChatRequest, ChatResponse, TargetCallError
 # 32,768 answer tokens are ~130 KB of JSON; 16 MiB leaves room for logprobs and verbose
 # providers while bounding what a hostile or broken server can make us hold.
 MAX_BODY_BYTES = 16 * 1024 * 1024
+# A 429 that asks for a longer wait than this is a quota, not a burst: not retried.
+RETRY_AFTER_GIVE_UP = 600.0
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -105,6 +115,17 @@ class OpenAICompatTarget:
         self._headers = {"Content-Type": "application/json", **(headers or {})}
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
+        # What must never be stored or printed, even when a server echoes it back in an
+        # error: the key, and header values that look like credentials.
+        self._secrets = sorted(
+            {
+                value
+                for key, value in [("authorization", api_key or ""), *(headers or {}).items()]
+                if len(value) >= 8 and re.search(r"auth|key|token|secret", key, re.IGNORECASE)
+            },
+            key=len,
+            reverse=True,
+        )
         self._timeout = timeout
         self._max_connections = max_connections
         # The engine never has more requests in flight to this target than this (a
@@ -158,7 +179,34 @@ class OpenAICompatTarget:
             body["provider"] = self.provider_prefs
         return body
 
+    def redact(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
     async def complete(self, request: ChatRequest) -> ChatResponse:
+        """One answer; any error message is redacted first (servers echo headers back)."""
+        try:
+            response = await self._complete(request)
+        except TargetCallError as error:
+            message = self.redact(str(error))
+            if message == str(error):
+                raise
+            raise TargetCallError(
+                message, transient=error.transient, retry_after=error.retry_after
+            ) from None
+        if self._secrets and any(
+            secret in response.text or secret in json.dumps(response.raw)
+            for secret in self._secrets
+        ):
+            response = dataclasses.replace(
+                response,
+                text=self.redact(response.text),
+                raw=json.loads(self.redact(json.dumps(response.raw))),
+            )
+        return response
+
+    async def _complete(self, request: ChatRequest) -> ChatResponse:
         session = self._session_now()
         try:
             async with session.post(
@@ -166,6 +214,15 @@ class OpenAICompatTarget:
             ) as reply:
                 status = reply.status
                 retry_after = reply.headers.get("Retry-After")
+                redirected = [r for r in reply.history if r.status in (301, 302, 303)]
+                if redirected:
+                    # aiohttp turns a POST into a GET on these; the server's 405 would hide why
+                    location = redirected[0].headers.get("Location", "?")
+                    raise TargetCallError(
+                        f"HTTP {redirected[0].status}: the server redirects to {_snippet(location)};"
+                        " use that URL as the target's base URL",
+                        transient=False,
+                    )
                 raw = await _read_capped(reply)
         except TimeoutError as error:
             raise TargetCallError(f"timed out after {self._timeout:g} s", transient=True) from error
@@ -174,11 +231,17 @@ class OpenAICompatTarget:
                 f"connection failed: {type(error).__name__}: {error}", transient=True
             ) from error
         text_body = raw.decode("utf-8", errors="replace")
+        wait = _retry_after(retry_after)
+        if status == 429 and wait is not None and wait > RETRY_AFTER_GIVE_UP:
+            # a quota, not a burst: retrying every two minutes would spend hours failing
+            raise TargetCallError(
+                f"HTTP 429: rate limited, and the server asks to wait {wait:,.0f} s "
+                f"(a quota?); not retried: {_snippet(text_body)}",
+                transient=False,
+            )
         if status == 429 or status == 408 or status >= 500:
             raise TargetCallError(
-                f"HTTP {status}: {_snippet(text_body)}",
-                transient=True,
-                retry_after=_retry_after(retry_after),
+                f"HTTP {status}: {_snippet(text_body)}", transient=True, retry_after=wait
             )
         if status in (401, 403):
             hint = (
@@ -194,14 +257,18 @@ class OpenAICompatTarget:
             if isinstance(data.get("error"), dict | str) and not data.get("choices"):
                 raise _provider_error(data["error"])
             choice = data["choices"][0]
+            if isinstance(choice.get("error"), dict | str):
+                # OpenRouter reports an upstream failure inside the choice, content ""
+                raise _provider_error(choice["error"])
             message = choice.get("message") or {}
-            text = message.get("content")
+            text = _content_text(message.get("content"))
             if text is None and isinstance(message.get("refusal"), str):
                 # OpenAI's structured refusal: no content, the refusal text in its own field.
                 # Dropping it would record a refusal as an empty answer.
                 text = message["refusal"]
             if text is None:
                 text = choice.get("text", "")
+            _check_not_empty(text, message, choice.get("finish_reason"))
         except (
             json.JSONDecodeError,
             UnicodeDecodeError,
@@ -214,15 +281,15 @@ class OpenAICompatTarget:
                 f"unreadable response body ({type(error).__name__}): {_snippet(text_body)}",
                 transient=True,
             ) from error
-        usage = data.get("usage") or {}
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
         return ChatResponse(
             text=str(text),
-            finish_reason=choice.get("finish_reason"),
-            prompt_tokens=usage.get("prompt_tokens"),
-            completion_tokens=usage.get("completion_tokens"),
-            model_reported=data.get("model"),
-            provider=data.get("provider"),
-            system_fingerprint=data.get("system_fingerprint"),
+            finish_reason=_short_text(choice.get("finish_reason")),
+            prompt_tokens=_count(usage.get("prompt_tokens")),
+            completion_tokens=_count(usage.get("completion_tokens")),
+            model_reported=_short_text(data.get("model")),
+            provider=_short_text(data.get("provider")),
+            system_fingerprint=_short_text(data.get("system_fingerprint")),
             raw=data,
         )
 
@@ -247,6 +314,50 @@ async def _read_capped(reply: aiohttp.ClientResponse) -> bytes:
             raise too_big
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _content_text(content: Any) -> str | None:
+    """The answer text: a string, or the text parts of a list of content parts (Mistral's
+    Magistral sends [{"type": "thinking", …}, {"type": "text", "text": …}]); None if absent."""
+    if content is None or isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            part["text"]
+            for part in content
+            if isinstance(part, dict)
+            and part.get("type") == "text"
+            and isinstance(part.get("text"), str)
+        )
+    return str(content)
+
+
+def _check_not_empty(text: Any, message: dict[str, Any], finish_reason: Any) -> None:
+    """An empty answer is only an answer if the model chose to say nothing. A reasoning model
+    that spent max_tokens thinking, or a tool call instead of text, gave no answer to judge:
+    recorded as one, it would be counted as a refusal."""
+    if text not in (None, ""):
+        return
+    if message.get("tool_calls"):
+        raise TargetCallError("the model answered with a tool call, not text", transient=False)
+    reasoning = message.get("reasoning_content") or message.get("reasoning")
+    if reasoning and finish_reason == "length":
+        raise TargetCallError(
+            f"no answer: the token limit ran out while the model was still reasoning "
+            f"({len(str(reasoning)):,} characters of reasoning); raise --max-tokens",
+            transient=False,
+        )
+
+
+def _short_text(value: Any) -> str | None:
+    """A metadata field as text: servers are untrusted, and one sent an object as `provider`."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)[:200]
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _provider_error(error: Any) -> TargetCallError:

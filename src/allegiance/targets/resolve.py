@@ -36,7 +36,9 @@ def build_target(
     if entry is None:
         entry = TargetConfig(model=spec)
     model = entry.model
-    key_env = api_key_env or entry.api_key_env
+    # a key the config names for this target wins: one --api-key-env for a multi-target run
+    # must not send an OpenRouter key to another provider's host
+    key_env = entry.api_key_env or api_key_env
     if model.startswith("local:"):
         return _local(name, model[len("local:") :]), entry
     if model.startswith("openai:"):
