@@ -243,3 +243,14 @@ def test_errors_come_before_any_output(tmp_path: Path) -> None:
     plan = cli("plan", "--p1", "0.5", "--p2", "0.5", cwd=tmp_path)
     assert plan.returncode == 2 and plan.stdout == "" and "must differ" in plan.stderr
     assert "power 99.9%" in cli("plan", "--power", "0.999", cwd=tmp_path).stdout
+
+
+def test_a_rejected_target_leaves_no_new_database(tmp_path: Path) -> None:
+    for target in ("nonsense", "openai:m@http://127.0.0.1:9/v1"):
+        result = cli("run", "smoke", "-t", target, "--db", "new.db", cwd=tmp_path)
+        assert result.returncode == 2
+        assert not list(tmp_path.glob("new.db*"))
+    # an existing database stays, runs and all
+    _results_db(tmp_path / "r.db")
+    cli("run", "smoke", "-t", "nonsense", "--db", "r.db", cwd=tmp_path)
+    assert "r1" in cli("runs", "--db", "r.db", cwd=tmp_path).stdout

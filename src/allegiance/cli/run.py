@@ -190,9 +190,22 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
         format_estimate(estimate(request, default_max_tokens=config.defaults.max_tokens)),
         err=True,
     )
-    store = open_store(str(options["db_path"]))
+    from allegiance.errors import AllegianceError
+
+    db_path = str(options["db_path"])
+    existed = db_path == ":memory:" or Path(db_path).exists()
+    store = open_store(db_path)
     try:
-        result = run(request, config, store)
+        try:
+            result = run(request, config, store)
+        except AllegianceError:
+            # a bad target or suite found before anything was asked: do not leave behind an
+            # empty database that the user never had
+            if not existed and not store.list_runs():
+                store.close()
+                for leftover in (db_path, f"{db_path}-wal", f"{db_path}-shm"):
+                    Path(leftover).unlink(missing_ok=True)
+            raise
         out = result.outcome
         verb = "resumed" if result.resumed else "stored"
         click.echo(
