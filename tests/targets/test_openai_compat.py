@@ -261,3 +261,25 @@ def test_a_config_targets_own_key_wins_over_the_command_line(
     b, _ = build_target("b", config, api_key_env="CLI_KEY")
     assert isinstance(a, OpenAICompatTarget) and isinstance(b, OpenAICompatTarget)
     assert (a.api_key_env, b.api_key_env) == ("KEY_A", "CLI_KEY")
+
+
+def test_the_stored_request_shows_what_extra_body_added(tmp_path: Path) -> None:
+    import json
+    import sqlite3
+
+    from tests.conftest import cli
+
+    with RawServer(lambda _: Reply(200, completion({"content": "Paris."}))) as server:
+        (tmp_path / "c.yaml").write_text(
+            "targets:\n"
+            f"  m: {{model: 'openai:m@{server.base_url}', extra_body: {{max_tokens: 999, top_k: 5}}}}\n"
+        )
+        (tmp_path / "p.txt").write_text("What is the capital of France?\n")
+        result = cli("run", "p.txt", "-t", "m", "--config", "c.yaml", "--db", "r.db",
+                     "--no-report", cwd=tmp_path)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        (sent,) = server.requests
+    assert sent["max_tokens"] == 999 and sent["top_k"] == 5
+    with sqlite3.connect(tmp_path / "r.db") as db:
+        (stored,) = [json.loads(r) for (r,) in db.execute("SELECT request FROM attempts")]
+    assert stored["extra_body"] == {"max_tokens": 999, "top_k": 5}

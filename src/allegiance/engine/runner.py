@@ -133,7 +133,13 @@ async def execute(
             except asyncio.QueueEmpty:
                 return
             response, error, tries, latency = await call_with_retries(target, spec, settings)
-            store.record_attempt(_record(spec, response, error, tries, latency))
+            record = _record(spec, response, error, tries, latency)
+            overrides = getattr(target, "extra_body", None)
+            if overrides:
+                # sent on top of the request (a config's extra_body may even replace its
+                # max_tokens): stored with it, so the record says what the server received
+                record.request = {**record.request, "extra_body": overrides}
+            store.record_attempt(record)
             if response is None:
                 outcome.errors += 1
                 if len(outcome.error_examples) < 5:
