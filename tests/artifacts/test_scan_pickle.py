@@ -165,3 +165,39 @@ def test_real_numpy_object_array_file_is_clean(tmp_path):
     result = scan_paths([path]).files[0]
     assert result.status == Status.SCANNED
     assert [f.rule for f in result.findings] == ["npy.object-array"]
+
+
+# --- bypasses found by a review on 2026-11-28 ---------------------------------------------
+
+
+@pytest.mark.parametrize("descr", ["object", "object_", "|O", "<O8"])
+def test_npy_object_dtype_in_any_spelling(scan_bytes, descr):
+    """numpy reads 'object' as an object dtype too; only 'O…' was recognised."""
+    evil = scan_bytes(tc.npy_object_array(tc.posix_system(), descr=descr), "o.npy")
+    assert worst(evil) == Severity.CRITICAL, messages(evil)
+
+
+@pytest.mark.parametrize("code", ["O8", "object", "O"])
+def test_joblib_object_array_in_any_spelling(scan_bytes, code):
+    evil = scan_bytes(
+        tc.joblib_like(object_array_pickle=tc.posix_system(), object_code=code), "e.joblib"
+    )
+    assert worst(evil) == Severity.CRITICAL, messages(evil)
+
+
+@pytest.mark.parametrize(
+    ("name", "severity"),
+    [("bltns.open", Severity.HIGH), ("bltns.delattr", Severity.CRITICAL),
+     ("reduce", Severity.CRITICAL), ("bltns.dict.get", Severity.HIGH)],
+)  # fmt: skip
+def test_builtins_reached_through_enum_are_not_a_known_library_class(scan_bytes, name, severity):
+    """`enum` imports builtins as `bltns` (and functools.reduce): "enum.*" once made
+    "enum.bltns.open" a LOW "known ML library class"."""
+    evil = scan_bytes(tc.wrap(tc.call(tc.sglob("enum", name), tc.bstr("/tmp/x")), 4), "e.pkl")
+    assert worst(evil) is not None and worst(evil) >= severity, messages(evil)
+
+
+def test_a_protocol_0_pickle_after_the_first_is_scanned(scan_bytes):
+    """A second stream was looked for only when it began with a protocol header (0x80)."""
+    evil = scan_bytes(tc.wrap(tc.binint(1)) + tc.os_system_protocol0(), "two.pkl")
+    assert worst(evil) == Severity.CRITICAL and "pickle.multiple-streams" in rules(evil)

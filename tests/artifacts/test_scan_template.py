@@ -129,3 +129,21 @@ def test_generation_tag_parses():
         "{% endgeneration %}{% endif %}{% endfor %}"
     )
     assert "template.parse-error" not in found(analyse(text))
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{% set u = '_' * 2 %}{{ messages[u ~ 'cla' ~ 'ss' ~ u][u ~ 'mr' ~ 'o' ~ u] }}",
+        "{{ messages['__cla' + 'ss__'] }}",
+    ],
+)
+def test_a_dunder_spelled_in_pieces_is_flagged(template: str) -> None:
+    """Found by a review on 2026-11-28: the escape written with computed subscripts passed."""
+    assert found(analyse(template)).get("template.computed-subscript") == Severity.HIGH
+
+
+def test_a_templates_own_variable_is_not_a_risky_global() -> None:
+    own = "{% set g = messages[0] %}{{ g['content'] }}"
+    assert "template.risky-global" not in found(analyse(own))
+    assert "template.risky-global" in found(analyse("{{ g.pop }}"))

@@ -8,6 +8,7 @@ only literals and never runs code; we still cap its size first.
 from __future__ import annotations
 
 import ast
+import re
 import struct
 from typing import Any
 
@@ -20,11 +21,21 @@ MAGIC = b"\x93NUMPY"
 MAX_HEADER = 1024 * 1024
 
 
+# dtype strings that hold plain values (numbers, booleans, bytes, text, void, dates)
+PLAIN_DTYPE = re.compile(
+    r"[<>|=]?(?:[?bBhHiIlLqQpPefdgFDGSaUVc]\d*|[biufcSaUV]\d+|[mM]8(?:\[\w+\])?"
+    r"|(?:bool|int|uint|float|complex|bytes|str|void)\d*|(?:datetime|timedelta)64(?:\[\w+\])?)"
+)
+
+
 def _has_object(descr: Any, depth: int = 0) -> bool:
     if depth > 32:
         return True
     if isinstance(descr, str):
-        return descr.lstrip("<>|=").startswith("O")
+        # fail closed: numpy also reads 'object', 'object_' and other spellings as an object
+        # dtype (np.load then unpickles the data), so only codes known to hold plain values
+        # are trusted
+        return not PLAIN_DTYPE.fullmatch(descr)
     if isinstance(descr, (list, tuple)):
         return any(_has_object(d, depth + 1) for d in descr)
     return True  # anything else is not a dtype numpy would write

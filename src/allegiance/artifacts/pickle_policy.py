@@ -108,7 +108,10 @@ def classify(module: str, name: str) -> Verdict:
             via = ""
     if best is not None:
         return Verdict(full, best[0], best[1] + via, "pickle.dangerous-global")
-    if any(fnmatch.fnmatchcase(full, pattern) for pattern in policy.review):
+    # A review pattern ("enum.*") names a module's classes, not a path through its
+    # attributes: "enum.bltns.open" walks into the builtins enum imported, so a dotted name
+    # (protocol 4 attribute lookup) is never waved through as a known library class.
+    if "." not in name and any(fnmatch.fnmatchcase(full, p) for p in policy.review):
         return Verdict(full, Severity.LOW, "known ML library class", "pickle.review-global")
     return Verdict(full, Severity.MEDIUM, "not on the allow list", "pickle.unknown-global")
 

@@ -144,12 +144,15 @@ def scan_pickle_stream(
 def _scan_following(source: ByteSource, run: _Run) -> None:
     """Scan further pickles appended after the first (a loader may call ``load`` again)."""
     while run.stats.streams < run.limits.pickle_max_stream_count and source.seekable:
-        if source.peek_byte() != 0x80:
-            return
+        first = source.peek_byte()
         start = source.pos
-        head = source.stream.read(2)
-        source.stream.seek(-len(head), 1)
-        if len(head) < 2 or not 2 <= head[1] <= PICKLE_PROTOCOL_MAX:
+        if first == 0x80:
+            head = source.stream.read(2)
+            source.stream.seek(-len(head), 1)
+            if len(head) < 2 or not 2 <= head[1] <= PICKLE_PROTOCOL_MAX:
+                return
+        elif first is None or first not in PickleMachine.DISPATCH:
+            # protocols 0 and 1 have no header: any opcode may start a stream ("cos\nsystem")
             return
         run.buffer = []
         machine = run.machine(source)

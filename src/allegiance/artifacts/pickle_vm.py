@@ -834,7 +834,8 @@ def _dtype_itemsize(dtype: Any) -> tuple[int | None, bool]:
     if not isinstance(code, str):
         return None, False
     kind = code.lstrip("<>|=")
-    if kind.startswith("O"):
+    if kind.startswith("O") or kind.casefold().startswith("object"):
+        # numpy.dtype("object") is an object dtype as much as "O8" (joblib then unpickles)
         return 8, True
     state = dtype.state
     if isinstance(state, tuple) and len(state) > 5 and isinstance(state[5], int) and state[5] > 0:

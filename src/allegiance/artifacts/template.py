@@ -262,15 +262,34 @@ def _date_keyed(test: nodes.Node) -> str | None:
     return None
 
 
+def _built_string(expr: nodes.Node) -> bool:
+    """A key made by joining or repeating strings (``u ~ 'cla' ~ 'ss' ~ u``, ``'_' * 2``),
+    as opposed to a literal or a plain variable or index."""
+    if isinstance(expr, nodes.Concat):
+        return True
+    if isinstance(expr, (nodes.Add, nodes.Mul)):
+        return any(
+            (isinstance(side, nodes.Const) and isinstance(side.value, str)) or _built_string(side)
+            for side in (expr.left, expr.right)
+        )
+    return False
+
+
 class _Analysis:
     def __init__(self, result: FileResult, where: str) -> None:
         self.result, self.where = result, where
+        self.local_names: set[str] = set()
 
     def add(self, severity: Severity, rule: str, message: str, lineno: int | None = None) -> None:
         loc = f"{self.where} line {lineno}" if lineno else self.where
         self.result.add(severity, rule, message, loc)
 
     def run(self, tree: nodes.Template) -> None:
+        # names the template assigns itself ({% set g = … %}, loop variables) are its own
+        # variables, not the globals that sandbox-escape payloads reach for
+        self.local_names = {
+            n.name for n in _walk(tree) if isinstance(n, nodes.Name) and n.ctx in ("store", "param")
+        }
         for node in _walk(tree):
             self.node(node)
 
@@ -281,9 +300,21 @@ class _Analysis:
         elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
             if isinstance(node.arg.value, str):
                 self.attr(node.arg.value, line)
+        elif isinstance(node, nodes.Getitem) and _built_string(node.arg):
+            self.add(
+                Severity.HIGH,
+                "template.computed-subscript",
+                "subscripts with a key built from pieces at render time (how '__class__' is "
+                "spelled to get past a check for the word)",
+                line,
+            )
         elif isinstance(node, nodes.Filter):
             self.filter(node, line)
-        elif isinstance(node, nodes.Name) and node.name in RISKY_GLOBALS:
+        elif (
+            isinstance(node, nodes.Name)
+            and node.name in RISKY_GLOBALS
+            and node.name not in self.local_names
+        ):
             severity = (
                 Severity.HIGH if node.name in ("self", "config", "request") else Severity.MEDIUM
             )

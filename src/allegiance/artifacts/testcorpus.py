@@ -401,7 +401,9 @@ def torch_legacy(objects_pickle: bytes) -> bytes:
     return magic + version + sys_info + objects_pickle + keys + storages
 
 
-def joblib_like(payload_after: bytes = b"", object_array_pickle: bytes | None = None) -> bytes:
+def joblib_like(
+    payload_after: bytes = b"", object_array_pickle: bytes | None = None, object_code: str = "O8"
+) -> bytes:
     """joblib.dump of {'w': float64 array}: wrapper object, padding, raw bytes inline."""
     dtype = (
         call(glob("numpy", "dtype"), bstr("f8"), P.NEWFALSE, P.NEWTRUE)
@@ -410,7 +412,7 @@ def joblib_like(payload_after: bytes = b"", object_array_pickle: bytes | None = 
     )
     if object_array_pickle is not None:
         dtype = (
-            call(glob("numpy", "dtype"), bstr("O8"), P.NEWFALSE, P.NEWTRUE)
+            call(glob("numpy", "dtype"), bstr(object_code), P.NEWFALSE, P.NEWTRUE)
             + tup(binint(3), bstr("|"), P.NONE, P.NONE, P.NONE, binint(-1), binint(-1), binint(63))
             + P.BUILD
         )
@@ -452,8 +454,8 @@ def joblib_like(payload_after: bytes = b"", object_array_pickle: bytes | None = 
     return head + raw + tail
 
 
-def npy_object_array(inner_pickle: bytes) -> bytes:
-    header = "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }"
+def npy_object_array(inner_pickle: bytes, descr: str = "|O") -> bytes:
+    header = f"{{'descr': {descr!r}, 'fortran_order': False, 'shape': (1,), }}"
     header += " " * (-(len(header) + 11) % 64) + "\n"
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + inner_pickle
 
