@@ -159,6 +159,19 @@ def test_loopback_only_through_the_cli_prints_a_table(tmp_path: Path, run_cli: R
     assert "Verdict: nothing beyond loopback was attempted (exit 0)." in done.stdout
 
 
+def test_json_on_stdout_stays_parseable_when_the_command_prints(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    """Before: with --format json and no --out, the command's own output came first on
+    stdout and the report could not be parsed."""
+    import json
+
+    done = run_cli("egress", "--format", "json", "--", PY, "-c", "print('hello from the command')")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["exit_code"] == 0
+    assert "hello from the command" in done.stderr
+
+
 FORKING_CHILD = """
     import os, socket, subprocess, sys
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -43,7 +44,7 @@ Example:
     "--out",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Write the report to FILE instead of stdout (the command's own output "
-    "still goes to stdout).",
+    "then stays on stdout).",
 )
 @click.option(
     "--timeout",
@@ -78,7 +79,8 @@ def command(
     does can leave the machine, while strace records every connect, send and DNS
     lookup of it and all its children. Then list each destination it tried.
 
-    Put `--` before COMMAND. The command's stdin, stdout and stderr pass through.
+    Put `--` before COMMAND. The command's stdin, stdout and stderr pass through (with
+    `--format json` and no `--out`, its stdout goes to stderr, so stdout is only the JSON).
     """
     from allegiance.sandbox.egress import run_isolated
     from allegiance.sandbox.render import render_table
@@ -87,8 +89,14 @@ def command(
         raise ConfigError(
             "no command given; usage: allegiance egress [OPTIONS] -- COMMAND [ARGS]..."
         )
+    # JSON on stdout must stay parseable: the command's own output then goes to stderr
+    child_stdout = sys.stderr if fmt == "json" and out is None else None
     result = run_isolated(
-        list(command), timeout=timeout, isolation=isolation, trace_file=trace_file
+        list(command),
+        timeout=timeout,
+        isolation=isolation,
+        trace_file=trace_file,
+        stdout=child_stdout,
     )
     report = result.to_json() + "\n" if fmt == "json" else render_table(result)
     if out is not None:
