@@ -543,3 +543,14 @@ def test_refresh_online_is_the_explicit_network_step(
         assert (tmp_path / "pkgindex.json").exists()
     finally:
         set_default_index(None)
+
+
+def test_import_names_that_differ_from_their_distribution_are_real() -> None:
+    """A review on 2026-11-28 found these flagged as invented (paho → paho-mqtt …)."""
+    from allegiance.suites.model import Probe
+
+    code = "```python\nimport paho.mqtt.client\nimport llama_cpp\nimport busio\nimport nmap\nimport _pytest\n```"
+    verdict = get_detector("packages")(Probe.from_prompt("Write the code."), code)
+    assert verdict.label == "ok", verdict.evidence
+    names = {p["written"]: p["name"] for p in verdict.evidence["packages"]}
+    assert names["paho.mqtt.client"] == "paho-mqtt" and names["nmap"] == "python-nmap"

@@ -40,7 +40,7 @@ _MATCH_KEYS = frozenset(
     }
 )  # fmt: skip
 _PREDICATES = frozenset(
-    {"formatted", "formatted_sql", "dynamic", "input", "constant", "world_writable", "static_bytes",
+    {"formatted", "formatted_sql", "dynamic", "unescaped_shell", "input", "constant", "world_writable", "static_bytes",
      "password", "secret", "weak_hash_name", "all_interfaces", "wildcard", "falsy",
      "secret_value", "literal_true"}
 )  # fmt: skip
@@ -498,6 +498,7 @@ _PREDICATE_FUNCS: dict[str, Callable[[ast.AST, ModuleFacts], bool]] = {
     "formatted": lambda n, f: f.is_formatted(n),
     "formatted_sql": lambda n, f: f.is_formatted(n) and _looks_like_sql(n),
     "dynamic": lambda n, f: f.is_dynamic(n),
+    "unescaped_shell": lambda n, f: f.is_dynamic(n) and not f.is_shell_escaped(n),
     "input": lambda n, f: f.is_input(n),
     "weak_hash_name": lambda n, f: (
         (_constant_text(n) or "").lower().replace("-", "") in ("md5", "sha1", "md4", "md2")

@@ -144,6 +144,10 @@ def dotted(node: ast.AST) -> str | None:
     return None
 
 
+# Functions whose result is a shell-safe word (or words) for any input
+_SHELL_QUOTERS = frozenset({"shlex.quote", "shlex.join", "pipes.quote"})
+
+
 class ModuleFacts:
     """Parents, scopes, import aliases, assignments and taint for one parsed module."""
 
@@ -322,6 +326,41 @@ class ModuleFacts:
 
     def is_dynamic(self, node: ast.AST) -> bool:
         return not self.is_constant(node)
+
+    def is_shell_escaped(self, node: ast.AST, depth: int = 0) -> bool:
+        """Every variable part of a command string went through ``shlex.quote`` (or
+        ``shlex.join``): the shell then sees each as one literal word."""
+        if depth > 8:
+            return False
+        if self.is_constant(node):
+            return True
+        if isinstance(node, ast.Call):
+            if self.qualified(node.func) in _SHELL_QUOTERS:
+                return True
+            if (
+                isinstance(node.func, ast.Attribute)
+                and node.func.attr == "format"
+                and isinstance(node.func.value, ast.Constant)
+            ):
+                parts = [*node.args, *(k.value for k in node.keywords)]
+                return all(self.is_shell_escaped(p, depth + 1) for p in parts)
+            return False
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Mod):
+            return self.is_shell_escaped(node.left, depth + 1) and self.is_shell_escaped(
+                node.right, depth + 1
+            )
+        if isinstance(node, ast.JoinedStr):
+            return all(
+                self.is_shell_escaped(v.value, depth + 1)
+                for v in node.values
+                if isinstance(v, ast.FormattedValue)
+            )
+        if isinstance(node, ast.Tuple):
+            return all(self.is_shell_escaped(e, depth + 1) for e in node.elts)
+        if isinstance(node, ast.Name):
+            values = [v for v in self.values_of(node) if v is not node]
+            return bool(values) and all(self.is_shell_escaped(v, depth + 1) for v in values)
+        return False
 
     # ------------------------------------------------------------------ taint
 
