@@ -259,11 +259,20 @@ class ModuleFacts:
         if isinstance(node, ast.FormattedValue):
             return self.is_constant(node.value, depth + 1)
         if isinstance(node, ast.BinOp):
+            if isinstance(node.op, ast.Mult) and any(
+                isinstance(side, ast.Constant | ast.List | ast.Tuple)
+                and self.is_constant(side, depth + 1)
+                for side in (node.left, node.right)
+            ):
+                return True  # ["?"] * len(ids): a constant repeated, whatever the count
             return self.is_constant(node.left, depth + 1) and self.is_constant(
                 node.right, depth + 1
             )
         if isinstance(node, ast.Tuple | ast.List | ast.Set):
             return all(self.is_constant(e, depth + 1) for e in node.elts)
+        if isinstance(node, ast.GeneratorExp | ast.ListComp):
+            # "?" for _ in ids: placeholders, one per value (the safe IN (...) idiom)
+            return self.is_constant(node.elt, depth + 1)
         if isinstance(node, ast.Call):
             func = dotted(node.func)
             if func in _SAFE_CASTS:
