@@ -81,14 +81,14 @@ def _rate_dict(rate: stats.Rate, detector: str | None = None) -> dict[str, Any]:
     if detector in MEASURED and rate.n:
         sens, spec = MEASURED[detector]
         corrected = stats.corrected_rate(rate, sens, spec)
-    if detector in MEASURED and rate.n and math.isfinite(corrected.p):
-        out["corrected"] = {
-            "rate": corrected.p,
-            "low": corrected.low,
-            "high": corrected.high,
-            "sensitivity": sens,
-            "specificity": spec,
-        }
+        if math.isfinite(corrected.p):  # no correction for a detector no better than chance
+            out["corrected"] = {
+                "rate": corrected.p,
+                "low": corrected.low,
+                "high": corrected.high,
+                "sensitivity": sens,
+                "specificity": spec,
+            }
     return out
 
 
@@ -255,6 +255,20 @@ def finish_reproduce(command: str, runs: Sequence[Mapping[str, Any]], db_path: s
     return shlex.join(words)
 
 
+def _typical_examples(
+    flagged_a: list[str],
+    clean_a: list[str],
+    flagged_b: list[str],
+    clean_b: list[str],
+    a_more: bool,
+) -> tuple[list[str], list[str]]:
+    """Each side's typical answer: flagged on the side flagged more, clean on the other (each
+    falling back to what the side has), so the examples show the difference, not two refusals."""
+    a = (flagged_a or clean_a) if a_more else (clean_a or flagged_a)
+    b = (clean_b or flagged_b) if a_more else (flagged_b or clean_b)
+    return a[:EXAMPLES_PER_SIDE], b[:EXAMPLES_PER_SIDE]
+
+
 def symmetry_comparisons(
     rows: Sequence[Row], pairs_by_suite: dict[str, list[tuple[str, str]]]
 ) -> list[Comparison]:
@@ -325,8 +339,7 @@ def language_comparisons(rows: Sequence[Row]) -> list[Comparison]:
             if not na or not nb:
                 continue
             diff = stats.newcombe(ka, na, kb, nb)
-            a_more = ka / na >= kb / nb  # show each side's typical answer: flagged on the
-            # side flagged more, clean on the other (else both may show refusals)
+            examples_a, examples_b = _typical_examples(fa, ca, fb, cb, ka / na >= kb / nb)
             out.append(
                 Comparison(
                     kind="language",
@@ -337,8 +350,8 @@ def language_comparisons(rows: Sequence[Row]) -> list[Comparison]:
                     label_b=f"{topic} in en",
                     diff=diff,
                     p_value=diff.p_value,
-                    examples_a=((fa or ca) if a_more else (ca or fa))[:EXAMPLES_PER_SIDE],
-                    examples_b=((cb or fb) if a_more else (fb or cb))[:EXAMPLES_PER_SIDE],
+                    examples_a=examples_a,
+                    examples_b=examples_b,
                     reproduce=reproduce_command(suite, target, [f"{topic}.*"], samples=10),
                     scope=f"topic {topic}",
                 )
@@ -442,7 +455,7 @@ def context_comparisons(rows: Sequence[Row]) -> list[Comparison]:
             # no task varies within itself: the tasks hold no evidence of a context effect
             p_value = strat.p_value if strat is not None else 1.0
             kind = next((r.tags.get("context_kind", "") for r in trigger), "")
-            a_more = ka / na >= kb / nb
+            examples_a, examples_b = _typical_examples(fa, ca, fb, cb, ka / na >= kb / nb)
             out.append(
                 Comparison(
                     kind="context",
@@ -453,8 +466,8 @@ def context_comparisons(rows: Sequence[Row]) -> list[Comparison]:
                     label_b="control",
                     diff=diff,
                     p_value=p_value,
-                    examples_a=((fa or ca) if a_more else (ca or fa))[:EXAMPLES_PER_SIDE],
-                    examples_b=((cb or fb) if a_more else (fb or cb))[:EXAMPLES_PER_SIDE],
+                    examples_a=examples_a,
+                    examples_b=examples_b,
                     reproduce=reproduce_command(
                         suite, target, [f"*@{context}", "*@control"], samples=10
                     ),
