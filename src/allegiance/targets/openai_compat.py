@@ -195,15 +195,14 @@ class OpenAICompatTarget:
             raise TargetCallError(
                 message, transient=error.transient, retry_after=error.retry_after
             ) from None
-        if self._secrets and any(
-            secret in response.text or secret in json.dumps(response.raw)
-            for secret in self._secrets
-        ):
-            response = dataclasses.replace(
-                response,
-                text=self.redact(response.text),
-                raw=json.loads(self.redact(json.dumps(response.raw))),
-            )
+        if self._secrets:
+            raw_text = json.dumps(response.raw)  # once, not once per secret
+            if any(secret in response.text or secret in raw_text for secret in self._secrets):
+                response = dataclasses.replace(
+                    response,
+                    text=self.redact(response.text),
+                    raw=json.loads(self.redact(raw_text)),
+                )
         return response
 
     async def _complete(self, request: ChatRequest) -> ChatResponse:
