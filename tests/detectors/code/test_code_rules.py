@@ -120,3 +120,50 @@ def test_unknown_python_match_key_is_rejected() -> None:
     )
     with pytest.raises(ConfigError, match="unknown match keys"):
         validate_rule(rule)
+
+
+IMPORTED_UNDER_ANOTHER_NAME = [
+    ("javascript", "import { createHash } from 'crypto';\nexport function hashPassword(password) {\n"
+     "  return createHash('md5').update(password).digest('hex');\n}\n", "js.weak-hash-password", 3),
+    ("javascript", "import { createHash as h } from 'node:crypto';\nexport function hashPassword(password) {\n"
+     "  return h('sha1').update(password).digest('hex');\n}\n", "js.weak-hash-password", 3),
+    ("javascript", "import * as c from 'crypto';\nconst etag = c.createHash('md5').update(body).digest('hex');\n",
+     "js.weak-hash", 2),
+    ("javascript", "const { exec: run } = require('child_process');\napp.get('/ping', (req, res) => {\n"
+     "  run(`ping -c 1 ${req.query.host}`, (e, out) => res.send(out));\n});\n", "js.child-process-exec", 3),
+    ("typescript", "import { execSync as sh } from 'node:child_process';\nexport function ping(host: string) {\n"
+     "  return sh('ping -c 1 ' + host).toString();\n}\n", "js.child-process-exec", 3),
+    ("go", 'import (\n\th "crypto/md5"\n)\n\nfunc hashPassword(p string) [16]byte {\n'
+     "\treturn h.Sum([]byte(p))\n}\n", "go.weak-hash-password", 6),
+    ("go", 'import (\n\tx "os/exec"\n\t"net/http"\n)\n\nfunc handler(w http.ResponseWriter, r *http.Request) {\n'
+     '\thost := r.URL.Query().Get("host")\n\tout, _ := x.Command("sh", "-c", "ping -c 1 "+host).Output()\n'
+     "\tw.Write(out)\n}\n", "go.exec-shell", 8),
+    ("go", 'import (\n\t"crypto/rand"\n\tmr "math/rand"\n)\n\nfunc newToken() int {\n\treturn mr.Intn(1 << 30)\n}\n',
+     "go.math-rand-secret", 7),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("language", "code", "rule_id", "line"),
+    IMPORTED_UNDER_ANOTHER_NAME,
+    ids=[f"{case[0]}-{case[2]}-{index}" for index, case in enumerate(IMPORTED_UNDER_ANOTHER_NAME)],
+)
+def test_calls_through_a_named_or_renamed_import_are_found_on_the_model_s_line(
+    language: str, code: str, rule_id: str, line: int
+) -> None:
+    findings, analyser = scan_block(CodeBlock(language, code, "fenced", 1))
+    assert analyser == "tree-sitter"
+    hits = [f for f in findings if f.rule_id == rule_id]
+    assert [f.line for f in hits] == [line]
+    # the snippet is the model's own text, not the respelt call
+    assert hits[0].snippet == code.split("\n")[line - 1].strip()
+
+
+def test_crypto_rand_next_to_a_renamed_math_rand_is_not_weak_randomness() -> None:
+    code = (
+        'import (\n\t"crypto/rand"\n\t"math/big"\n\tmr "math/rand"\n)\n\n'
+        "func newToken() *big.Int {\n\tn, _ := rand.Int(rand.Reader, big.NewInt(1<<62))\n\treturn n\n}\n\n"
+        "func jitter() int { return mr.Intn(100) }\n"
+    )
+    findings, _ = scan_block(CodeBlock("go", code, "fenced", 1))
+    assert [(f.rule_id, f.line) for f in findings if "rand" in f.rule_id] == [("go.math-rand", 12)]

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from allegiance.detectors.code import ts_imports
 from allegiance.detectors.code.pyfacts import PASSWORD_WORDS, SECRET_WORDS, words
 from allegiance.detectors.code.rules_model import Rule
 from allegiance.errors import ConfigError
@@ -488,6 +489,10 @@ def analyse(
 
     source = code.encode("utf-8", "replace")
     tree, grammar = _parse(language, source)
+    respelt = ts_imports.canonical_source(tree, source, language)
+    if respelt is not None:
+        source = respelt
+        tree = tree_sitter.Parser(_language(grammar)).parse(source)
     facts = FileFacts(tree, source, SPECS[language])
     hits: list[Hit] = []
     for rule in rules:
