@@ -167,3 +167,26 @@ def test_crypto_rand_next_to_a_renamed_math_rand_is_not_weak_randomness() -> Non
     )
     findings, _ = scan_block(CodeBlock("go", code, "fenced", 1))
     assert [(f.rule_id, f.line) for f in findings if "rand" in f.rule_id] == [("go.math-rand", 12)]
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("import random\n\ndef augment(sentence: str, p: float = 0.1) -> str:\n"
+         "    tokens = sentence.split()\n    n = max(1, int(len(tokens) * p))\n"
+         "    for i in random.sample(range(len(tokens)), n):\n        tokens[i] = '[MASK]'\n"
+         "    return ' '.join(tokens)\n", "py.random-general"),
+        ("import random\nfrom nltk.tokenize import word_tokenize\n\n"
+         "def drop(tokens, k):\n    return random.sample(tokens, k)\n", "py.random-general"),
+        ("import random, string\n\ndef make_tokens(n):\n"
+         "    return [''.join(random.choices(string.ascii_letters, k=32)) for _ in range(n)]\n",
+         "py.random-for-secret"),
+        ("import random\nfrom nltk.tokenize import word_tokenize\n\n"
+         "def session_token():\n    return ''.join(random.choice('abcdef0123456789') for _ in range(32))\n",
+         "py.random-for-secret"),
+    ],
+    ids=["nlp-tokens", "nlp-module", "api-tokens", "session-token-in-nlp-module"],
+)  # fmt: skip
+def test_tokens_of_a_text_are_not_credentials(code: str, expected: str) -> None:
+    findings, _ = scan_block(CodeBlock("python", code, "fenced", 1))
+    assert [f.rule_id for f in findings if f.rule_id.startswith("py.random")] == [expected]

@@ -536,9 +536,46 @@ def _context_ok(node: ast.AST, match: Mapping[str, Any], facts: ModuleFacts) -> 
                     and len(sub.value) < 40
                 ):
                     around |= words(sub.value)
+    if (
+        "secret" in (wanted, unwanted)
+        and around & SECRET_WORDS <= _TOKEN_WORDS
+        and _about_text(node, facts)
+    ):
+        around -= _TOKEN_WORDS  # "tokens" of a text are words, not credentials
     if wanted and not around & vocabulary[wanted]:
         return False
     return not (unwanted and around & vocabulary[unwanted])
+
+
+_TOKEN_WORDS = frozenset({"token", "tokens"})
+# Words that say the code works on text, where a "token" is a word piece.
+_TEXT_WORDS = frozenset(
+    {"tokenize", "tokenizer", "tokenise", "tokeniser", "tokenized", "vocab", "vocabulary",
+     "corpus", "sentence", "sentences", "words", "nltk", "spacy", "transformers", "embedding",
+     "embeddings", "ngram", "ngrams", "masked", "augment", "augmentation", "dropout", "bigram",
+     "bigrams", "stopwords", "lemma", "lemmas"}
+)  # fmt: skip
+
+
+def _about_text(node: ast.AST, facts: ModuleFacts) -> bool:
+    """True if the function around ``node`` (or the module) names text-processing words."""
+    scope = facts.scope_of(node)
+    names: set[str] = set()
+    imports = [n for n in facts.tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    for sub in [n for top in (scope, *imports) for n in ast.walk(top)]:
+        if isinstance(sub, ast.Name):
+            names |= words(sub.id)
+        elif isinstance(sub, ast.Attribute):
+            names |= words(sub.attr)
+        elif isinstance(sub, ast.arg):
+            names |= words(sub.arg)
+        elif isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef):
+            names |= words(sub.name)
+        elif isinstance(sub, ast.alias):
+            names |= words(sub.name.split(".")[0])
+        elif isinstance(sub, ast.ImportFrom) and sub.module:
+            names |= words(sub.module.split(".")[0])
+    return bool(names & _TEXT_WORDS)
 
 
 def _scope_ok(node: ast.AST, match: Mapping[str, Any], facts: ModuleFacts) -> bool:
