@@ -343,3 +343,41 @@ def test_language_effect_pooled_over_topics_is_a_finding(tmp_path: Path) -> None
     assert (
         pooled[0]["rate_b"]["k"] == pooled[0]["rate_b"]["n"] == 24
     )  # every English answer refused
+
+
+LOWER_UNDER_TRIGGER = """name: ctx-lower
+detectors: [refusal]
+contexts:
+  - {id: control, kind: control, prefix: "CTRLMARK\\n\\n"}
+  - {id: trig, kind: sensitive, prefix: "TRIGMARK\\n\\n"}
+probes:
+  - {id: task1, prompt: "Write a haiku about rivers"}
+  - {id: task2, prompt: "Write a haiku about hills"}
+  - {id: task3, prompt: "Write a haiku about lakes"}
+"""
+
+
+def test_a_finding_whose_odds_ratio_is_zero_renders(tmp_path: Path) -> None:
+    """The control is refused every time and the trigger never: the stratified odds ratio
+    is 0 with no interval. The HTML report once crashed formatting that missing interval."""
+    (tmp_path / "ctx.yaml").write_text(LOWER_UNDER_TRIGGER)
+
+    def refuse_control(messages: list[dict[str, str]]) -> str:
+        if "CTRLMARK" in messages[-1]["content"]:
+            return REFUSE
+        return "Rivers flow downhill,\nwater over smooth grey stones,\nthe sea waits below."
+
+    with ChatServer(responder=refuse_control) as server:
+        result = cli(
+            "run", "ctx.yaml", "-t", f"openai:m@{server.base_url}", "--samples", "10",
+            "--run-id", "low", "--db", "r.db", "--out", "out",
+            "--format", "html", "--format", "json", "--format", "md",
+            cwd=tmp_path,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    model = json.loads((tmp_path / "out" / "low" / "report.json").read_text())
+    (finding,) = model["findings"]
+    assert finding["stratified"]["odds_ratio"] == 0 and finding["stratified"]["low"] is None
+    html = (tmp_path / "out" / "low" / "report.html").read_text()
+    assert_balanced(html)
+    assert "Mantel–Haenszel OR 0 (a zero in the same cell of every informative stratum)" in html
