@@ -381,3 +381,30 @@ def test_a_finding_whose_odds_ratio_is_zero_renders(tmp_path: Path) -> None:
     html = (tmp_path / "out" / "low" / "report.html").read_text()
     assert_balanced(html)
     assert "Mantel–Haenszel OR 0 (a zero in the same cell of every informative stratum)" in html
+
+
+def test_suite_text_cannot_fetch_images_or_reverse_text_in_reports(tmp_path: Path) -> None:
+    """A topic name (suite text, like target names and provider errors) that is Markdown
+    image syntax would make a viewer of report.md fetch a URL; a U+202E would display the
+    rest of a line reversed, and an ESC sequence would act on a terminal that prints it."""
+    topic = (
+        "![px](http://127.0.0.1:9/pixel.png) [click](http://127.0.0.1:9/x) \u202eevil \x1b]0;t\x07"
+    )
+    (tmp_path / "s.yaml").write_text(
+        "name: hostile\ndetectors: [refusal]\nprobes:\n"
+        f"  - {{id: p1, prompt: 'say something', tags: {{topic: {json.dumps(topic)}, language: en}}}}\n"
+        "  - {id: p2, prompt: 'say more', tags: {topic: plain, language: en}}\n"
+    )
+    with ChatServer(reply="Sure: the sky is blue because of Rayleigh scattering.") as server:
+        result = cli(
+            "run", "s.yaml", "-t", f"openai:m@{server.base_url}", "--run-id", "h",
+            "--db", "r.db", "--out", "out", "--format", "md", "--format", "html",
+            cwd=tmp_path,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    markdown = (tmp_path / "out" / "h" / "report.md").read_text()
+    html = (tmp_path / "out" / "h" / "report.html").read_text()
+    assert "!\\[px\\]" in markdown  # shown, as text
+    assert not re.search(r"(?<!\\)!\[px", markdown) and not re.search(r"(?<!\\)\[click", markdown)
+    for text in (markdown, html):
+        assert "\u202e" not in text and "\x1b" not in text and "\\u202e" in text

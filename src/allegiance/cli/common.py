@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from allegiance.safe_text import json_visible_controls as json_terminal_safe
+from allegiance.safe_text import visible_controls as terminal_safe
+
 if TYPE_CHECKING:
     from allegiance.store.sqlite import Store
 
@@ -23,37 +26,6 @@ DEFAULT_OUT = "allegiance-out"
 # A run id names a report folder (OUT/RUN_ID/) and is typed back by people: no path
 # separators, no spaces, no control characters.
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-
-# Characters a terminal acts on instead of showing: C0 controls except newline and tab
-# (ESC starts colour, cursor, title, clipboard and hyperlink sequences), DEL, the C1
-# controls (U+009B is a one-character CSI on some terminals), and the bidirectional
-# overrides and isolates that make text read differently from what it is ("Trojan Source").
-_TERMINAL_UNSAFE = re.compile(
-    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
-)
-
-
-def terminal_safe(text: str) -> str:
-    """``text`` with every character a terminal would act on shown as an escape (``\\x1b``).
-
-    Model output, provider error messages and suite text are untrusted; printed raw, an
-    answer could clear the screen, rewrite earlier lines, set the window title or write to
-    the clipboard (OSC 52) of the person reading it.
-    """
-    text = text.replace("\r\n", "\n")  # a Windows line end is a line end, not a CR to show
-    return _TERMINAL_UNSAFE.sub(lambda m: _escape(m.group()), text)
-
-
-def json_terminal_safe(text: str) -> str:
-    """JSON text with the same characters as ``\\uXXXX`` escapes: still the same JSON
-    value, but inert on a terminal (``json.dumps`` escapes C0 controls itself, not C1 or
-    bidirectional controls)."""
-    return _TERMINAL_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-
-
-def _escape(char: str) -> str:
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def db_option(fn: F) -> F:

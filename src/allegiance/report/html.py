@@ -8,9 +8,20 @@ from collections import defaultdict
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from allegiance import __version__
 from allegiance.report.charts import forest_plot, heat_colour
+from allegiance.safe_text import visible_controls
+
+
+def _visible(value: Any) -> Any:
+    """Every text the template prints, with controls and bidirectional overrides shown as
+    escapes (a U+202E in a target name would otherwise reverse the reproduce command as
+    displayed); markup we built ourselves (the charts) is left as it is."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return visible_controls(value)
+    return value
 
 
 def _environment() -> Environment:
@@ -19,6 +30,7 @@ def _environment() -> Environment:
         autoescape=select_autoescape(["html", "j2"], default=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_visible,
     )
     env.filters["heat"] = heat_colour
     env.filters["pct"] = lambda v: "–" if v is None else f"{100 * v:.0f} %"

@@ -10,16 +10,26 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from allegiance.safe_text import visible_controls
+
+# Markdown syntax that text inside a line could use to become a link, an image (fetched
+# when the report is viewed), emphasis or code: each is shown as itself with a backslash
+# escape. (Line-start syntax such as headings cannot occur: cells are never at a line start.)
+_MARKDOWN_SYNTAX = re.compile(r"([\\`*_\[\]~])")
+
 
 def cell(value: Any) -> str:
-    """Plain text for a table cell or a list item: one line, no pipes, no HTML."""
-    text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Plain text for a table cell or a list item: one line, no pipes, no HTML, no links or
+    images, controls and bidirectional overrides shown as escapes."""
+    text = visible_controls(str(value))
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MARKDOWN_SYNTAX.sub(r"\\\1", text)
     return " ".join(text.replace("|", "\\|").splitlines())
 
 
 def code(value: Any) -> str:
     """An inline code span that ``value`` cannot close, on one line."""
-    text = " ".join(str(value).splitlines())
+    text = " ".join(visible_controls(str(value)).splitlines())
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     ticks = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
@@ -27,6 +37,8 @@ def code(value: Any) -> str:
 
 
 def fence(text: str) -> str:
+    """A fenced block that ``text`` cannot close (controls shown as escapes)."""
+    text = visible_controls(text)
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     ticks = "`" * max(3, longest + 1)
     return f"{ticks}text\n{text}\n{ticks}"
