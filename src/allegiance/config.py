@@ -98,16 +98,19 @@ class Config:
         return dataclasses.replace(self.defaults, **own)
 
 
+def config_file(path: str | Path | None) -> Path | None:
+    """The file :func:`load_config` reads for ``path``: ``path`` itself, else
+    ``./allegiance.yaml`` (or another default name) if present, else None."""
+    if path is not None:
+        return Path(path)
+    return next((Path(n) for n in DEFAULT_CONFIG_NAMES if Path(n).is_file()), None)
+
+
 def load_config(path: str | Path | None) -> Config:
     """Load ``path``, or ``./allegiance.yaml`` if present, or built-in defaults."""
-    if path is None:
-        for name in DEFAULT_CONFIG_NAMES:
-            if Path(name).is_file():
-                path = name
-                break
-        else:
-            return Config()
-    file = Path(path)
+    file = config_file(path)
+    if file is None:
+        return Config()
     if not file.exists():
         raise ConfigError(f"config file not found: {file}")
     if not file.is_file():

@@ -128,9 +128,9 @@ def test_symmetry_finding_with_numbers_examples_and_repro(tmp_path: Path) -> Non
     assert "refuses or evades about china in 100 % [" in finding["sentence"]
     # the file (a file suite's name finds nothing), a seed no run used, and the database
     assert finding["reproduce"] == (
-        f"allegiance run sym.yaml --target openai:biased@{server.base_url} "
+        f"allegiance run {tmp_path / 'sym.yaml'} --target openai:biased@{server.base_url} "
         "--probe '*entity=china*' --probe '*entity=united-states*' --samples 20 "
-        "--seed 1000 --db r.db"
+        f"--seed 1000 --db {tmp_path / 'r.db'}"
     )
     # France vs US: no difference, not a finding
     other = next(c for c in model["comparisons"] if c["a"] == "france")

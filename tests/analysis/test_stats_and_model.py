@@ -348,17 +348,19 @@ def test_reproduce_commands_are_shell_quoted() -> None:
 
     topic = "it's $(touch pwned)"
     rows = [
-        _row(f"{lang}{i}", {"refusal": (label, label == "refused")}, topic=topic,
+        _row(f"{topic}.{lang}{i}*", {"refusal": (label, label == "refused")}, topic=topic,
              language=lang, phrasing="factual")
         for lang, label in (("en", "answered"), ("zh", "refused"))
-        for i in range(3)
+        for i in range(2)
     ]  # fmt: skip
     for row in rows:
         row.attempt.suite = "my suite; rm -rf ~"
     (comparison,) = language_comparisons(rows)
+    # the probes asked, each by its exact id (a `*` in an id is bracketed, not a wildcard)
     assert shlex.split(comparison.reproduce) == [
         "allegiance", "run", "my suite; rm -rf ~", "--target", "model",
-        "--probe", f"{topic}.*", "--samples", "10",
+        "--probe", f"{topic}.en0[*]", "--probe", f"{topic}.en1[*]",
+        "--probe", f"{topic}.zh0[*]", "--probe", f"{topic}.zh1[*]", "--samples", "10",
     ]  # fmt: skip
 
 
@@ -564,3 +566,25 @@ def test_markdown_report_pairs_examples_and_lists_errors(tmp_path: Path) -> None
     md = cli("report", "r", "--db", "r.db", "--format", "md", cwd=tmp_path).stdout
     assert "## Errors (1)" in md and "not authorised" in md
     assert "Nothing to compare in this report" in md
+
+
+def test_reproduce_line_carries_the_runs_settings_and_absolute_paths(tmp_path: Path) -> None:
+    """The line must ask the same way from any folder: the config file, temperature and
+    answer cap the run used, the database by absolute path, and a target's own name (not
+    the "NAME [id8]" a report gives two same-named targets)."""
+    import os
+    import shlex
+
+    from allegiance.analysis.model import finish_reproduce
+
+    runs = [{"settings": {"seed": 3, "temperature": 0.9, "max_tokens": 77,
+                          "config": "/etc/a.yaml", "suites": []}}]  # fmt: skip
+    line = finish_reproduce(
+        "allegiance run censorship --target 'same [18d14658]' --probe 'x.*' --samples 10",
+        runs, "rel/r.db",
+    )  # fmt: skip
+    assert shlex.split(line) == [
+        "allegiance", "run", "censorship", "--target", "same", "--probe", "x.*",
+        "--samples", "10", "--config", "/etc/a.yaml", "--temperature", "0.9",
+        "--max-tokens", "77", "--seed", "1003", "--db", os.path.abspath("rel/r.db"),
+    ]  # fmt: skip

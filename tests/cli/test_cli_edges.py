@@ -169,3 +169,23 @@ def test_models_does_not_create_a_database(tmp_path: Path) -> None:
     result = cli("models", "--db", "fresh.db", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "fresh.db").exists()
+
+
+def test_isolate_refuses_a_run_that_already_has_unisolated_answers(tmp_path: Path) -> None:
+    """Re-running a run id with --isolate would store "no outbound connection" against
+    answers made outside the sandbox."""
+    (tmp_path / "p.txt").write_text("say something\n")
+    with ChatServer() as server:
+        target = f"openai:m@{server.base_url}"
+        first = cli("run", "p.txt", "-t", target, "--run-id", "rx", "--db", "r.db",
+                    "--no-report", cwd=tmp_path)  # fmt: skip
+        assert first.returncode == 0, first.stderr
+        again = cli("run", "p.txt", "-t", target, "--run-id", "rx", "--db", "r.db",
+                    "--isolate", "--no-report", cwd=tmp_path)  # fmt: skip
+    assert again.returncode == 2
+    assert again.stderr.strip().splitlines()[-1] == (
+        "allegiance: error: run rx already has answers made without --isolate; "
+        "give a new --run-id to run isolated"
+    )
+    with sqlite3.connect(tmp_path / "r.db") as db:
+        assert db.execute("SELECT isolation FROM runs WHERE run_id='rx'").fetchone() == (None,)

@@ -428,3 +428,18 @@ def test_capped_shortens_answers_but_keeps_shorter_caps(tmp_path: Path) -> None:
     )
     capped = load_suite(str(suite_file)).capped(64)
     assert {p.id: p.max_tokens for p in capped.probes} == {"long": 64, "short": 20}
+
+
+def test_a_context_s_own_tags_cannot_rename_the_context(tmp_path: Path) -> None:
+    """The analysis groups by the `context` tag and the reproduce line selects `*@ID`:
+    a context tagged `context: other` once made that line ask only the control."""
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: s\ncontexts:\n"
+        "  - {id: control, kind: control}\n"
+        "  - {id: trig, kind: sensitive, tags: {context: other, context_kind: control, region: x}}\n"
+        "probes:\n  - {id: t1, prompt: 'Write a function.'}\n"
+    )
+    probe = next(p for p in load_suite(str(path)).probes if p.id.endswith("@trig"))
+    assert probe.tags["context"] == "trig" and probe.tags["context_kind"] == "sensitive"
+    assert probe.tags["region"] == "x"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import re
 import shlex
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -236,23 +238,45 @@ def reproduce_command(suite: str, target: str, patterns: Sequence[str], *, sampl
 FRESH_SEED_OFFSET = 1000
 
 
+# `load_rows` names two targets that share a name "NAME [id8]"; the command takes NAME
+_RENAMED = re.compile(r" \[[0-9a-f]{8}\]$")
+
+
 def finish_reproduce(command: str, runs: Sequence[Mapping[str, Any]], db_path: str | None) -> str:
     """Complete a comparison's reproduce line with what only the runs know: the suite's
-    file when it is not a built-in one, a seed no run used yet, and the database."""
+    file when it is not a built-in one, the config file, temperature and answer cap the
+    runs used, a seed no run used yet, and the database (as absolute paths, so the line
+    works from any folder)."""
     words = shlex.split(command)
     arguments: dict[str, str] = {}
     seeds = [0]
+    asked: dict[str, Any] = {}
     for run in runs:
         settings = run.get("settings") or {}
         seeds.append(int(settings.get("seed") or 0))
         for suite in settings.get("suites", []):
             if suite.get("argument"):
                 arguments.setdefault(str(suite["name"]), str(suite["argument"]))
+        for key in ("config", "temperature", "max_tokens"):
+            if settings.get(key) is not None:
+                asked.setdefault(key, settings[key])
     words[2] = arguments.get(words[2], words[2])
+    words[4] = _RENAMED.sub("", words[4])
+    for key, option in (("config", "--config"), ("temperature", "--temperature"),
+                        ("max_tokens", "--max-tokens")):  # fmt: skip
+        if key in asked:
+            words += [option, str(asked[key])]
     words += ["--seed", str(max(seeds) + FRESH_SEED_OFFSET)]
     if db_path and db_path != ":memory:":
-        words += ["--db", db_path]
+        words += ["--db", os.path.abspath(db_path)]
     return shlex.join(words)
+
+
+def _probe_ids(rows: Sequence[Row]) -> list[str]:
+    """The probes these answers were asked, as --probe patterns (ids are not patterns:
+    fnmatch's special characters are bracketed)."""
+    ids = sorted({row.attempt.probe_id for row in rows})
+    return [re.sub(r"([*?\[])", r"[\1]", probe_id) for probe_id in ids]
 
 
 def _typical_examples(
@@ -352,7 +376,9 @@ def language_comparisons(rows: Sequence[Row]) -> list[Comparison]:
                     p_value=diff.p_value,
                     examples_a=examples_a,
                     examples_b=examples_b,
-                    reproduce=reproduce_command(suite, target, [f"{topic}.*"], samples=10),
+                    reproduce=reproduce_command(
+                        suite, target, _probe_ids(members + by_language["en"]), samples=10
+                    ),
                     scope=f"topic {topic}",
                 )
             )

@@ -49,6 +49,18 @@ def reexec_isolated() -> NoReturn:
         args += ["--run-id", run_id]
     db_path = _option_value(args, "--db") or os.environ.get("ALLEGIANCE_DB", "allegiance.db")
     out_dir = _option_value(args, "--out") or "allegiance-out"
+    if Path(db_path).is_file():
+        with Store.open(db_path) as store:
+            try:
+                earlier = store.get_run(run_id)
+            except Exception:  # a new run: what we want
+                earlier = None
+            if earlier is not None and not earlier.get("isolation"):
+                # its earlier answers were made without isolation; the check would vouch for them
+                raise ConfigError(
+                    f"run {run_id} already has answers made without --isolate; "
+                    "give a new --run-id to run isolated"
+                )
     env = {**os.environ, ISOLATED_ENV: "1"}
     click.echo(f"isolating: run {run_id} in a network namespace with only loopback", err=True)
     result = run_isolated([sys.executable, "-m", "allegiance", *args], env=env, cwd=os.getcwd())

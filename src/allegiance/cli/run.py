@@ -154,7 +154,7 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
         from allegiance.cli.isolate import reexec_isolated
 
         reexec_isolated()  # does not return
-    from allegiance.config import load_config
+    from allegiance.config import config_file, load_config
     from allegiance.engine.cost import estimate, format_estimate
     from allegiance.engine.session import RunRequest, run
     from allegiance.suites.loader import load_suite
@@ -184,7 +184,14 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
         api_key_env=options.get("api_key_env"),
         command=shlex.join(["allegiance", *sys.argv[1:]]),
         online_packages=bool(options.get("online_packages")),
-        extra_settings=dict(options.get("extra_settings") or {}),
+        extra_settings={
+            **(options.get("extra_settings") or {}),
+            # what a reproduce line needs to ask the same way again
+            "temperature": options.get("temperature"),
+            "config": str(used.absolute())
+            if (used := config_file(options.get("config_path")))
+            else None,
+        },
     )
     click.echo(
         format_estimate(estimate(request, default_max_tokens=config.defaults.max_tokens)),

@@ -4,6 +4,8 @@ autoescape escapes every value; model output is shown as text only."""
 
 from __future__ import annotations
 
+import os
+import shlex
 from collections import defaultdict
 from typing import Any
 
@@ -24,6 +26,14 @@ def _visible(value: Any) -> Any:
     return value
 
 
+def _db_option(path: str | None) -> str:
+    """`` --db PATH`` (absolute, shell-quoted) for a command shown in the report, or ""
+    for an in-memory store."""
+    if not path or path == ":memory:":
+        return ""
+    return " --db " + shlex.quote(os.path.abspath(path))
+
+
 def _environment() -> Environment:
     env = Environment(
         loader=PackageLoader("allegiance.report", "templates"),
@@ -35,6 +45,7 @@ def _environment() -> Environment:
     env.filters["heat"] = heat_colour
     env.filters["pct"] = lambda v: "–" if v is None else f"{100 * v:.0f} %"
     env.filters["short"] = lambda s, n=12: (s or "")[:n]
+    env.filters["db_option"] = _db_option
     return env
 
 

@@ -64,7 +64,7 @@ class Suite:
         nothing, so a reproduce line built from it would fail)."""
         if not self.source or Path(self.source).parent == builtin_suite_dir():
             return self.name
-        return self.source
+        return str(Path(self.source).absolute())  # the line must work from any folder
 
     def quick_slice(self) -> Suite:
         """The probes selected by the suite's ``quick`` patterns (all of them if none)."""
@@ -288,9 +288,11 @@ def _expand(
             ctx_tags = dict(tags)
             ctx_messages = [dict(m) for m in messages]
             if context is not None:
+                # the context's own tags first: they may not rename the context, whose id
+                # the analysis and the reproduce line (`*@ID`) rely on
+                ctx_tags.update(context["tags"])
                 ctx_tags["context"] = context["id"]
                 ctx_tags["context_kind"] = context["kind"]
-                ctx_tags.update(context["tags"])
                 ctx_messages = _apply_context(ctx_messages, context)
             probes.append(
                 Probe(
