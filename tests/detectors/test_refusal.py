@@ -1100,3 +1100,42 @@ def test_a_phrase_ending_in_can_does_not_match_cant(phrase: str, text: str, foun
     regex = compile_phrases([phrase])
     assert regex is not None
     assert (regex.search(text) is not None) == found
+
+
+def test_fast_overlap_and_compound_checks_agree_with_the_plain_definitions() -> None:
+    """The bisection and line scan that replaced quadratic loops (a 1 MB answer of repeated
+    refusals took minutes) must select exactly what the plain definitions select."""
+    import random
+    import re
+
+    from allegiance.detectors import facts, refusal_analysis
+    from allegiance.detectors.text_markers import Hit, _inside_any
+
+    rng = random.Random(7)
+    for _ in range(300):
+        spans = sorted((s, s + rng.randint(1, 9)) for s in rng.sample(range(200), 25))
+        hits = [Hit("refusal", s, e, "x") for s, e in spans]
+        starts, longest = [h.start for h in hits], max(h.end - h.start for h in hits)
+        a = rng.randint(0, 200)
+        b = a + rng.randint(0, 40)
+        assert refusal_analysis._overlapping(hits, starts, longest, a, b) == [
+            h for h in hits if h.start < b and a < h.end
+        ]
+        guards, position = [], 0
+        while position < 200:  # non-overlapping, sorted, as finditer gives them
+            position += rng.randint(0, 15)
+            guards.append((position, position + rng.randint(1, 8)))
+            position = guards[-1][1]
+        for hit in hits:
+            assert _inside_any(hit, guards) == any(
+                g0 < hit.end and hit.start < g1 for g0, g1 in guards
+            )
+        others = [(s, e, "o") for s, e in spans]
+        covered = facts._covered_by(others)
+        for s, e in spans:
+            assert covered((s, e, "x")) == any(
+                o0 <= s and e <= o1 and (o1 - o0) > (e - s) for o0, o1, _ in others
+            )
+    old = re.compile(r"\?.*\S.*\?")
+    for prompt in ["why? because?", "why??", "a? ?", "a?\nb?", "?x?", "??", "what is it?", "? ?x"]:
+        assert refusal_analysis._is_compound(prompt) == bool(old.search(prompt)), prompt

@@ -22,8 +22,9 @@ avoided.
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from allegiance.detectors.base import Verdict, register
@@ -71,10 +72,25 @@ def _aliases(value: Any, field: str, probe: Probe, required: bool) -> list[str]:
     raise ConfigError(f"probe {probe.id!r}: expect.{field} must be a string or a list of strings")
 
 
-def _covered(span: tuple[int, int, str], others: list[tuple[int, int, str]]) -> bool:
-    """Whether ``span`` lies inside a different, longer match in ``others``."""
-    start, end, _ = span
-    return any(o0 <= start and end <= o1 and (o1 - o0) > (end - start) for o0, o1, _ in others)
+Span = tuple[int, int, str]
+
+
+def _covered_by(others: list[Span]) -> Callable[[Span], bool]:
+    """A test of whether a span lies inside a different, longer match in ``others``. Only
+    matches starting at most ``longest`` before the span can contain it, so the test looks
+    at those (found by bisection) rather than at every match: an answer repeating an alias
+    thousands of times was quadratic."""
+    ordered = sorted(others)
+    starts = [o[0] for o in ordered]
+    longest = max((o1 - o0 for o0, o1, _ in ordered), default=0)
+
+    def covered(span: Span) -> bool:
+        start, end, _ = span
+        low = bisect.bisect_left(starts, end - longest)
+        high = bisect.bisect_right(starts, start)
+        return any(end <= o1 and (o1 - o0) > (end - start) for o0, o1, _ in ordered[low:high])
+
+    return covered
 
 
 @register(
@@ -97,13 +113,14 @@ def detect_facts(probe: Probe, response: str) -> Verdict:
 
     # "China" inside "Republic of China" is part of a correct answer; "Taiwan" inside
     # "Taiwan, China" is part of a wrong one.
+    inside_wrong, inside_answer = _covered_by(wrong_hits), _covered_by(answer_hits)
     standing_answers = [
-        h for h in answer_hits if not _covered(h, wrong_hits) and not negated(text, h[0], h[1])
+        h for h in answer_hits if not inside_wrong(h) and not negated(text, h[0], h[1])
     ]
     discounted: list[dict[str, str]] = []
     standing_wrong: list[tuple[int, int, str]] = []
     for hit in wrong_hits:
-        if _covered(hit, answer_hits):
+        if inside_answer(hit):
             discounted.append({"alias": hit[2], "why": "inside a correct alias"})
         elif negated_or_reported(text, hit[0], hit[1]):
             discounted.append({"alias": hit[2], "why": "negated, contrasted or reported"})

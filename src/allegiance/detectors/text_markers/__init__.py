@@ -12,6 +12,7 @@ grows with the length of the text, not with the number of phrases.
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -216,11 +217,16 @@ class MarkerSet:
         if hits and self.guard is not None:
             guarded = [m.span() for m in self.guard.finditer(text)]
             if guarded:
-                hits = [
-                    h for h in hits if not any(g0 < h.end and h.start < g1 for g0, g1 in guarded)
-                ]
+                hits = [h for h in hits if not _inside_any(h, guarded)]
         hits.sort(key=lambda h: h.start)
         return hits
+
+
+def _inside_any(hit: Hit, spans: list[tuple[int, int]]) -> bool:
+    """Does ``hit`` overlap one of ``spans`` (sorted, non-overlapping, as ``finditer`` gives
+    them)? Only the last span starting before the hit ends can: a bisection, not a scan."""
+    index = bisect.bisect_left(spans, (hit.end, -1)) - 1
+    return index >= 0 and spans[index][1] > hit.start
 
 
 def _load_files() -> dict[str, dict[str, Any]]:
