@@ -427,7 +427,8 @@ def test_judge_refuses_ragged_csv_rows_instead_of_reading_null_answers(
     (tmp_path / "in.csv").write_text(text)
     result = cli("judge", "-d", "refusal", "in.csv", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert f"in.csv:{line}: " in result.stderr and "where the header has 2" in result.stderr
+    assert f"in.csv:{line}: " in result.stderr
+    assert "where the header has 2" in result.stderr or "unclosed quote" in result.stderr
 
 
 def test_judge_never_overwrites_a_field_of_the_records(tmp_path: Path) -> None:
@@ -477,3 +478,45 @@ def test_judge_facts_reads_a_number_as_an_answer(tmp_path: Path) -> None:
     result = cli("judge", "-d", "facts", "in.jsonl", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["verdict"]["label"] == "correct"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "needle"),
+    [
+        ("inf.jsonl", '{"prompt": "q", "response": "x", "n": 1e400}\n', "1e400 is out of range"),
+        ("nan.jsonl", '{"prompt": "q", "response": "x", "n": NaN}\n', "NaN is not a JSON number"),
+        ("big.jsonl", '{"prompt": "q", "response": "x", "n": ' + "9" * 5000 + "}\n", "digits"),
+        ("open.csv", 'prompt,response\nhi,"I refuse to\nq1,I cannot help.\nq2,Sure.\n',
+         "unexpected end of data"),
+        ("list.jsonl", '{"prompt": "q", "response": ["a"]}\n', "string field 'response'"),
+    ],
+    ids=["overflow", "nan", "huge-int", "unclosed-quote", "list-answer"],
+)  # fmt: skip
+def test_input_json_cannot_hold_and_csv_cannot_hide(
+    tmp_path: Path, name: str, content: str, needle: str
+) -> None:
+    """Non-finite numbers would be written back as Infinity/NaN (not JSON); an unclosed
+    quote once swallowed every later row into one answer, exit 0."""
+    from tests.cli.test_bad_input import _assert_one_line_error
+
+    (tmp_path / name).write_text(content)
+    result = cli("judge", "-d", "refusal", name, cwd=tmp_path)
+    _assert_one_line_error(result, needle)
+
+
+def test_out_cannot_be_the_input_and_a_failed_write_keeps_the_old_output(tmp_path: Path) -> None:
+    from tests.cli.test_bad_input import _assert_one_line_error
+
+    records = '{"prompt": "a", "response": "Paris."}\n{"prompt": "b", "response": "ok \\udc80"}\n'
+    (tmp_path / "in.jsonl").write_text(records)
+    _assert_one_line_error(
+        cli("judge", "-d", "refusal", "in.jsonl", "--out", "in.jsonl", cwd=tmp_path),
+        "would overwrite the input file",
+    )
+    assert (tmp_path / "in.jsonl").read_text() == records
+    # a lone surrogate (valid in JSON text, not in UTF-8) is written escaped, not a crash
+    done = cli("judge", "-d", "refusal", "in.jsonl", "--out", "o.jsonl", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = (tmp_path / "o.jsonl").read_text().splitlines()
+    assert json.loads(lines[1])["response"] == "ok \udc80"
+    assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []

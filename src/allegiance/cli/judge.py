@@ -4,13 +4,15 @@ elsewhere (production logs, another tool's output, labelled validation data)."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from allegiance.cli.common import config_option
+from allegiance.cli.common import config_option, refuse_overwrite
 
 if TYPE_CHECKING:
     from allegiance.cli.judge_fields import Fields
@@ -97,6 +99,7 @@ def command(
 
     info = get_detector(detector)
     mapping = parse_label_map(label_map, info.labels)
+    refuse_overwrite(out_path, [file], "the input file")
     records = _read(Path(file))
     fields = _fields(records[0][1], prompt_field, response_field, label_field)
     label_given = _given("label_field")
@@ -187,10 +190,14 @@ def command(
         target, _ = build_target(judge_target, load_config(config_path), api_key_env=api_key_env)
         warm_up(target)
         llm_labels = asyncio.run(judge_many(target, rubric_for(detector), pairs))
+    # written to a temporary file beside OUT and renamed into place: a failure halfway
+    # leaves an earlier OUT as it was
+    staging = f"{out_path}.partial-{os.getpid()}" if out_path else None
     try:
-        out = open(out_path, "w", encoding="utf-8") if out_path else sys.stdout  # noqa: SIM115
+        out = open(staging, "w", encoding="utf-8") if staging else sys.stdout  # noqa: SIM115
     except OSError as error:
         raise ConfigError(f"cannot write {out_path}: {error.strerror or error}") from error
+    done = False
     try:
         # the records go out as read, plus one field; if they already have a "verdict" (their
         # own), ours goes under "allegiance_verdict" rather than replacing it
@@ -205,17 +212,27 @@ def command(
                 if llm_labels:
                     ours["llm_judge"] = llm_labels[position]
             line = json.dumps({**record, key: ours}, ensure_ascii=False)
+            if _SURROGATE.search(line):  # a lone surrogate ("\ud800") cannot be UTF-8: escape
+                line = json.dumps({**record, key: ours}, ensure_ascii=True)
             # U+2028/U+2029 are line breaks to many readers: escape them, one record per line
             out.write(line.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029") + "\n")
+        done = True
     finally:
-        if out_path:
+        if staging and out_path:
             out.close()
+            if done:
+                os.replace(staging, out_path)
+            else:
+                Path(staging).unlink(missing_ok=True)
     if label_given and not any(label_field in r for _, r in records):
         click.echo(f"note: no record has a field '{label_field}'; nothing to score", err=True)
     if unreadable_label is not None:
         click.echo(f"note: labels not scored: {unreadable_label}", err=True)
         truths = []  # nothing to score against
     _summarise(verdicts, info, label_field, truths, llm_labels)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _given(option: str) -> bool:
@@ -270,7 +287,8 @@ def _read(path: Path) -> list[tuple[int, dict[str, Any]]]:
         import io
 
         csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))  # long answers
-        reader = csv.DictReader(io.StringIO(text, newline=""))
+        # strict: an unclosed quote is an error, not the rest of the file read as one answer
+        reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
         records: list[tuple[int, dict[str, Any]]] = []
         try:
             first_line = 2  # a record is named by the line it starts on (answers span lines)
@@ -291,7 +309,9 @@ def _read(path: Path) -> list[tuple[int, dict[str, Any]]]:
                 records.append((first_line, dict(row)))
                 first_line = reader.line_num + 1
         except csv.Error as error:
-            raise ConfigError(f"{path}: not valid CSV: {error}") from error
+            raise ConfigError(
+                f"{path}:{first_line}: not valid CSV: {error} (an unclosed quote?)"
+            ) from error
     else:
         records = read_objects(text, str(path), ConfigError)
     if not records:

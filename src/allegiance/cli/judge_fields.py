@@ -80,7 +80,12 @@ class Fields:
         if isinstance(prompt, list):
             prompt = last_turn(prompt, "user")
         if isinstance(response, list):
-            response = last_turn(response, "assistant")
+            # a chat transcript gives its last assistant turn; any other list is not an
+            # answer (kept as it is, so the caller reports it rather than a null answer)
+            is_chat = bool(response) and all(
+                isinstance(m, Mapping) and "role" in m for m in response
+            )
+            response = last_turn(response, "assistant") if is_chat else response
         return prompt, response
 
 

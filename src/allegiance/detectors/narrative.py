@@ -44,7 +44,8 @@ def _strings(value: Any, where: str, probe: Probe) -> list[str]:
     if isinstance(value, Iterable) and not isinstance(value, Mapping):
         out = []
         for item in value:
-            if not isinstance(item, str | int | float):
+            # bool is an int to Python: `true` would become the alias "True"
+            if isinstance(item, bool) or not isinstance(item, str | int | float):
                 raise ConfigError(f"probe {probe.id!r}: {where} must hold strings, got {item!r}")
             if str(item).strip():
                 out.append(str(item))

@@ -104,9 +104,16 @@ def scripts_in(text: str) -> list[str]:
 
 
 def _trie_regex(words: Iterable[str]) -> str:
-    """A regex alternation equivalent to ``a|b|c``, factored on common prefixes."""
+    """A regex alternation equivalent to ``a|b|c``, factored on common prefixes.
+
+    The factoring recurses once per character, so words longer than :data:`_TRIE_DEPTH`
+    (an answer key can hold a whole sentence) are added as plain alternatives instead."""
+    words = list(words)
+    long_words = sorted({w for w in words if len(w) > _TRIE_DEPTH}, key=len, reverse=True)
     trie: dict[str, Any] = {}
     for word in words:
+        if len(word) > _TRIE_DEPTH:
+            continue
         node = trie
         for ch in word:
             node = node.setdefault(ch, {})
@@ -122,7 +129,14 @@ def _trie_regex(words: Iterable[str]) -> str:
             body = "(?:" + body + ")?"
         return body
 
-    return emit(trie)
+    factored = emit(trie)
+    if not long_words:
+        return factored
+    # longest first, like the trie's own alternatives, so a longer word wins a tie
+    return "(?:" + "|".join([*map(re.escape, long_words), *([factored] if trie else [])]) + ")"
+
+
+_TRIE_DEPTH = 200
 
 
 def phrases_regex(phrases: Iterable[str], patterns: Iterable[str] = ()) -> str | None:
