@@ -53,8 +53,18 @@ _APOSTROPHES = str.maketrans(
         "\u2060": None,
         "\ufeff": None,
         "\u0640": None,  # Arabic tatweel (elongation)
+        # invisible characters that would split a word ("I can\u00adt help"): soft hyphen,
+        # direction marks and overrides, grapheme joiner, variation selectors
+        **dict.fromkeys(
+            "\u00ad\u034f\u061c\u180e\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+            "\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069"
+            + "".join(chr(c) for c in range(0xFE00, 0xFE10))
+        ),
     }
 )
+# Before NFKC, which turns the acute accent "´" (used as an apostrophe: "can´t") into a
+# space and a combining mark.
+_ACUTE_APOSTROPHE = str.maketrans({"\u00b4": "'"})
 _SPACE = re.compile(r"[^\S\n]+")
 _NEWLINES = re.compile(r"\n\s*\n+")
 
@@ -65,7 +75,8 @@ def normalize(text: str) -> str:
     Newlines are kept (collapsed to at most one blank line) because sentence and list
     structure is a feature of an answer.
     """
-    text = unicodedata.normalize("NFKC", text).casefold().translate(_APOSTROPHES)
+    text = unicodedata.normalize("NFKC", text.translate(_ACUTE_APOSTROPHE))
+    text = text.casefold().translate(_APOSTROPHES)
     text = _SPACE.sub(" ", text)
     return _NEWLINES.sub("\n\n", text).strip()
 
@@ -121,7 +132,7 @@ def _trie_regex(words: Iterable[str]) -> str:
 
     def emit(node: dict[str, Any]) -> str:
         end = "" in node
-        branches = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
+        branches = [_char(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
         if not branches:
             return ""
         body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
@@ -133,10 +144,22 @@ def _trie_regex(words: Iterable[str]) -> str:
     if not long_words:
         return factored
     # longest first, like the trie's own alternatives, so a longer word wins a tie
-    return "(?:" + "|".join([*map(re.escape, long_words), *([factored] if trie else [])]) + ")"
+    plain = ["".join(map(_char, word)) for word in long_words]
+    return "(?:" + "|".join([*plain, *([factored] if trie else [])]) + ")"
 
 
 _TRIE_DEPTH = 200
+
+
+def _char(ch: str) -> str:
+    """One phrase character as regex: a space also matches a line break (hard-wrapped text:
+    "I am unable\\nto help"), and a ``*`` inside a phrase ends a stem ("специальн* военн*
+    операци*"); anything else literally."""
+    if ch == " ":
+        return "(?: ?\n ?| )"  # one line break at most: a blank line ends a paragraph
+    if ch == "*":
+        return r"\w*"
+    return re.escape(ch)
 
 
 def phrases_regex(phrases: Iterable[str], patterns: Iterable[str] = ()) -> str | None:
