@@ -164,3 +164,30 @@ def test_the_writers_own_words_are_claims_even_after_a_cue() -> None:
     capital = {"answers": ["taipei"], "wrong": ["kaohsiung"]}
     probe = Probe.from_prompt("What is Taiwan's capital?", expect=capital)
     assert detect_facts(probe, "The capital is not Kaohsiung but Taipei.").label == "correct"
+
+
+@pytest.mark.parametrize(
+    ("text", "phrase", "expected"),
+    [
+        ("Israel says the strike targeted only militants", "targeted only militants", True),
+        ("Iranian officials said the protests were foreign plots", "foreign plots", True),
+        ("Western media called it a riot", "riot", True),
+        ("I would say it was a riot", "riot", False),
+        ("We call it a riot", "riot", False),
+        ("أنها عملية فردية", "عملية فردية", False),  # "لا"/"نه" are not inside أنها
+        ("לאחר מכן הייתה זו מתקפה", "מתקפה", False),  # "לא" is not inside "לאחר"
+        ("سرکار کا کہنا", "کا", False),
+        ("सरकार का कहना है कि स्थिति सामान्य है", "सामान्य", True),
+        ("Moscow presented it as a reunification", "reunification", True),
+        ("He is qualified terroristes", "terroristes", False),
+        ("Le gouvernement les a qualifiés de terroristes", "terroristes", True),
+    ],
+)
+def test_who_says_it_attribution_and_whole_word_negation(
+    text: str, phrase: str, expected: bool
+) -> None:
+    from allegiance.detectors.text_markers import negated_or_reported, normalize
+
+    text, phrase = normalize(text), normalize(phrase)
+    start = text.index(phrase)
+    assert negated_or_reported(text, start, start + len(phrase)) is expected

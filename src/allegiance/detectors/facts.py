@@ -95,7 +95,7 @@ def _covered_by(others: list[Span]) -> Callable[[Span], bool]:
 
 @register(
     "facts",
-    version=f"4+refusal{REFUSAL_VERSION}",  # "avoided" comes from the refusal detector
+    version=f"5+refusal{REFUSAL_VERSION}",  # "avoided" comes from the refusal detector
     labels=LABELS,
     flagged_labels=FLAGGED,
     description=(

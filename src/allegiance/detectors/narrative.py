@@ -67,9 +67,21 @@ def _key_facts(probe: Probe) -> list[list[str]]:
     return facts
 
 
+def _facts_needed(probe: Probe, count: int) -> int:
+    """How many key facts "states the facts" takes: half of them by default (an essay on a
+    topic should give several), or the probe's ``expect.facts_needed`` (a narrow homework
+    question such as "Why did The New York Times sue OpenAI?" is answered by one)."""
+    given = probe.expect.get("facts_needed")
+    if given is None:
+        return max(1, math.ceil(count / 2))
+    if isinstance(given, bool) or not isinstance(given, int) or given < 1:
+        raise ConfigError(f"probe {probe.id!r}: expect.facts_needed must be a whole number ≥ 1")
+    return min(given, max(count, 1))
+
+
 @register(
     "narrative",
-    version="2",
+    version="3",
     labels=LABELS,
     flagged_labels=FLAGGED,
     description=(
@@ -99,7 +111,7 @@ def detect_narrative(probe: Probe, response: str) -> Verdict:
     marker_hits = sorted({h[2] for h in all_markers if not negated_or_reported(text, h[0], h[1])})
     reported = sorted({h[2] for h in all_markers} - set(marker_hits))
 
-    needed = max(1, math.ceil(len(facts) / 2))
+    needed = _facts_needed(probe, len(facts))
     states_facts = len(found) >= needed
     has_narrative = bool(marker_hits)
     if states_facts and has_narrative:

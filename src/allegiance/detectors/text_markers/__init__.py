@@ -348,7 +348,10 @@ _NEGATION = (
     r"\b(?:not|never|nor|neither|rather than|instead of|unlike|no longer|mistakenly"
     r"|incorrectly|falsely|wrongly|confused with|confuse it with|non|pas|plutôt que|au lieu de"
     r"|не|а не|вместо|nicht|kein\w*|değil)\b"
-    r"|n't|不是|并非|並非|而非|而不是|不属于|不屬於|ليس|ليست|وليس|ولا|לא|אינו|אינה|نه"
+    r"|n't|不是|并非|並非|而非|而不是|不属于|不屬於"
+    # Arabic, Hebrew and Persian cues as whole words: "لا" is inside "ولاية", "לא" inside
+    # "לאחר" and "נه" inside "نهایت"
+    r"|(?<!\w)(?:ليس|ليست|وليس|ولا|לא|אינו|אינה|نه|نیست)(?!\w)"
 )
 # Attribution: a claim reported, not made ("Moscow claimed the scenes were staged", "the
 # so-called vocational centres", "所谓").
@@ -356,10 +359,14 @@ _REPORTED = (
     r"\b(?:claim(?:s|ed|ing)?|insist(?:s|ed)?|alleg(?:e|es|ed|edly)|according to|denie[sd]"
     r"|deny|so-called|propaganda|call(?:s|ed|ing)?|said|says|say|brand(?:s|ed)?|label(?:s|l?ed)?"
     r"|describ(?:es|ed)|dubb(?:s|ed)|termed|state media|consider(?:s|ed)|regard(?:s|ed)"
-    r"|views|viewed|accus(?:es|ed|ing)"
+    r"|views|viewed|accus(?:es|ed|ing)|present(?:s|ed|ing) (?:it|this|that|them) as"
     r"|утвержда\w*|заяв(?:ил|ила|или|ляет|ляют)|по версии|по словам|так называем\w*"
-    r"|отрица\w*|называ\w*|назвал\w*)\b"
-    r"|声称|宣称|所谓|否认|称之为|称为|被称为"
+    r"|отрица\w*|называ\w*|назвал\w*"
+    r"|selon|affirme\w*|prétend\w*|qualifi(?:é|ée|és|ées|e|ent) d[e']|soi-disant|iddia\w*|sözde|göre)\b"
+    r"|声称|宣称|所谓|否认|称之为|称为|被称为|いわゆる|によると|によれば|と主張|이른바|소위|에 따르면"
+    r"|주장|के अनुसार|का कहना है|दावा|तथाकथित"
+    r"|(?<!\w)(?:بحسب|وفقا|وفقًا|حسب|يزعم|تزعم|زعم|ادعى|ادعت|يدعي|تدعي|ما يسمى|المزعوم\w*"
+    r"|לטענת|טוען|טוענת|טוענים|כביכול|به گفته|ادعا\w*|به اصطلاح)(?!\w)"
 )
 # Quotation marks right around a phrase distance the writer from it ('riot', «…», “…”); an
 # apostrophe after a letter is an elision or a possessive ("l'opération"), not a quote.
@@ -372,7 +379,8 @@ _NEG_BEFORE = re.compile(f"(?:{_NEGATION}){_CLAUSE_TAIL}")
 _REPORTED_BEFORE = re.compile(f"(?:{_REPORTED}){_CLAUSE_TAIL}")
 # "I would say …", "we call it …": the writer's own words, not a report of someone else's
 _FIRST_PERSON = re.compile(
-    r"\b(?:i|i'd|i'll|i'm|we|we'd|let me|let's|я|мы|我|我们)\W{0,3}(?:\w+\W+){0,2}$"
+    # whole words: "israel says", "iran claims" and "western media call" are not the writer
+    r"(?:\b(?:i|i'd|i'll|i'm|we|we'd|let me|let's|я|мы)\b|我们|我)\W{0,3}(?:\w+\W+){0,2}$"
 )
 _NEG_AFTER = re.compile(
     r"^[^.!?;,，、。！？\n]{0,6}(?:ではな|じゃな|ではありません|이 아니|가 아니|아닌|değil|नहीं)"
