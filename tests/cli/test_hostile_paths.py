@@ -163,6 +163,14 @@ def test_credentials_in_a_target_url_are_refused_and_never_printed(tmp_path: Pat
         assert b"sk-SECRET" not in (tmp_path / "r.db").read_bytes()
 
 
+def test_a_key_in_the_query_string_is_refused_and_never_stored(tmp_path: Path) -> None:
+    url = "http://127.0.0.1:9/v1?key=sk-SECRET-123"
+    result = cli("run", "smoke", "-t", f"openai:m@{url}", "--db", "r.db", cwd=tmp_path)
+    _assert_one_line_error(result, "must not carry a query")
+    assert "sk-SECRET" not in result.stderr + result.stdout
+    assert not (tmp_path / "r.db").exists() or b"sk-SECRET" not in (tmp_path / "r.db").read_bytes()
+
+
 def test_latest_is_not_a_run_id(tmp_path: Path) -> None:
     result = cli("run", "smoke", "-t", "x", "--run-id", "latest", "--db", "r.db", cwd=tmp_path)
     _assert_one_line_error(result, "reserved for the newest run")

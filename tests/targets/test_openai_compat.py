@@ -166,6 +166,8 @@ def _body(message: dict[str, Any], finish: str = "stop", **choice: Any) -> bytes
         (_body({"content": "", "reasoning": "Hmm, the capital…"}, "length"), "still reasoning"),
         (_body({"content": None, "tool_calls": [{"id": "1", "type": "function"}]}, "tool_calls"),
          "tool call"),
+        # cut off before any text, with no reasoning field
+        (_body({"content": ""}, "length"), "before any text"),
     ],
 )  # fmt: skip
 def test_no_answer_is_an_error_not_an_empty_answer(body: bytes, needle: str) -> None:
@@ -174,6 +176,26 @@ def test_no_answer_is_an_error_not_an_empty_answer(body: bytes, needle: str) -> 
     with RawServer(lambda _: Reply(200, body)) as server:
         failure = _error(server.base_url)
     assert needle in str(failure) and not failure.transient
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        (b'{"choices": [{"index": 0, "finish_reason": "stop"}]}', "no message"),
+        (_body({"content": "Par"}, "error"), "ended the answer with an error"),
+        (_body({"content": None}, "stop"), "content null"),
+    ],
+)  # fmt: skip
+def test_malformed_answers_are_errors_not_refusals(body: bytes, needle: str) -> None:
+    """Each was stored as an ok, empty (or cut) answer and scored "refused" (2026-11-28)."""
+    with RawServer(lambda _: Reply(200, body)) as server:
+        failure = _error(server.base_url)
+    assert needle in str(failure)
+
+
+def test_an_empty_answer_the_model_chose_is_still_an_answer() -> None:
+    with RawServer(lambda _: Reply(200, _body({"content": ""}, "stop"))) as server:
+        assert _ask(server.base_url).text == ""
 
 
 def test_an_error_inside_the_choice_is_an_error() -> None:

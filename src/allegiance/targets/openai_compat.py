@@ -74,6 +74,13 @@ def _check_base_url(name: str, base_url: str) -> None:
             "a target URL must not carry credentials (user:password@host); put the key in "
             "an environment variable and name it with --api-key-env"
         )
+    if parts.query or parts.fragment:
+        # "/v1?key=…" would post to "/v1?key=…/chat/completions" (every attempt a 404) and
+        # store whatever the query holds, keys included, in the database and reports
+        raise TargetError(
+            "a target base URL must not carry a query or fragment (?… or #…); put a key in an "
+            "environment variable and name it with --api-key-env"
+        )
     if parts.scheme not in ("http", "https"):
         raise TargetError(f"target {name!r}: base URL must start with http:// or https://")
     if not parts.hostname:
@@ -259,6 +266,13 @@ class OpenAICompatTarget:
             if isinstance(choice.get("error"), dict | str):
                 # OpenRouter reports an upstream failure inside the choice, content ""
                 raise _provider_error(choice["error"])
+            if not isinstance(choice.get("message"), dict) and not isinstance(
+                choice.get("text"), str
+            ):
+                raise TargetCallError(
+                    f"malformed response: a choice with no message: {_snippet(text_body)}",
+                    transient=True,
+                )
             message = choice.get("message") or {}
             text = _content_text(message.get("content"))
             if text is None and isinstance(message.get("refusal"), str):
@@ -335,6 +349,8 @@ def _check_not_empty(text: Any, message: dict[str, Any], finish_reason: Any) -> 
     """An empty answer is only an answer if the model chose to say nothing. A reasoning model
     that spent max_tokens thinking, or a tool call instead of text, gave no answer to judge:
     recorded as one, it would be counted as a refusal."""
+    if finish_reason == "error":  # a cut-off or empty answer the provider says failed
+        raise TargetCallError("the provider ended the answer with an error", transient=True)
     if text not in (None, ""):
         return
     if message.get("tool_calls"):
@@ -346,6 +362,15 @@ def _check_not_empty(text: Any, message: dict[str, Any], finish_reason: Any) -> 
             f"({len(str(reasoning)):,} characters of reasoning); raise --max-tokens",
             transient=False,
         )
+    if finish_reason == "length":
+        raise TargetCallError(
+            "no answer: the token limit ran out before any text; raise --max-tokens",
+            transient=False,
+        )
+    if "content" in message and message["content"] is None and finish_reason != "content_filter":
+        # no text at all, and no reason given for it (a filtered answer is the provider's
+        # refusal, kept as such)
+        raise TargetCallError("malformed response: content null and no refusal", transient=True)
 
 
 def _short_text(value: Any) -> str | None:
