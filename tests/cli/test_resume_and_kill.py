@@ -116,3 +116,55 @@ def test_ctrl_c_stops_cleanly_and_resume_completes(tmp_path: Path) -> None:
         assert resumed.returncode == 0, resumed.stderr
         assert f"({kept} already stored" in resumed.stdout
         assert _stored(tmp_path) == N
+
+
+def test_a_resume_that_would_ask_other_questions_is_refused(tmp_path: Path) -> None:
+    """Resuming after editing the suite, or with another seed, planned new attempts next to
+    the old ones: a probe was counted twice and the run never completed (2026-11-28)."""
+    from tests.cli.test_bad_input import _assert_one_line_error
+    from tests.support.chat_server import ChatServer
+
+    suite = tmp_path / "s.jsonl"
+    suite.write_text('{"id": "q0", "prompt": "Question 0"}\n{"id": "q1", "prompt": "Question 1"}\n')
+    with ChatServer() as server:
+        base = ["run", "s.jsonl", "-t", f"openai:m@{server.base_url}", "--run-id", "r1",
+                "--db", "r.db", "--no-report"]  # fmt: skip
+        assert cli(*base, cwd=tmp_path).returncode == 0
+        _assert_one_line_error(cli(*base, "--seed", "7", cwd=tmp_path), "was asked with seed 0")
+        suite.write_text('{"id": "q0", "prompt": "Q: 0"}\n{"id": "q1", "prompt": "Question 1"}\n')
+        _assert_one_line_error(cli(*base, cwd=tmp_path), "has changed since run 'r1' asked it")
+        asked = sum(server.counts.values())
+    assert asked == 2
+
+
+def test_sigterm_is_an_interruption_not_a_run_left_running(tmp_path: Path) -> None:
+    """`timeout`, `docker stop` and cancelled CI jobs send SIGTERM: the process died with the
+    run left `running` and its answers unjudged."""
+    with ChatServer(latency=0.05) as server:
+        process = _start(tmp_path, server, "termed")
+        _wait_for(tmp_path, 10)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=20)
+        assert "resume with --run-id termed" in stderr and "Traceback" not in stderr
+        with sqlite3.connect(tmp_path / "r.db") as db:
+            status = db.execute("SELECT status FROM runs WHERE run_id='termed'").fetchone()[0]
+        assert status == "interrupted" and process.returncode != 0
+
+
+def test_a_run_another_live_process_is_asking_is_not_asked_twice(tmp_path: Path) -> None:
+    """Two processes resuming one run at once each sent every missing request."""
+    from tests.cli.test_bad_input import _assert_one_line_error
+
+    with ChatServer(latency=0.05) as server:
+        process = _start(tmp_path, server, "busy")
+        try:
+            _wait_for(tmp_path, 5)
+            second = cli(*_run_args(tmp_path, server, "busy"), cwd=tmp_path)
+            _assert_one_line_error(second, f"is being asked by another process (pid {process.pid})")
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.communicate(timeout=20)
+        # once the first has stopped, the run resumes
+        resumed = cli(*_run_args(tmp_path, server, "busy"), cwd=tmp_path)
+        assert resumed.returncode == 0, resumed.stderr
+        assert _stored(tmp_path) == N

@@ -4,9 +4,14 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
+import os
 import secrets
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +29,7 @@ from allegiance.engine.plan import (
 )
 from allegiance.engine.runner import RunOutcome, RunSettings, execute
 from allegiance.errors import ConfigError, StoreError
-from allegiance.store.sqlite import Store
+from allegiance.store.sqlite import Store, this_host
 from allegiance.suites.loader import Suite
 from allegiance.targets.base import Target, warm_up
 from allegiance.targets.resolve import build_target, target_id
@@ -136,6 +141,42 @@ def merge_settings(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def suite_fingerprint(suite: Suite) -> str:
+    """A digest of what a suite asks: its probes' ids, messages and answer caps. Two runs of a
+    suite with the same fingerprint asked the same questions. Answer keys and detectors are
+    left out: correcting a key and resuming re-judges the stored answers, as it should."""
+    probes = [[p.id, list(p.messages), p.max_tokens] for p in suite.probes]
+    text = json.dumps(probes, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+# Options that change which attempts a run plans or how they are asked
+_ASKED_THE_SAME_WAY = ("samples", "seed", "max_tokens", "temperature")
+
+
+def _check_same_questions(run_id: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """Refuse a resume that would ask different questions under the same run: an edited
+    suite or another seed, sample count, answer cap or temperature plans new attempts next
+    to the old ones, and the run's rates would count both (a probe twice). Adding a suite or a
+    target is a resume too, and allowed."""
+    for key in _ASKED_THE_SAME_WAY:
+        if key in old and old.get(key) != new.get(key):
+            raise ConfigError(
+                f"run {run_id!r} was asked with {key} {old.get(key)!r}, this command with "
+                f"{new.get(key)!r}: resuming would mix the two in one run. Repeat the run's "
+                "options, or start a new --run-id"
+            )
+    before = {s.get("name"): s.get("fingerprint") for s in old.get("suites", [])}
+    for suite in new.get("suites", []):
+        earlier = before.get(suite["name"])
+        if earlier is not None and earlier != suite["fingerprint"]:
+            raise ConfigError(
+                f"suite {suite['name']!r} has changed since run {run_id!r} asked it (other "
+                "probes or prompts, or another --quick/--probe selection): "
+                "resuming would mix both versions in one run. Start a new --run-id"
+            )
+
+
 def _check_resumable(store: Store, run_id: str) -> dict[str, Any] | None:
     """Refuse to extend a run whose attempt ids follow another recipe (see plan.py).
 
@@ -185,6 +226,7 @@ def run(request: RunRequest, config: Config, store: Store) -> RunResult:
                 "probes": len(s.probes),
                 "pairs": list(s.pairs),
                 "argument": s.argument,
+                "fingerprint": suite_fingerprint(s),
             }
             for s in request.suites
         ],
@@ -193,16 +235,21 @@ def run(request: RunRequest, config: Config, store: Store) -> RunResult:
         "seed": request.seed,
         "max_tokens": request.max_tokens,
         "concurrency": request.concurrency,
+        # who is asking: a second process resuming the same run at once is refused
+        "runner": {"host": this_host(), "pid": os.getpid()},
         **request.extra_settings,
     }
     settings_record["attempt_ids"] = ATTEMPT_ID_SCHEME
     previous = _check_resumable(store, run_id)
+    if previous is not None:
+        _check_same_questions(run_id, previous, settings_record)
     resumed = store.begin_run(run_id, request.command, settings_record)
     if resumed:
         store.set_settings(run_id, merge_settings(previous or {}, settings_record))
     settings = RunSettings(
         concurrency=request.concurrency, retries=request.retries, progress=request.progress
     )
+    restore = _terminate_as_interrupt()
     try:
         outcome = asyncio.run(_execute_and_close(specs, targets, store, run_id, settings))
         if request.online_packages:
@@ -218,9 +265,26 @@ def run(request: RunRequest, config: Config, store: Store) -> RunResult:
     except BaseException:
         store.finish_run(run_id, "failed")
         raise
+    finally:
+        restore()
     status = "complete" if outcome.errors == 0 else "complete-with-errors"
     store.finish_run(run_id, status)
     return RunResult(run_id, resumed, outcome, verdicts)
+
+
+def _terminate_as_interrupt() -> Callable[[], None]:
+    """While a run asks its questions, SIGTERM (``timeout``, ``docker stop``, a cancelled CI
+    job) is handled as Ctrl-C: the run is marked ``interrupted`` and can be resumed, instead
+    of the process dying with the run left ``running``. Returns what undoes this."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
 
 
 def refresh_package_index(store: Store, run_id: str) -> int:

@@ -13,8 +13,11 @@ backend (PostgreSQL) can implement the same methods without touching them.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
+import socket
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
@@ -276,9 +279,16 @@ class Store:
         now = utc_now()
         existing = self._db.execute("SELECT run_id FROM runs WHERE run_id=?", (run_id,)).fetchone()
         if existing:
-            self._db.execute(
-                "UPDATE runs SET status='running', updated_at=? WHERE run_id=?", (now, run_id)
+            runner = dumps(settings.get("runner"))
+            claim = (
+                "UPDATE runs SET status='running', updated_at=?, "
+                "settings=json_set(settings, '$.runner', json(?)) WHERE run_id=?"
             )
+            taken = self._db.execute(claim + " AND status != 'running'", (now, runner, run_id))
+            if taken.rowcount == 0:
+                # "running": another process asking it now, or one that died (kill -9)
+                _refuse_if_alive(self.get_run(run_id)["settings"].get("runner"), run_id)
+                self._db.execute(claim, (now, runner, run_id))
             return True
         self._db.execute(
             "INSERT INTO runs(run_id, created_at, updated_at, status, command, settings)"
@@ -621,3 +631,30 @@ def _in_memory_copy(target: Path) -> sqlite3.Connection:
         source.close()
     copy.executescript(_SCHEMA)
     return copy
+
+
+def this_host() -> str:
+    """This machine, as a run records who is asking it: a digest of the host name (reports
+    show run settings, and a host name is not theirs to publish)."""
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:12]
+
+
+def _refuse_if_alive(runner: Any, run_id: str) -> None:
+    """Two processes asking one run at once would each send every missing request (the
+    store keeps one row per attempt, the API bill doubles). A run marked running by a live
+    process on this machine is refused; a dead runner's run is taken over."""
+    if not isinstance(runner, dict) or runner.get("host") != this_host():
+        return
+    pid = runner.get("pid")
+    if not isinstance(pid, int) or pid == os.getpid():
+        return
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return
+    except PermissionError:
+        pass  # alive, another user's
+    raise StoreError(
+        f"run {run_id!r} is being asked by another process (pid {pid}) right now; wait for "
+        "it, or stop it and resume"
+    )
