@@ -189,3 +189,47 @@ def test_isolate_refuses_a_run_that_already_has_unisolated_answers(tmp_path: Pat
     )
     with sqlite3.connect(tmp_path / "r.db") as db:
         assert db.execute("SELECT isolation FROM runs WHERE run_id='rx'").fetchone() == (None,)
+
+
+def test_a_new_database_another_process_has_open_is_not_deleted(tmp_path: Path) -> None:
+    """A run that fails before asking anything removes the database it created, unless
+    another process (a second run started on the same new file) has it open."""
+    import subprocess
+    import sys
+
+    from allegiance.cli.run import _open_elsewhere
+
+    db = tmp_path / "new.db"
+    sqlite3.connect(db).close()
+    assert _open_elsewhere(str(db)) is False
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1]); "
+         "c.execute('select 1'); print('open', flush=True); time.sleep(30)", str(db)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        assert _open_elsewhere(str(db)) is True
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_processes_creating_one_new_database_at_once_all_succeed(tmp_path: Path) -> None:
+    """Tables were created before the schema version was written: a second process opening
+    the file in between refused it as another program's database (3 in 200 here)."""
+    import subprocess
+    import sys
+
+    code = "import sys; from allegiance.store.sqlite import Store; Store.open(sys.argv[1]).close()"
+    for trial in range(5):
+        db = tmp_path / f"t{trial}.db"
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", code, str(db)], stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(6)
+        ]
+        for process in processes:
+            _, err = process.communicate(timeout=60)
+            assert process.returncode == 0, err

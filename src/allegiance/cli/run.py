@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -210,8 +211,9 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
             # empty database that the user never had
             if not existed and not store.list_runs():
                 store.close()
-                for leftover in (db_path, f"{db_path}-wal", f"{db_path}-shm"):
-                    Path(leftover).unlink(missing_ok=True)
+                if not _open_elsewhere(db_path):
+                    for leftover in (db_path, f"{db_path}-wal", f"{db_path}-shm"):
+                        Path(leftover).unlink(missing_ok=True)
             raise
         out = result.outcome
         verb = "resumed" if result.resumed else "stored"
@@ -273,3 +275,29 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
         return result.run_id
     finally:
         store.close()
+
+
+def _open_elsewhere(db_path: str) -> bool:
+    """Does another process have this database open? A second run started on the same new
+    file would go on writing into a deleted one. Read from /proc (Linux); where that cannot
+    be read, assume it is, and keep the file."""
+    target = Path(db_path).resolve()
+    names = {target, Path(f"{target}-wal"), Path(f"{target}-shm")}
+    proc = Path("/proc")
+    if not (proc / "self" / "fd").is_dir():
+        return True
+    me = os.getpid()
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            fds = list((entry / "fd").iterdir())
+        except OSError:
+            continue  # gone, or not ours to read
+        for fd in fds:
+            try:
+                if Path(os.readlink(fd)) in names:
+                    return True
+            except OSError:
+                continue
+    return False

@@ -246,7 +246,13 @@ class Store:
             try:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
-                db.executescript(_SCHEMA)
+                # tables and schema version in one transaction: a second process opening the
+                # same new file must never see our tables without our version (it would
+                # take the file for another program's database)
+                db.executescript(
+                    "BEGIN IMMEDIATE;\n" + _SCHEMA + "\nINSERT OR IGNORE INTO meta(key, value) "
+                    f"VALUES ('schema_version', '{SCHEMA_VERSION}');\nCOMMIT;"
+                )
             except sqlite3.OperationalError as error:
                 db.close()
                 if create or not re.search(r"readonly|unable to open", str(error)):
