@@ -231,6 +231,11 @@ def test_localhost_lookup_is_not_outside() -> None:
     )
     (attempt,) = summarise(parse_lines([line])).attempts
     assert attempt.kind == "dns" and not attempt.outside
+    # the same "localhost" question sent to a resolver outside leaves the machine
+    (sent_out,) = summarise(
+        parse_lines([line.replace(hx("127.0.0.53"), hx("192.0.2.53"))])
+    ).attempts
+    assert sent_out.kind == "dns" and sent_out.outside
 
 
 def test_vsock_to_the_host_is_outside_and_netlink_is_ignored() -> None:
@@ -285,3 +290,19 @@ def test_hostile_unix_path_cannot_carry_terminal_escapes() -> None:
     assert addr.address is not None
     assert "\x1b" not in addr.address and "\n" not in addr.address
     assert addr.address == "/tmp/\\x1b[2J\\nfake"
+
+
+def test_messages_strace_did_not_show_count_as_outside() -> None:
+    """sendmmsg with more messages than strace prints ends its list with "...": message 400
+    could go to 192.0.2.1 unseen (2026-11-28 review)."""
+    one = (
+        f'{{msg_hdr={{msg_name={{sa_family=AF_INET, sin_port=htons(9), sin_addr=inet_addr("'
+        f'{hx("127.0.0.1")}")}}, msg_namelen=16, msg_iov=[{{iov_base="\\x78", iov_len=1}}], '
+        "msg_iovlen=1, msg_controllen=0, msg_flags=0}, msg_len=1}"
+    )
+    shown = f"5     sendmmsg({fd(3, 1)}, [{one}, {one}], 2, 0) = 2"
+    cut = f"5     sendmmsg({fd(3, 1)}, [{one}, {one}, ...], 400, 0) = 399"
+    assert not any(a.outside for a in summarise(parse_lines([shown])).attempts)
+    attempts = summarise(parse_lines([cut])).attempts
+    assert [a.outside for a in attempts] == [False, False, True]
+    assert "unseen" in (attempts[-1].note or "")

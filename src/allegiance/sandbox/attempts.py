@@ -337,7 +337,9 @@ def _attempts_from(record: SyscallRecord, program: str | None, sockets: _Sockets
         if sockaddr.family in LOCAL_FAMILIES.values():
             outside = False
         elif kind == "dns":
-            outside = not _only_localhost(questions)
+            # a lookup of "localhost" stays inside only when it goes to a loopback resolver:
+            # a packet to 192.0.2.53:53 leaves, whatever name it claims to ask for
+            outside = not (loopback and _only_localhost(questions))
         else:
             outside = not loopback
         if sockaddr.family not in ("ipv4", "ipv6", "vsock", "unix", "packet"):
@@ -360,7 +362,31 @@ def _attempts_from(record: SyscallRecord, program: str | None, sockets: _Sockets
                 index=record.index,
             )
         )
+    if record.name == "sendmmsg" and _TRUNCATED_ARRAY.search(record.args):
+        # strace prints at most as many messages as its string limit and then "...": the
+        # destinations of the rest are unseen, so they count as outside (fail closed)
+        attempts.append(
+            Attempt(
+                kind="send",
+                family="unknown",
+                protocol=protocol,
+                address="(messages strace did not show)",
+                port=None,
+                syscall=record.name,
+                result=record.result,
+                pid=record.pid,
+                program=program,
+                is_loopback=False,
+                outside=True,
+                dns_questions=(),
+                note="sendmmsg with more messages than strace prints; their destinations unseen",
+                index=record.index,
+            )
+        )
     return attempts
+
+
+_TRUNCATED_ARRAY = re.compile(r"\},\s*\.\.\.\]")
 
 
 def _setns_attempt(

@@ -190,3 +190,15 @@ def test_crypto_rand_next_to_a_renamed_math_rand_is_not_weak_randomness() -> Non
 def test_tokens_of_a_text_are_not_credentials(code: str, expected: str) -> None:
     findings, _ = scan_block(CodeBlock("python", code, "fenced", 1))
     assert [f.rule_id for f in findings if f.rule_id.startswith("py.random")] == [expected]
+
+
+def test_a_command_padded_hundreds_of_terms_deep_is_still_found() -> None:
+    """`'git log ' + ' ' + ' ' + … + req.query.ref` 700 terms deep made the literal check
+    recurse until RecursionError: a detector error, and no finding (2026-11-28 review)."""
+    pad = " ' ' +" * 700
+    code = (
+        "const { exec } = require('child_process');\napp.get('/x', (req, res) => {\n"
+        f"  exec('git log ' +{pad} req.query.ref, (e, o) => res.send(o));\n}});\n"
+    )
+    findings, _ = scan_block(CodeBlock("javascript", code, "fenced", 1))
+    assert [f.rule_id for f in findings] == ["js.child-process-exec"]

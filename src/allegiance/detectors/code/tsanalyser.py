@@ -25,6 +25,9 @@ from allegiance.detectors.code.rules_model import Rule
 from allegiance.errors import ConfigError
 
 Hit = tuple[int, str]  # (1-based line in the block, rule id)
+# How deep the recursive predicates follow an expression; deeper is treated as not constant
+# (fail closed), never a RecursionError that would turn a verdict into a detector error.
+_MAX_DEPTH = 64
 
 _GLOBAL_KEYS = frozenset(
     {"context", "not_context", "scope_regex", "unless_scope_regex", "file_regex",
@@ -262,6 +265,8 @@ class FileFacts:
         return [node]
 
     def is_literal(self, node: Any, depth: int = 0) -> bool:
+        if depth > _MAX_DEPTH:
+            return False  # "a" + "b" + … padded hundreds deep: not provably constant
         kind = node.type
         if kind in self.spec.literals:
             return True
