@@ -266,6 +266,10 @@ def test_root_mode_cannot_rejoin_the_host_network(tmp_path: Path) -> None:
     before, after = lines[2].split()
     assert before == after == result.netns
     assert not int(lines[3], 16) & (1 << 21)  # CAP_SYS_ADMIN is not in the bounding set
+    # nor what reaches into host processes: becoming their user (a review wrote into a host
+    # process's memory through /proc/PID/mem after setuid), signalling them, file overrides
+    for bit in (1, 5, 6, 7, 17, 19):  # DAC_OVERRIDE, KILL, SETGID, SETUID, SYS_RAWIO, PTRACE
+        assert not int(lines[3], 16) & (1 << bit), bit
 
 
 def test_command_exit_code_is_reported_not_ours(tmp_path: Path, run_cli: RunCli) -> None:

@@ -21,8 +21,9 @@ What it does, in order:
    ``lo`` is the only interface, so the only routes are loopback routes.
 5. Without a user namespace the command would keep every capability of host root, and
    root can ``setns()`` straight back into the host network. So in ``root`` mode the
-   capabilities that allow leaving or tampering (CAP_SYS_ADMIN, CAP_SYS_PTRACE,
-   CAP_SYS_MODULE, CAP_NET_ADMIN, CAP_BPF, CAP_PERFMON) are dropped from the bounding set.
+   capabilities that allow leaving or tampering (:data:`DROPPED_CAPS`: CAP_SYS_ADMIN,
+   CAP_SYS_PTRACE, CAP_SETUID, CAP_KILL, CAP_DAC_OVERRIDE …) are dropped from the
+   bounding set.
 6. Fork. The child is PID 1 of the new PID namespace: when it (the tracer) exits or is
    killed, the kernel kills every process left in the namespace, so a timeout or a
    crash cannot leave stray daemons behind. The child keeps the caller's stderr on
@@ -58,13 +59,37 @@ IFREQ_FORMAT = "16sH22x"  # struct ifreq: name[16] + union (40 bytes on 64-bit L
 # Capabilities that let root leave a network namespace or reach the processes outside
 # it: setns/mount (SYS_ADMIN), ptrace/proc-mem of host processes (SYS_PTRACE), kernel
 # modules (SYS_MODULE), interface configuration (NET_ADMIN), BPF and perf (BPF, PERFMON).
+# Dropped from the bounding set before the tracer (and so the command) is executed in root
+# mode. Beyond the network (NET_ADMIN, BPF), what would reach out of the namespace through
+# the host's processes: becoming another user (SETUID/SETGID) or tracing, signalling or
+# writing into host processes (SYS_PTRACE, KILL, and /proc/PID/mem, which a process with
+# fewer capabilities than its target cannot open), files' permission checks (DAC_*, FOWNER),
+# raw devices, modules, reboot, the clock, and capability and security-label changes.
 DROPPED_CAPS = {
+    "CAP_DAC_OVERRIDE": 1,
+    "CAP_DAC_READ_SEARCH": 2,
+    "CAP_FOWNER": 3,
+    "CAP_KILL": 5,
+    "CAP_SETGID": 6,
+    "CAP_SETUID": 7,
+    "CAP_SETPCAP": 8,
+    "CAP_LINUX_IMMUTABLE": 9,
     "CAP_NET_ADMIN": 12,
     "CAP_SYS_MODULE": 16,
+    "CAP_SYS_RAWIO": 17,
     "CAP_SYS_PTRACE": 19,
     "CAP_SYS_ADMIN": 21,
+    "CAP_SYS_BOOT": 22,
+    "CAP_SYS_TIME": 25,
+    "CAP_MKNOD": 27,
+    "CAP_AUDIT_CONTROL": 30,
+    "CAP_SETFCAP": 31,
+    "CAP_MAC_OVERRIDE": 32,
+    "CAP_MAC_ADMIN": 33,
+    "CAP_SYSLOG": 34,
     "CAP_PERFMON": 38,
     "CAP_BPF": 39,
+    "CAP_CHECKPOINT_RESTORE": 40,
 }
 
 MODE_FLAGS = {

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from allegiance.errors import AllegianceError
+from allegiance.sandbox._nsinit import DROPPED_CAPS
 from allegiance.sandbox.attempts import Attempt, ExecEvent, LookupHint, summarise
 from allegiance.sandbox.strace_log import parse_lines
 
@@ -236,9 +237,10 @@ def _method(mode: str, tracer: _Tracer) -> str:
     else:
         where = (
             "ran as root in fresh network and PID namespaces whose only interface is "
-            "loopback (unshare(CLONE_NEWNET|CLONE_NEWPID)), with CAP_SYS_ADMIN, "
-            "CAP_SYS_PTRACE, CAP_SYS_MODULE, CAP_NET_ADMIN, CAP_BPF and CAP_PERFMON "
-            "dropped so it cannot setns() back into the host network"
+            "loopback (unshare(CLONE_NEWNET|CLONE_NEWPID)), with "
+            f"{len(DROPPED_CAPS)} capabilities dropped (among them CAP_SYS_ADMIN, "
+            "CAP_SYS_PTRACE, CAP_SETUID and CAP_KILL) so it cannot setns() back into the "
+            "host network or reach into host processes"
         )
     return (
         f"{where}; {calls} of the command and all its descendants traced with "
