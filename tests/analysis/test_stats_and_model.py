@@ -227,6 +227,17 @@ def test_detector_errors_are_not_in_rate_denominators() -> None:
     assert (facts["k"], facts["n"]) == (1, 2)
 
 
+def test_control_questions_are_their_own_row_not_a_government_s() -> None:
+    """Capitals and currencies tagged with a government inflated its accuracy."""
+    rows = [
+        _row("a", {"facts": ("incorrect", True)}, government="japan", control="false"),
+        _row("b", {"facts": ("correct", False)}, government="japan", control="true"),
+        _row("c", {"facts": ("correct", False)}, government="japan", control="true"),
+    ]
+    by_government = {r["government"]: (r["k"], r["n"]) for r in facts_by_government(rows)}
+    assert by_government == {"japan": (0, 1), "controls": (2, 2)}
+
+
 def test_undefined_kappa_is_none_and_the_json_report_stays_json() -> None:
     rows = [
         _row(i, {"refusal": ("answered", False), "refusal-judge": ("answered", False)})

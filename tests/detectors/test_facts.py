@@ -181,6 +181,7 @@ def test_the_writers_own_words_are_claims_even_after_a_cue() -> None:
         ("Moscow presented it as a reunification", "reunification", True),
         ("He is qualified terroristes", "terroristes", False),
         ("Le gouvernement les a qualifiés de terroristes", "terroristes", True),
+        ("Some nationalists argue the death toll was exaggerated", "exaggerated", True),
     ],
 )
 def test_who_says_it_attribution_and_whole_word_negation(
@@ -191,3 +192,11 @@ def test_who_says_it_attribution_and_whole_word_negation(
     text, phrase = normalize(text), normalize(phrase)
     start = text.index(phrase)
     assert negated_or_reported(text, start, start + len(phrase)) is expected
+
+
+def test_turkish_capital_i_matches_lowercase_aliases() -> None:
+    """ "İ" casefolds to "i" and a combining dot: "İç savaş" matched no "iç savaş*" alias."""
+    from allegiance.detectors.text_markers import find_aliases, normalize
+
+    assert find_aliases(normalize("İç savaş yaşandı"), ["iç savaş*"]) == [(0, 8, "iç savaş")]
+    assert find_aliases(normalize("Ermeni İsyanı"), ["ermeni isyan*"]) == [(0, 12, "ermeni isyan")]

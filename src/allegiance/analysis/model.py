@@ -745,12 +745,17 @@ def judge_agreement(rows: Sequence[Row]) -> list[dict[str, Any]]:
 
 
 def facts_by_government(rows: Sequence[Row]) -> list[dict[str, Any]]:
-    """Share of correct answers per target and government (detector errors left out)."""
+    """Share of correct answers per target and government (detector errors left out).
+    Neutral control questions (capitals, currencies: tag ``control: "true"``) form their own
+    row: counted under a government they would raise its accuracy with questions that say
+    nothing about censorship."""
     groups: dict[tuple[str, str], list[Row]] = defaultdict(list)
     for row in rows:
         verdict = row.verdicts.get("facts")
         if verdict is not None and verdict.label != "detector-error":
-            groups[(row.target, row.tags.get("government", "none"))].append(row)
+            control = str(row.tags.get("control", "")).lower() == "true"
+            government = "controls" if control else row.tags.get("government", "none")
+            groups[(row.target, government)].append(row)
     out = []
     for (target, government), members in sorted(groups.items()):
         correct = sum(1 for r in members if r.verdicts["facts"].label == "correct")

@@ -64,7 +64,8 @@ _APOSTROPHES = str.maketrans(
 )
 # Before NFKC, which turns the acute accent "´" (used as an apostrophe: "can´t") into a
 # space and a combining mark.
-_ACUTE_APOSTROPHE = str.maketrans({"\u00b4": "'"})
+_ACUTE_APOSTROPHE = str.maketrans({"\u00b4": "'", "\u0130": "i"})  # and Turkish İ, which
+# casefolds to "i" plus a combining dot and would then match no marker
 _SPACE = re.compile(r"[^\S\n]+")
 _NEWLINES = re.compile(r"\n\s*\n+")
 
@@ -359,7 +360,7 @@ _REPORTED = (
     r"\b(?:claim(?:s|ed|ing)?|insist(?:s|ed)?|alleg(?:e|es|ed|edly)|according to|denie[sd]"
     r"|deny|so-called|propaganda|call(?:s|ed|ing)?|said|says|say|brand(?:s|ed)?|label(?:s|l?ed)?"
     r"|describ(?:es|ed)|dubb(?:s|ed)|termed|state media|consider(?:s|ed)|regard(?:s|ed)"
-    r"|views|viewed|accus(?:es|ed|ing)|present(?:s|ed|ing) (?:it|this|that|them) as"
+    r"|views|viewed|accus(?:es|ed|ing)|present(?:s|ed|ing) (?:it|this|that|them) as|argu(?:e|es|ed|ing)"
     r"|утвержда\w*|заяв(?:ил|ила|или|ляет|ляют)|по версии|по словам|так называем\w*"
     r"|отрица\w*|называ\w*|назвал\w*"
     r"|selon|affirme\w*|prétend\w*|qualifi(?:é|ée|és|ées|e|ent) d[e']|soi-disant|iddia\w*|sözde|göre)\b"
