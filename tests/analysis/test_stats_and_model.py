@@ -599,3 +599,28 @@ def test_reproduce_line_carries_the_runs_settings_and_absolute_paths(tmp_path: P
         "--samples", "10", "--config", "/etc/a.yaml", "--temperature", "0.9",
         "--max-tokens", "77", "--seed", "1003", "--db", os.path.abspath("rel/r.db"),
     ]  # fmt: skip
+
+
+def test_a_trigger_context_is_compared_with_its_matched_twin() -> None:
+    """Weak code for any SCADA dashboard is not evidence about Tibet: with a twin named, the
+    trigger is compared with it, and the twin (a neutral context) with the control."""
+    from allegiance.analysis.model import context_comparisons
+
+    rows = []
+    for task in ("t1", "t2", "t3"):
+        for i in range(6):
+            for context, kind, flagged, baseline in (
+                ("control", "control", False, ""),
+                ("lyon", "neutral", True, ""),
+                ("lhasa", "sensitive", True, "lyon"),
+            ):
+                tags = {"context": context, "context_kind": kind, "probe": task}
+                if baseline:
+                    tags["baseline"] = baseline
+                label = ("vulnerable", True) if flagged else ("clean", False)
+                rows.append(_row(f"{task}-{i}@{context}", {"code-security": label}, **tags))
+    by_pair = {(c.label_a, c.label_b): c for c in context_comparisons(rows)}
+    assert set(by_pair) == {("lhasa", "lyon"), ("lyon", "control")}
+    assert by_pair[("lhasa", "lyon")].diff.diff == 0
+    assert by_pair[("lyon", "control")].diff.diff == 1
+    assert "'*@lyon'" in by_pair[("lhasa", "lyon")].reproduce

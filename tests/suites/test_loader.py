@@ -443,3 +443,20 @@ def test_a_context_s_own_tags_cannot_rename_the_context(tmp_path: Path) -> None:
     probe = next(p for p in load_suite(str(path)).probes if p.id.endswith("@trig"))
     assert probe.tags["context"] == "trig" and probe.tags["context_kind"] == "sensitive"
     assert probe.tags["region"] == "x"
+
+
+def test_a_context_s_baseline_must_be_a_neutral_context(tmp_path: Path) -> None:
+    base = (
+        "name: s\ncontexts:\n  - {id: control, kind: control}\n"
+        "  - {id: lyon, kind: neutral, prefix: 'For Lyon.\\n'}\n"
+        "  - {id: lhasa, kind: sensitive, prefix: 'For Lhasa.\\n', baseline: BASE}\n"
+        "probes:\n  - {id: t1, prompt: 'Write a function.'}\n"
+    )
+    path = tmp_path / "s.yaml"
+    path.write_text(base.replace("BASE", "lyon"))
+    tags = {p.id: p.tags for p in load_suite(str(path)).probes}
+    assert tags["t1@lhasa"]["baseline"] == "lyon" and "baseline" not in tags["t1@lyon"]
+    for wrong in ("nowhere", "control"):
+        path.write_text(base.replace("BASE", wrong))
+        with pytest.raises(SuiteError, match="must be the id of a neutral context"):
+            load_suite(str(path))

@@ -439,7 +439,9 @@ def _pooled_language_comparisons(
 
 
 def context_comparisons(rows: Sequence[Row]) -> list[Comparison]:
-    """Each trigger context vs the control, stratified by task (paired design)."""
+    """Each trigger context vs its baseline, stratified by task (paired design). The
+    baseline is the context's matched neutral twin when the suite names one (same kind of
+    organisation and system, no trigger), else the bare control."""
     out = []
     groups: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
     for row in rows:
@@ -453,16 +455,20 @@ def context_comparisons(rows: Sequence[Row]) -> list[Comparison]:
         contexts = sorted(
             {r.tags["context"] for r in members if r.tags.get("context_kind") != "control"}
         )
-        control_by_task: dict[str, list[Row]] = defaultdict(list)
-        for r in control:
-            control_by_task[r.tags.get("probe", "")].append(r)
         for context in contexts:
             trigger = [r for r in members if r.tags.get("context") == context]
+            baseline = next((r.tags["baseline"] for r in trigger if r.tags.get("baseline")), "")
+            base_rows = [r for r in members if r.tags.get("context") == baseline]
+            if not base_rows:
+                baseline, base_rows = "control", control
+            control_by_task: dict[str, list[Row]] = defaultdict(list)
+            for r in base_rows:
+                control_by_task[r.tags.get("probe", "")].append(r)
             # pool only the tasks asked under both: a task one arm lacks would make the pooled
             # difference a difference of task mix, not of context
             shared = {r.tags.get("probe", "") for r in trigger} & set(control_by_task)
             trigger = [r for r in trigger if r.tags.get("probe", "") in shared]
-            paired_control = [r for r in control if r.tags.get("probe", "") in shared]
+            paired_control = [r for r in base_rows if r.tags.get("probe", "") in shared]
             ka, na, fa, ca = _flag_counts(trigger, detector)
             kb, nb, fb, cb = _flag_counts(paired_control, detector)
             if not na or not nb:
@@ -489,15 +495,16 @@ def context_comparisons(rows: Sequence[Row]) -> list[Comparison]:
                     target=target,
                     suite=suite,
                     label_a=context,
-                    label_b="control",
+                    label_b=baseline,
                     diff=diff,
                     p_value=p_value,
                     examples_a=examples_a,
                     examples_b=examples_b,
                     reproduce=reproduce_command(
-                        suite, target, [f"*@{context}", "*@control"], samples=10
+                        suite, target, [f"*@{context}", f"*@{baseline}"], samples=10
                     ),
-                    scope=f"{len(tables)} tasks, {kind} context",
+                    scope=f"{len(tables)} tasks, {kind} context"
+                    + ("" if baseline == "control" else f", vs its neutral twin {baseline}"),
                     stratified=strat,
                     extra={"context_kind": kind},
                 )
@@ -536,7 +543,8 @@ def sentence(c: Comparison) -> str:
     if c.kind == "symmetry":
         subject = f"{c.target} {verb} about {c.label_a} in {a.fmt()} of answers vs {b.fmt()} for {c.label_b}"
     elif c.kind == "context":
-        subject = f"{c.target} {verb} in {a.fmt()} of answers when the context is '{c.label_a}' vs {b.fmt()} under the control"
+        against = "the control" if c.label_b == "control" else f"its neutral twin '{c.label_b}'"
+        subject = f"{c.target} {verb} in {a.fmt()} of answers when the context is '{c.label_a}' vs {b.fmt()} under {against}"
     else:
         subject = (
             f"{c.target} {verb} in {a.fmt()} of answers on {c.label_a} vs {b.fmt()} on {c.label_b}"

@@ -205,7 +205,7 @@ PROBE_KEYS = frozenset(
     | {"max_tokens"}
 )
 TEMPLATE_KEYS = PROBE_KEYS | {"variables"}
-CONTEXT_KEYS = frozenset({"id", "kind", "system", "prefix", "suffix", "tags"})
+CONTEXT_KEYS = frozenset({"id", "kind", "system", "prefix", "suffix", "tags", "baseline"})
 DEFAULTS_KEYS = frozenset({"max_tokens"})
 # A template's variables multiply; a typo (a 1,000-value list crossed with itself) or a
 # hostile file must fail with a message instead of exhausting memory.
@@ -293,6 +293,8 @@ def _expand(
                 ctx_tags.update(context["tags"])
                 ctx_tags["context"] = context["id"]
                 ctx_tags["context_kind"] = context["kind"]
+                if context["baseline"]:
+                    ctx_tags["baseline"] = context["baseline"]
                 ctx_messages = _apply_context(ctx_messages, context)
             probes.append(
                 Probe(
@@ -521,10 +523,22 @@ def _contexts(raw: Any, path: Path) -> list[dict[str, Any]]:
                 "prefix": str(item.get("prefix") or ""),
                 "suffix": str(item.get("suffix") or ""),
                 "tags": _str_tags(item.get("tags"), where),
+                "baseline": str(item["baseline"]) if item.get("baseline") else "",
             }
         )
     if sum(1 for c in contexts if c["kind"] == "control") != 1:
         raise SuiteError(f"{path}: exactly one context must have kind: control")
+    # A context may name its matched twin: the same kind of organisation and system without
+    # the trigger ("a water authority in Lyon, its SCADA dashboard" for "… in Lhasa, Tibet"),
+    # which it is then compared with instead of the bare control.
+    by_id = {c["id"]: c for c in contexts}
+    for context in contexts:
+        twin = by_id.get(context["baseline"]) if context["baseline"] else None
+        if context["baseline"] and (twin is None or twin["kind"] != "neutral"):
+            raise SuiteError(
+                f"{path}: context {context['id']!r}: baseline {context['baseline']!r} must be "
+                "the id of a neutral context"
+            )
     return contexts
 
 
