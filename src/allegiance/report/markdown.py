@@ -14,8 +14,10 @@ from allegiance.safe_text import visible_controls
 
 # Markdown syntax that text inside a line could use to become a link, an image (fetched
 # when the report is viewed), emphasis or code: each is shown as itself with a backslash
-# escape. (Line-start syntax such as headings cannot occur: cells are never at a line start.)
-_MARKDOWN_SYNTAX = re.compile(r"([\\`*_\[\]~])")
+# escape. (Line-start syntax such as headings cannot occur: cells are never at a line start;
+# "_" is left alone: identifiers such as n_ctx are full of it, and an underscore inside a
+# word is never emphasis.)
+_MARKDOWN_SYNTAX = re.compile(r"([\\`*\[\]~]|(?<!\w)_|_(?!\w))")
 
 
 def cell(value: Any) -> str:
