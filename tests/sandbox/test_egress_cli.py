@@ -41,3 +41,16 @@ def test_help_documents_the_exit_codes(run_cli: RunCli) -> None:
         "2  the command could not be run in isolation",
     ):
         assert line in done.stdout
+
+
+def test_an_unwritable_out_is_found_before_the_command_runs(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    """Checked only after the command had run, a missing folder lost the report."""
+    marker = tmp_path / "ran"
+    done = run_cli(
+        "egress", "--out", str(tmp_path / "missing" / "report.txt"), "--",
+        sys.executable, "-c", f"open({str(marker)!r}, 'w').close()",
+    )  # fmt: skip
+    assert done.returncode == 2 and "cannot write" in done.stderr
+    assert not marker.exists()

@@ -91,19 +91,30 @@ def command(
         )
     # JSON on stdout must stay parseable: the command's own output then goes to stderr
     child_stdout = sys.stderr if fmt == "json" and out is None else None
-    result = run_isolated(
-        list(command),
-        timeout=timeout,
-        isolation=isolation,
-        trace_file=trace_file,
-        stdout=child_stdout,
-    )
-    report = result.to_json() + "\n" if fmt == "json" else render_table(result)
+    # --out is opened before the command runs: a missing folder is found before the command
+    # has run for nothing, and a command that replaces the path cannot suppress the report
+    try:
+        # "a": an earlier report stays whole if the command cannot even start
+        report_file = out.open("a", encoding="utf-8") if out is not None else None
+    except OSError as error:
+        raise ConfigError(f"cannot write {out}: {error.strerror or error}") from error
+    try:
+        result = run_isolated(
+            list(command),
+            timeout=timeout,
+            isolation=isolation,
+            trace_file=trace_file,
+            stdout=child_stdout,
+        )
+        report = result.to_json() + "\n" if fmt == "json" else render_table(result)
+        if report_file is not None:
+            report_file.seek(0)
+            report_file.truncate()
+            report_file.write(report)
+    finally:
+        if report_file is not None:
+            report_file.close()
     if out is not None:
-        try:
-            out.write_text(report, encoding="utf-8")
-        except OSError as error:
-            raise ConfigError(f"cannot write {out}: {error.strerror}") from error
         click.echo(
             f"allegiance egress: report written to {out} "
             f"({len(result.outside_attempts)} beyond loopback)",
