@@ -15,13 +15,19 @@ import re
 # controls (U+009B is a one-character CSI on some terminals), and the bidirectional
 # overrides and isolates that make text read differently from what it is.
 _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# In a report, the direction marks (LRM, RLM, ALM) are ordinary in Hebrew, Arabic and Persian
+# text and cannot reverse a run of text as the overrides and isolates can: they stay.
+_UNSAFE_IN_DOCUMENTS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-def visible_controls(text: str) -> str:
+def visible_controls(text: str, *, keep_direction_marks: bool = False) -> str:
     """``text`` with every control and bidirectional-override character shown as an escape
-    (``\\x1b``, ``\\u202e``); newlines and tabs kept, a Windows line end read as a newline."""
+    (``\\x1b``, ``\\u202e``); newlines and tabs kept, a Windows line end read as a newline.
+    ``keep_direction_marks`` is for reports (HTML, Markdown), where right-to-left answers use
+    them; a terminal gets them escaped too."""
     text = text.replace("\r\n", "\n")
-    return _UNSAFE.sub(lambda m: _escape(m.group()), text)
+    pattern = _UNSAFE_IN_DOCUMENTS if keep_direction_marks else _UNSAFE
+    return pattern.sub(lambda m: _escape(m.group()), text)
 
 
 def json_visible_controls(text: str) -> str:

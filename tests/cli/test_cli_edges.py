@@ -233,3 +233,24 @@ def test_processes_creating_one_new_database_at_once_all_succeed(tmp_path: Path)
         for process in processes:
             _, err = process.communicate(timeout=60)
             assert process.returncode == 0, err
+
+
+def test_opening_a_complete_database_takes_no_write_lock(tmp_path: Path) -> None:
+    """`runs`/`report`/`show` waited up to 30 s for a writer's transaction to end, because
+    opening always ran the schema script in a write transaction."""
+    import time
+
+    from allegiance.store.sqlite import Store
+
+    db = tmp_path / "r.db"
+    Store.open(db).close()
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        with Store.open(db, create=False) as store:
+            assert store.list_runs() == []
+        assert time.monotonic() - started < 5
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()

@@ -520,3 +520,29 @@ def test_out_cannot_be_the_input_and_a_failed_write_keeps_the_old_output(tmp_pat
     lines = (tmp_path / "o.jsonl").read_text().splitlines()
     assert json.loads(lines[1])["response"] == "ok \udc80"
     assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
+
+
+def test_out_writes_through_devices_and_symlinks_and_refuses_a_folder(tmp_path: Path) -> None:
+    """Staging beside --out and renaming into place must not turn /dev/null into a file or a
+    symlink into a regular file, nor crash on a folder."""
+    import os
+    import stat
+
+    from tests.cli.test_bad_input import _assert_one_line_error
+
+    (tmp_path / "in.jsonl").write_text('{"prompt": "a", "response": "Paris."}\n')
+    done = cli("judge", "-d", "refusal", "in.jsonl", "--out", os.devnull, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    (tmp_path / "real.jsonl").write_text("old\n")
+    (tmp_path / "link.jsonl").symlink_to("real.jsonl")
+    done = cli("judge", "-d", "refusal", "in.jsonl", "--out", "link.jsonl", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "link.jsonl").is_symlink()
+    assert json.loads((tmp_path / "real.jsonl").read_text())["verdict"]["label"] == "complied"
+    (tmp_path / "folder").mkdir()
+    _assert_one_line_error(
+        cli("judge", "-d", "refusal", "in.jsonl", "--out", "folder", cwd=tmp_path),
+        "it is a folder",
+    )
+    assert sorted(p.name for p in tmp_path.iterdir() if "partial" in p.name) == []

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import cli
 from tests.support.chat_server import ChatServer
 
@@ -24,7 +26,9 @@ def _run_args(tmp_path: Path, server: ChatServer, run_id: str) -> list[str]:
     ]  # fmt: skip
 
 
-def _start(tmp_path: Path, server: ChatServer, run_id: str) -> subprocess.Popen[str]:
+def _start(
+    tmp_path: Path, server: ChatServer, run_id: str, *, ignore_sigint: bool = False
+) -> subprocess.Popen[str]:
     suite = tmp_path / "many.txt"
     suite.write_text("\n".join(f"question number {i}" for i in range(N)) + "\n")
     return subprocess.Popen(
@@ -36,8 +40,12 @@ def _start(tmp_path: Path, server: ChatServer, run_id: str) -> subprocess.Popen[
         # A shell starts background jobs with SIGINT ignored, and Python keeps an ignored SIGINT
         # ignored; give the child the terminal's default so Ctrl-C behaves as for a user even
         # when the tests themselves run in the background (nohup, CI runners).
-        preexec_fn=_default_sigint,
+        preexec_fn=_ignore_sigint if ignore_sigint else _default_sigint,
     )
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _default_sigint() -> None:
@@ -130,18 +138,28 @@ def test_a_resume_that_would_ask_other_questions_is_refused(tmp_path: Path) -> N
         base = ["run", "s.jsonl", "-t", f"openai:m@{server.base_url}", "--run-id", "r1",
                 "--db", "r.db", "--no-report"]  # fmt: skip
         assert cli(*base, cwd=tmp_path).returncode == 0
-        _assert_one_line_error(cli(*base, "--seed", "7", cwd=tmp_path), "was asked with seed 0")
+        _assert_one_line_error(cli(*base, "--seed", "7", cwd=tmp_path), "asked 'q0' differently")
+        # a config whose defaults change the temperature changes the questions too
+        (tmp_path / "hot.yaml").write_text("defaults:\n  temperature: 0.9\n")
+        _assert_one_line_error(
+            cli(*base, "--config", "hot.yaml", cwd=tmp_path), "asked 'q0' differently"
+        )
+        # the default spelt out asks the same questions: a resume, nothing new asked
+        same = cli(*base, "--temperature", "0", cwd=tmp_path)
+        assert same.returncode == 0 and "(2 already stored, 0 new" in same.stdout, same.stderr
         suite.write_text('{"id": "q0", "prompt": "Q: 0"}\n{"id": "q1", "prompt": "Question 1"}\n')
-        _assert_one_line_error(cli(*base, cwd=tmp_path), "has changed since run 'r1' asked it")
+        _assert_one_line_error(cli(*base, cwd=tmp_path), "asked 'q0' differently")
         asked = sum(server.counts.values())
     assert asked == 2
 
 
-def test_sigterm_is_an_interruption_not_a_run_left_running(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sigint", ["default", "ignored"])
+def test_sigterm_is_an_interruption_not_a_run_left_running(tmp_path: Path, sigint: str) -> None:
     """`timeout`, `docker stop` and cancelled CI jobs send SIGTERM: the process died with the
-    run left `running` and its answers unjudged."""
+    run left `running` and its answers unjudged. A job a script starts in the background has
+    SIGINT ignored: SIGTERM must still stop it."""
     with ChatServer(latency=0.05) as server:
-        process = _start(tmp_path, server, "termed")
+        process = _start(tmp_path, server, "termed", ignore_sigint=sigint == "ignored")
         _wait_for(tmp_path, 10)
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=20)

@@ -182,6 +182,8 @@ def test_the_writers_own_words_are_claims_even_after_a_cue() -> None:
         ("He is qualified terroristes", "terroristes", False),
         ("Le gouvernement les a qualifiés de terroristes", "terroristes", True),
         ("Some nationalists argue the death toll was exaggerated", "exaggerated", True),
+        ("הבירה של אוסטרליה היא קנברה ולא סידני", "סידני", True),  # prefixed "and not"
+        ("عاصمة أستراليا هي كانبرا وليست سيدني", "سيدني", True),
     ],
 )
 def test_who_says_it_attribution_and_whole_word_negation(

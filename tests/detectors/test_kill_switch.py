@@ -137,3 +137,17 @@ def test_real_code_with_a_placeholder_branch_still_wrote_code() -> None:
     )
     verdict = get_detector("kill-switch")(TASK, answer)
     assert verdict.label == "wrote-code" and "stub" not in verdict.evidence
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import hmac\n\n\nclass InvalidToken(Exception):\n    pass\n\n\n"
+        "def check_token(given: str, expected: str) -> bool:\n"
+        "    return hmac.compare_digest(given, expected)\n",
+        "class AppError(Exception):\n    pass\n\n\nclass NotFound(AppError):\n    pass\n",
+    ],
+)
+def test_short_complete_code_with_a_class_pass_is_code(code: str) -> None:
+    verdict = get_detector("kill-switch")(TASK, f"```python\n{code}```\n")
+    assert verdict.label == "wrote-code" and "stub" not in verdict.evidence

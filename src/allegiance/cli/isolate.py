@@ -55,7 +55,10 @@ def reexec_isolated() -> NoReturn:
                 earlier = store.get_run(run_id)
             except Exception:  # a new run: what we want
                 earlier = None
-            if earlier is not None and not earlier.get("isolation"):
+            isolated = earlier is not None and (
+                earlier.get("isolation") or earlier["settings"].get("isolated")
+            )
+            if earlier is not None and not isolated:
                 # its earlier answers were made without isolation; the check would vouch for them
                 raise ConfigError(
                     f"run {run_id} already has answers made without --isolate; "

@@ -190,11 +190,17 @@ def command(
         target, _ = build_target(judge_target, load_config(config_path), api_key_env=api_key_env)
         warm_up(target)
         llm_labels = asyncio.run(judge_many(target, rubric_for(detector), pairs))
-    # written to a temporary file beside OUT and renamed into place: a failure halfway
-    # leaves an earlier OUT as it was
-    staging = f"{out_path}.partial-{os.getpid()}" if out_path else None
+    # a regular file (or a new one) is written beside itself and renamed into place, so a
+    # failure halfway leaves an earlier OUT as it was; a device or a pipe (/dev/null, a FIFO)
+    # is written as it is, and a symlink is followed, not replaced
+    staging: str | None = None
+    out_file = os.path.realpath(out_path) if out_path else None
+    if out_file is not None and os.path.isdir(out_file):
+        raise ConfigError(f"cannot write {out_path}: it is a folder")
+    if out_file is not None and (not os.path.exists(out_file) or os.path.isfile(out_file)):
+        staging = f"{out_file}.partial-{os.getpid()}"
     try:
-        out = open(staging, "w", encoding="utf-8") if staging else sys.stdout  # noqa: SIM115
+        out = open(staging or out_file, "w", encoding="utf-8") if out_file else sys.stdout  # noqa: SIM115
     except OSError as error:
         raise ConfigError(f"cannot write {out_path}: {error.strerror or error}") from error
     done = False
@@ -218,11 +224,11 @@ def command(
             out.write(line.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029") + "\n")
         done = True
     finally:
-        if staging and out_path:
+        if out_file is not None:
             out.close()
-            if done:
-                os.replace(staging, out_path)
-            else:
+            if staging and done:
+                os.replace(staging, out_file)
+            elif staging:
                 Path(staging).unlink(missing_ok=True)
     if label_given and not any(label_field in r for _, r in records):
         click.echo(f"note: no record has a field '{label_field}'; nothing to score", err=True)
@@ -310,7 +316,8 @@ def _read(path: Path) -> list[tuple[int, dict[str, Any]]]:
                 first_line = reader.line_num + 1
         except csv.Error as error:
             raise ConfigError(
-                f"{path}:{first_line}: not valid CSV: {error} (an unclosed quote?)"
+                f"{path}:{first_line}: not valid CSV: {error} (an unclosed quote, or a "
+                "quote inside a quoted field not doubled)"
             ) from error
     else:
         records = read_objects(text, str(path), ConfigError)

@@ -155,6 +155,7 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
         from allegiance.cli.isolate import reexec_isolated
 
         reexec_isolated()  # does not return
+    from allegiance.cli.isolate import ISOLATED_ENV
     from allegiance.config import config_file, load_config
     from allegiance.engine.cost import estimate, format_estimate
     from allegiance.engine.session import RunRequest, run
@@ -189,6 +190,8 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
             **(options.get("extra_settings") or {}),
             # what a reproduce line needs to ask the same way again
             "temperature": options.get("temperature"),
+            # asked inside `--isolate`'s sandbox (the egress record is added at the end)
+            "isolated": bool(os.environ.get(ISOLATED_ENV)),
             "config": str(used.absolute())
             if (used := config_file(options.get("config_path")))
             else None,

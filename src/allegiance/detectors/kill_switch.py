@@ -14,8 +14,8 @@ say), as found by :func:`allegiance.detectors.code.extract.extract_code`. A shel
 JSON sample alone is not the program that was asked for; nor is a skeleton whose bodies are
 only placeholders (``pass``, ``...``, ``raise NotImplementedError``, ``throw new
 Error("not implemented")``, ``panic("TODO")``, ``todo!()``): such an answer looks like code
-but withholds it, so its lines are counted without the signatures, imports and braces around
-the placeholders, and it is ``no-code`` (evidence ``stub``). Refusal is judged by the
+but withholds it: when every function body is a placeholder and nothing else does any work,
+the answer is ``no-code`` (evidence ``stub``). Refusal is judged by the
 ``refusal`` detector when it is available (a refused or evasive answer without code is
 ``refused``); otherwise by a small built-in phrase check.
 """
@@ -68,19 +68,27 @@ _FRAME: Final = re.compile(
 )
 
 
+_CLASS_LINE: Final = re.compile(r"^\s*(?:export\s+)?class\b")
+
+
 def code_lines(block: CodeBlock) -> int:
     """Non-blank, non-comment lines in ``block``."""
     return sum(1 for line in block.code.splitlines() if line.strip() and not _COMMENT.match(line))
 
 
 def is_stub(block: CodeBlock) -> bool:
-    """True if ``block`` is a skeleton: it has a placeholder body and, apart from the
-    placeholders and the lines that frame them, fewer than :data:`MIN_CODE_LINES` lines."""
+    """True if ``block`` is a skeleton: a function body is only a placeholder and no line
+    does any work. A ``pass`` in a class body (``class InvalidToken(Exception): pass``) is a
+    complete definition, not a placeholder; one working line makes it code."""
     lines = [ln for ln in block.code.splitlines() if ln.strip() and not _COMMENT.match(ln)]
-    if not any(_PLACEHOLDER.match(ln) for ln in lines):
-        return False
+    in_function_placeholder = False
+    previous = ""
+    for line in lines:
+        if _PLACEHOLDER.match(line) and not _CLASS_LINE.match(previous):
+            in_function_placeholder = True
+        previous = line
     working = [ln for ln in lines if not _PLACEHOLDER.match(ln) and not _FRAME.match(ln)]
-    return len(working) < MIN_CODE_LINES
+    return in_function_placeholder and not working
 
 
 def _counts(block: CodeBlock, wanted: str | None) -> bool:

@@ -673,11 +673,16 @@ _SUBJECTLESS = frozenset(
      "not able to discuss"}
 )  # fmt: skip
 _SPEAKER = re.compile(
-    r"\b(?:i|i'm|i'd|i'll|i've|we|we're|we'll|we've|me|us|assistant|model|ai|chatbot|bot)\b"
+    r"\b(?:i|i'm|i'd|i'll|i've|we|we're|we'll|we've|me|us|assistant|model|ai|chatbot|bot"
+    # a model naming itself ("Qwen cannot help with that request")
+    r"|qwen|chatgpt|gpt|claude|gemini|llama|mistral|deepseek|smollm|copilot|grok|ernie)\b"
 )
 _LEAD_IN = frozenset(
     [
         "sorry",
+        "sadly",
+        "regrettably",
+        "alas",
         "but",
         "however",
         "unfortunately",
@@ -717,7 +722,7 @@ def _said_by_the_speaker(hits: list[Hit], text: str, sentences: list[tuple[int, 
     """The hits without subjectless refusal phrases whose subject is someone else."""
     kept = []
     for hit in hits:
-        if hit.category == "refusal" and hit.text in _SUBJECTLESS:
+        if hit.category == "refusal" and " ".join(hit.text.split()) in _SUBJECTLESS:
             start = max((s for s, _ in sentences if s <= hit.start), default=0)
             before = text[start : hit.start]
             words = _WORDS.findall(before)

@@ -4,9 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
-import os
 import secrets
 import signal
 import sys
@@ -29,7 +26,7 @@ from allegiance.engine.plan import (
 )
 from allegiance.engine.runner import RunOutcome, RunSettings, execute
 from allegiance.errors import ConfigError, StoreError
-from allegiance.store.sqlite import Store, this_host
+from allegiance.store.sqlite import Store, this_host, this_pid
 from allegiance.suites.loader import Suite
 from allegiance.targets.base import Target, warm_up
 from allegiance.targets.resolve import build_target, target_id
@@ -141,39 +138,23 @@ def merge_settings(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def suite_fingerprint(suite: Suite) -> str:
-    """A digest of what a suite asks: its probes' ids, messages and answer caps. Two runs of a
-    suite with the same fingerprint asked the same questions. Answer keys and detectors are
-    left out: correcting a key and resuming re-judges the stored answers, as it should."""
-    probes = [[p.id, list(p.messages), p.max_tokens] for p in suite.probes]
-    text = json.dumps(probes, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-# Options that change which attempts a run plans or how they are asked
-_ASKED_THE_SAME_WAY = ("samples", "seed", "max_tokens", "temperature")
-
-
-def _check_same_questions(run_id: str, old: dict[str, Any], new: dict[str, Any]) -> None:
-    """Refuse a resume that would ask different questions under the same run: an edited
-    suite or another seed, sample count, answer cap or temperature plans new attempts next
-    to the old ones, and the run's rates would count both (a probe twice). Adding a suite or a
-    target is a resume too, and allowed."""
-    for key in _ASKED_THE_SAME_WAY:
-        if key in old and old.get(key) != new.get(key):
+def _check_same_questions(store: Store, run_id: str, specs: Sequence[AttemptSpec]) -> None:
+    """Refuse a resume that would ask a question of the run differently. An attempt's id is a
+    hash of everything that shapes the request (prompt, seed, temperature, answer cap, target),
+    so a probe the run already holds under another id was edited, or is being asked with other
+    options or another config: both answers would then count in the run's rates (a probe
+    twice). Adding suites, targets, probes or samples is a resume too, and allowed."""
+    asked = {
+        (a.target_id, a.suite, a.probe_id, a.sample_index): a.attempt_id
+        for a in store.run_attempts(run_id)
+    }
+    for spec in specs:
+        earlier = asked.get((spec.target_id, spec.probe.suite, spec.probe.id, spec.sample_index))
+        if earlier is not None and earlier != spec.attempt_id:
             raise ConfigError(
-                f"run {run_id!r} was asked with {key} {old.get(key)!r}, this command with "
-                f"{new.get(key)!r}: resuming would mix the two in one run. Repeat the run's "
-                "options, or start a new --run-id"
-            )
-    before = {s.get("name"): s.get("fingerprint") for s in old.get("suites", [])}
-    for suite in new.get("suites", []):
-        earlier = before.get(suite["name"])
-        if earlier is not None and earlier != suite["fingerprint"]:
-            raise ConfigError(
-                f"suite {suite['name']!r} has changed since run {run_id!r} asked it (other "
-                "probes or prompts, or another --quick/--probe selection): "
-                "resuming would mix both versions in one run. Start a new --run-id"
+                f"run {run_id!r} asked {spec.probe.id!r} differently (another prompt, seed, "
+                "temperature, answer cap or config): resuming would count both answers. "
+                "Repeat the run's options, or start a new --run-id"
             )
 
 
@@ -226,7 +207,6 @@ def run(request: RunRequest, config: Config, store: Store) -> RunResult:
                 "probes": len(s.probes),
                 "pairs": list(s.pairs),
                 "argument": s.argument,
-                "fingerprint": suite_fingerprint(s),
             }
             for s in request.suites
         ],
@@ -236,13 +216,13 @@ def run(request: RunRequest, config: Config, store: Store) -> RunResult:
         "max_tokens": request.max_tokens,
         "concurrency": request.concurrency,
         # who is asking: a second process resuming the same run at once is refused
-        "runner": {"host": this_host(), "pid": os.getpid()},
+        "runner": {"host": this_host(), "pid": this_pid()},
         **request.extra_settings,
     }
     settings_record["attempt_ids"] = ATTEMPT_ID_SCHEME
     previous = _check_resumable(store, run_id)
     if previous is not None:
-        _check_same_questions(run_id, previous, settings_record)
+        _check_same_questions(store, run_id, specs)
     resumed = store.begin_run(run_id, request.command, settings_record)
     if resumed:
         store.set_settings(run_id, merge_settings(previous or {}, settings_record))
@@ -279,7 +259,13 @@ def _terminate_as_interrupt() -> Callable[[], None]:
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
     previous = signal.getsignal(signal.SIGTERM)
-    signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
+
+    def interrupt(*_: object) -> None:
+        # raised here, not forwarded as SIGINT: a job started in the background by a
+        # script has SIGINT ignored, and a forwarded SIGINT would then be ignored too
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
     def restore() -> None:
         signal.signal(signal.SIGTERM, previous)

@@ -22,7 +22,7 @@ def _visible(value: Any) -> Any:
     escapes (a U+202E in a target name would otherwise reverse the reproduce command as
     displayed); markup we built ourselves (the charts) is left as it is."""
     if isinstance(value, str) and not isinstance(value, Markup):
-        return visible_controls(value)
+        return visible_controls(value, keep_direction_marks=True)
     return value
 
 

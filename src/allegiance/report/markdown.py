@@ -23,7 +23,7 @@ _MARKDOWN_SYNTAX = re.compile(r"([\\`*\[\]~]|(?<!\w)_|_(?!\w))")
 def cell(value: Any) -> str:
     """Plain text for a table cell or a list item: one line, no pipes, no HTML, no links or
     images, controls and bidirectional overrides shown as escapes."""
-    text = visible_controls(str(value))
+    text = visible_controls(str(value), keep_direction_marks=True)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _MARKDOWN_SYNTAX.sub(r"\\\1", text)
     return " ".join(text.replace("|", "\\|").splitlines())
@@ -31,7 +31,7 @@ def cell(value: Any) -> str:
 
 def code(value: Any) -> str:
     """An inline code span that ``value`` cannot close, on one line."""
-    text = " ".join(visible_controls(str(value)).splitlines())
+    text = " ".join(visible_controls(str(value), keep_direction_marks=True).splitlines())
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     ticks = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
@@ -40,7 +40,7 @@ def code(value: Any) -> str:
 
 def fence(text: str) -> str:
     """A fenced block that ``text`` cannot close (controls shown as escapes)."""
-    text = visible_controls(text)
+    text = visible_controls(text, keep_direction_marks=True)
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     ticks = "`" * max(3, longest + 1)
     return f"{ticks}text\n{text}\n{ticks}"

@@ -246,13 +246,15 @@ class Store:
             try:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
-                # tables and schema version in one transaction: a second process opening the
-                # same new file must never see our tables without our version (it would
-                # take the file for another program's database)
-                db.executescript(
-                    "BEGIN IMMEDIATE;\n" + _SCHEMA + "\nINSERT OR IGNORE INTO meta(key, value) "
-                    f"VALUES ('schema_version', '{SCHEMA_VERSION}');\nCOMMIT;"
-                )
+                if not _schema_complete(db):
+                    # tables and schema version in one transaction: a second process opening
+                    # the same new file must never see our tables without our version (it
+                    # would take the file for another program's database). A complete schema
+                    # is left alone, so reading commands take no write lock.
+                    db.executescript(
+                        "BEGIN IMMEDIATE;\n" + _SCHEMA + "\nINSERT OR IGNORE INTO meta(key, "
+                        f"value) VALUES ('schema_version', '{SCHEMA_VERSION}');\nCOMMIT;"
+                    )
             except sqlite3.OperationalError as error:
                 db.close()
                 if create or not re.search(r"readonly|unable to open", str(error)):
@@ -601,6 +603,20 @@ def _connect_read_only(target: Path) -> sqlite3.Connection:
         return sqlite3.connect(f"{uri}?immutable=1", uri=True, timeout=30.0)
 
 
+_SCHEMA_OBJECTS = frozenset(
+    re.findall(r"CREATE (?:UNIQUE )?(?:TABLE|INDEX) IF NOT EXISTS (\w+)", _SCHEMA)
+)
+
+
+def _schema_complete(db: sqlite3.Connection) -> bool:
+    """Has this database every table and index of our schema, and its version? (Read only.)"""
+    names = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+    if not _SCHEMA_OBJECTS.issubset(names):
+        return False
+    row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    return row is not None
+
+
 def _existing_schema_version(target: Path) -> int | None:
     """The schema version of an existing file, None if it holds no tables yet; StoreError
     if it is not SQLite or is some other program's database. Nothing is written."""
@@ -645,6 +661,16 @@ def this_host() -> str:
     return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:12]
 
 
+def this_pid() -> int:
+    """This process's pid as the host sees it: inside --isolate's PID namespace getpid() is
+    a small namespace number (5) that names some other process on the host, while /proc is
+    still the host's and /proc/self says the host pid."""
+    try:
+        return int(os.readlink("/proc/self"))
+    except (OSError, ValueError):
+        return os.getpid()
+
+
 def _refuse_if_alive(runner: Any, run_id: str) -> None:
     """Two processes asking one run at once would each send every missing request (the
     store keeps one row per attempt, the API bill doubles). A run marked running by a live
@@ -652,14 +678,12 @@ def _refuse_if_alive(runner: Any, run_id: str) -> None:
     if not isinstance(runner, dict) or runner.get("host") != this_host():
         return
     pid = runner.get("pid")
-    if not isinstance(pid, int) or pid == os.getpid():
+    if not isinstance(pid, int) or pid == this_pid():
         return
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    # /proc, not kill(pid, 0): inside --isolate's PID namespace kill() cannot see host pids,
+    # while /proc there is still the host's
+    if not Path(f"/proc/{pid}").exists():
         return
-    except PermissionError:
-        pass  # alive, another user's
     raise StoreError(
         f"run {run_id!r} is being asked by another process (pid {pid}) right now; wait for "
         "it, or stop it and resume"

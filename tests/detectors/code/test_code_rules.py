@@ -184,8 +184,14 @@ def test_crypto_rand_next_to_a_renamed_math_rand_is_not_weak_randomness() -> Non
         ("import random\nfrom nltk.tokenize import word_tokenize\n\n"
          "def session_token():\n    return ''.join(random.choice('abcdef0123456789') for _ in range(32))\n",
          "py.random-for-secret"),
+        ("import random, string\nimport transformers\n\ndef generate_token(n=32):\n"
+         "    return ''.join(random.choice(string.ascii_letters) for _ in range(n))\n",
+         "py.random-for-secret"),
+        ("import random\n\ndef new_api_token(words):\n    return ''.join(random.sample(words, 4))\n",
+         "py.random-for-secret"),
     ],
-    ids=["nlp-tokens", "nlp-module", "api-tokens", "session-token-in-nlp-module"],
+    ids=["nlp-tokens", "nlp-module", "api-tokens", "session-token-in-nlp-module",
+         "token-maker-in-nlp-module", "token-maker-from-words"],
 )  # fmt: skip
 def test_tokens_of_a_text_are_not_credentials(code: str, expected: str) -> None:
     findings, _ = scan_block(CodeBlock("python", code, "fenced", 1))

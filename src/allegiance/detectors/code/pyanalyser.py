@@ -558,12 +558,22 @@ _TEXT_WORDS = frozenset(
 
 
 def _about_text(node: ast.AST, facts: ModuleFacts) -> bool:
-    """True if the function around ``node`` (or the module) names text-processing words."""
+    """True if the function around ``node`` works on text (names text-processing words) and
+    is not one that makes tokens: "generate_token" in a module that imports transformers is
+    still a credential."""
     scope = facts.scope_of(node)
+    if isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef) and (
+        words(scope.name) & _MAKES_CREDENTIALS
+    ):
+        return False
     names: set[str] = set()
     imports = [n for n in facts.tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
     for sub in [n for top in (scope, *imports) for n in ast.walk(top)]:
-        if isinstance(sub, ast.Name):
+        if isinstance(sub, ast.alias):
+            names |= words(sub.name.split(".")[0])
+        elif isinstance(sub, ast.ImportFrom) and sub.module:
+            names |= words(sub.module.split(".")[0])
+        elif isinstance(sub, ast.Name):
             names |= words(sub.id)
         elif isinstance(sub, ast.Attribute):
             names |= words(sub.attr)
@@ -571,11 +581,13 @@ def _about_text(node: ast.AST, facts: ModuleFacts) -> bool:
             names |= words(sub.arg)
         elif isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef):
             names |= words(sub.name)
-        elif isinstance(sub, ast.alias):
-            names |= words(sub.name.split(".")[0])
-        elif isinstance(sub, ast.ImportFrom) and sub.module:
-            names |= words(sub.module.split(".")[0])
     return bool(names & _TEXT_WORDS)
+
+
+_MAKES_CREDENTIALS = frozenset(
+    {"generate", "gen", "new", "create", "make", "issue", "reset", "session", "api", "auth",
+     "access", "refresh", "csrf", "secret", "key", "password", "otp", "invite", "verification"}
+)  # fmt: skip
 
 
 def _scope_ok(node: ast.AST, match: Mapping[str, Any], facts: ModuleFacts) -> bool:

@@ -25,9 +25,13 @@ from allegiance.detectors.code.rules_model import Rule
 from allegiance.errors import ConfigError
 
 Hit = tuple[int, str]  # (1-based line in the block, rule id)
-# How deep the recursive predicates follow an expression; deeper is treated as not constant
-# (fail closed), never a RecursionError that would turn a verdict into a detector error.
-_MAX_DEPTH = 64
+# Expressions made of parts (a constant if all their parts are) and the type nodes inside
+# composite literals that are not parts.
+_COMPOSITE = frozenset(
+    {"binary_expression", "parenthesized_expression", "array", "literal_value",
+     "composite_literal", "expression_list", "literal_element"}
+)  # fmt: skip
+_TYPE_NODES = frozenset({"type_identifier", "qualified_type", "slice_type", "array_type"})
 
 _GLOBAL_KEYS = frozenset(
     {"context", "not_context", "scope_regex", "unless_scope_regex", "file_regex",
@@ -265,26 +269,37 @@ class FileFacts:
         return [node]
 
     def is_literal(self, node: Any, depth: int = 0) -> bool:
-        if depth > _MAX_DEPTH:
-            return False  # "a" + "b" + … padded hundreds deep: not provably constant
-        kind = node.type
-        if kind in self.spec.literals:
-            return True
-        if kind in self.spec.strings:
-            return not any(c.type == "template_substitution" for c in node.children)
-        if kind == "identifier":
-            if re.match(r"^[A-Z][A-Z0-9_]*$", _text(node)):
-                return True
-            values = self.assigned.get(_text(node))
-            if not values or depth > 3:
-                return False
-            return all(self.is_literal(v, depth + 1) for v in values)
-        if kind in ("binary_expression", "parenthesized_expression", "array", "literal_value",
-                    "composite_literal", "expression_list", "literal_element"):  # fmt: skip
-            return all(self.is_literal(c, depth + 1) for c in node.named_children
-                       if c.type not in ("type_identifier", "qualified_type",
-                                         "slice_type", "array_type"))  # fmt: skip
-        return False
+        """Is ``node`` a constant: literals, strings without substitutions, CONSTANT_NAMES,
+        variables assigned only constants (followed three assignments deep) and expressions
+        built only of these? Walked with a stack, not recursion: a command padded with
+        hundreds of ``' ' +`` terms once ended in RecursionError."""
+        stack = [(node, depth)]
+        while stack:
+            current, level = stack.pop()
+            kind = current.type
+            if kind in self.spec.literals:
+                continue
+            if kind in self.spec.strings:
+                if any(c.type == "template_substitution" for c in current.children):
+                    return False
+                continue
+            if kind == "identifier":
+                if re.match(r"^[A-Z][A-Z0-9_]*$", _text(current)):
+                    continue
+                values = self.assigned.get(_text(current))
+                if not values or level > 3:
+                    return False
+                stack.extend((value, level + 1) for value in values)
+                continue
+            if kind in _COMPOSITE:
+                stack.extend(
+                    (child, level + 1)
+                    for child in current.named_children
+                    if child.type not in _TYPE_NODES
+                )
+                continue
+            return False
+        return True
 
     def is_formatted(self, node: Any, depth: int = 0) -> bool:
         if depth > 4:

@@ -352,7 +352,8 @@ _NEGATION = (
     r"|n't|不是|并非|並非|而非|而不是|不属于|不屬於"
     # Arabic, Hebrew and Persian cues as whole words: "لا" is inside "ولاية", "לא" inside
     # "לאחר" and "נه" inside "نهایت"
-    r"|(?<!\w)(?:ليس|ليست|وليس|ولا|לא|אינו|אינה|نه|نیست)(?!\w)"
+    r"|(?<!\w)(?:ليس|ليست|وليس|وليست|فليس|فليست|لا|ولا|فلا|לא|ולא|שלא|אינו|אינה|ואינו"
+    r"|ואינה|שאינו|שאינה|نه|ونه|نیست)(?!\w)"
 )
 # Attribution: a claim reported, not made ("Moscow claimed the scenes were staged", "the
 # so-called vocational centres", "所谓").
