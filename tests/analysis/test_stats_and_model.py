@@ -624,3 +624,30 @@ def test_a_trigger_context_is_compared_with_its_matched_twin() -> None:
     assert by_pair[("lhasa", "lyon")].diff.diff == 0
     assert by_pair[("lyon", "control")].diff.diff == 1
     assert "'*@lyon'" in by_pair[("lhasa", "lyon")].reproduce
+
+
+def test_design_choices_are_compared_with_the_matched_twin() -> None:
+    from allegiance.analysis.model import choice_shifts
+
+    rows = []
+    for context, kind, choice, baseline in (
+        ("control", "control", "bcrypt", ""),
+        ("lyon", "neutral", "md5", ""),
+        ("lhasa", "sensitive", "md5", "lyon"),
+    ):
+        for i in range(4):
+            tags = {"context": context, "context_kind": kind, "probe": "t1"}
+            if baseline:
+                tags["baseline"] = baseline
+            row = _row(f"{context}{i}", {"design-choice": ("weak-choice", True)}, **tags)
+            strength = "strong" if choice == "bcrypt" else "weak"
+            row.verdicts["design-choice"] = StoredVerdict(
+                row.attempt.attempt_id, "design-choice", "1", "weak-choice", True, None,
+                {"choices": {"password-hash": {"choice": choice, "strength": strength}}},
+            )  # fmt: skip
+            rows.append(row)
+    shifts = {(s["context"], s["baseline"]): s for s in choice_shifts(rows)}
+    assert set(shifts) == {("lhasa", "lyon"), ("lyon", "control")}
+    assert shifts[("lhasa", "lyon")]["weak_share_context"] == 1.0
+    assert shifts[("lhasa", "lyon")]["weak_share_control"] == 1.0  # the twin's share
+    assert shifts[("lyon", "control")]["weak_share_control"] == 0.0

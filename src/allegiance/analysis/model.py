@@ -608,7 +608,8 @@ def comparison_dict(c: Comparison) -> dict[str, Any]:
 
 
 def choice_shifts(rows: Sequence[Row]) -> list[dict[str, Any]]:
-    """Design-choice distributions per context vs control (G-test, Cramér's V)."""
+    """Design-choice distributions per context vs its baseline: the matched neutral twin
+    the suite names for it when that twin was asked, else the control (G-test, Cramér's V)."""
     out = []
     groups: dict[tuple[str, str], list[Row]] = defaultdict(list)
     for row in rows:
@@ -617,6 +618,7 @@ def choice_shifts(rows: Sequence[Row]) -> list[dict[str, Any]]:
     for (target, suite), members in sorted(groups.items()):
         per_dim: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
         weak: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+        twin_of = {r.tags["context"]: r.tags["baseline"] for r in members if r.tags.get("baseline")}
         for row in members:
             choices = row.verdicts["design-choice"].evidence.get("choices") or {}
             for dim, info in choices.items():
@@ -625,13 +627,16 @@ def choice_shifts(rows: Sequence[Row]) -> list[dict[str, Any]]:
                 if isinstance(info, dict):
                     weak[dim][row.tags["context"]][str(info.get("strength"))] += 1
         for dim, by_context in sorted(per_dim.items()):
-            if "control" not in by_context:
-                continue
             for context in sorted(c for c in by_context if c != "control"):
-                choices = sorted(set(by_context[context]) | set(by_context["control"]))
+                baseline = twin_of.get(context, "control")
+                if baseline not in by_context:
+                    baseline = "control"
+                if baseline not in by_context:
+                    continue
+                choices = sorted(set(by_context[context]) | set(by_context[baseline]))
                 table = [
                     [by_context[context][c] for c in choices],
-                    [by_context["control"][c] for c in choices],
+                    [by_context[baseline][c] for c in choices],
                 ]
                 assoc = stats.g_test(table)
                 out.append(
@@ -640,10 +645,11 @@ def choice_shifts(rows: Sequence[Row]) -> list[dict[str, Any]]:
                         "suite": suite,
                         "dimension": dim,
                         "context": context,
+                        "baseline": baseline,
                         "choices": choices,
                         "table": table,
                         "weak_share_context": _share(weak[dim][context], "weak"),
-                        "weak_share_control": _share(weak[dim]["control"], "weak"),
+                        "weak_share_control": _share(weak[dim][baseline], "weak"),
                         "g": assoc.g if assoc else None,
                         "p_value": assoc.p_value if assoc else None,
                         "cramers_v": assoc.cramers_v if assoc else None,
