@@ -460,3 +460,21 @@ def test_a_context_s_baseline_must_be_a_neutral_context(tmp_path: Path) -> None:
         path.write_text(base.replace("BASE", wrong))
         with pytest.raises(SuiteError, match="must be the id of a neutral context"):
             load_suite(str(path))
+
+
+@pytest.mark.parametrize(
+    ("probe", "needle"),
+    [
+        ("{id: p, prompt: [1, 2]}", "prompt: must be text"),
+        ("{id: p, messages: [{role: user, content: {a: 1}}]}", "content: must be text"),
+        ("{id: p, prompt: hi, max_tokens: 100000}", "at most 32,768"),
+    ],
+)
+def test_suite_values_of_the_wrong_type_are_errors_not_reprs(
+    tmp_path: Path, probe: str, needle: str
+) -> None:
+    """`content: [1, 2]` was sent to the model as the text "[1, 2]"."""
+    path = tmp_path / "s.yaml"
+    path.write_text(f"name: s\nprobes:\n  - {probe}\n")
+    with pytest.raises(SuiteError, match=needle):
+        load_suite(str(path))

@@ -207,6 +207,7 @@ PROBE_KEYS = frozenset(
 TEMPLATE_KEYS = PROBE_KEYS | {"variables"}
 CONTEXT_KEYS = frozenset({"id", "kind", "system", "prefix", "suffix", "tags", "baseline"})
 DEFAULTS_KEYS = frozenset({"max_tokens"})
+MAX_ANSWER_TOKENS = 32768  # as --max-tokens and the config's max_tokens
 # A template's variables multiply; a typo (a 1,000-value list crossed with itself) or a
 # hostile file must fail with a message instead of exhausting memory.
 MAX_PROBES = 200_000
@@ -217,7 +218,7 @@ _Base = tuple[str, list[dict[str, str]], dict[str, str], dict[str, Any], Mapping
 def _expand(
     spec: Mapping[str, Any], path: Path, *, probe_places: Sequence[str] | None = None
 ) -> Suite:
-    name = str(spec.get("name") or path.stem)
+    name = _text(spec.get("name") or path.stem, f"{path}: name")
     default_detectors = _names(spec.get("detectors"), f"{path}: detectors")
     defaults = spec.get("defaults") or {}
     if not isinstance(defaults, dict):
@@ -380,6 +381,8 @@ def _positive_int(raw: Any, where: str) -> int | None:
         return None
     if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
         raise SuiteError(f"{where}: must be a positive whole number (got {raw!r})")
+    if raw > MAX_ANSWER_TOKENS:  # every such field is an answer cap
+        raise SuiteError(f"{where}: at most {MAX_ANSWER_TOKENS:,} (got {raw:,})")
     return raw
 
 
@@ -461,10 +464,19 @@ def _fill(value: Any, fill: Mapping[str, str]) -> Any:
     return value
 
 
+def _text(value: Any, where: str) -> str:
+    """A prompt, role, system line or name: a string (a bare YAML number is read as its
+    text); a list or mapping is an error, not its Python repr sent to a model."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise SuiteError(f"{where}: must be text (got {type(value).__name__})")
+    return str(value)
+
+
 def _messages(raw: Mapping[str, Any], where: str, fill: Mapping[str, str]) -> list[dict[str, str]]:
     messages: list[dict[str, str]] = []
     if raw.get("system"):
-        messages.append({"role": "system", "content": _fill(str(raw["system"]), fill)})
+        system = _text(raw["system"], f"{where}: system")
+        messages.append({"role": "system", "content": _fill(system, fill)})
     if "messages" in raw:
         items = raw["messages"]
         if not isinstance(items, list) or not items:
@@ -472,16 +484,18 @@ def _messages(raw: Mapping[str, Any], where: str, fill: Mapping[str, str]) -> li
         for item in items:
             if not isinstance(item, dict) or "role" not in item or "content" not in item:
                 raise SuiteError(f"{where}: each message needs 'role' and 'content'")
-            messages.append(
-                {"role": str(item["role"]), "content": _fill(str(item["content"]), fill)}
-            )
+            role = _text(item["role"], f"{where}: role")
+            content = _text(item["content"], f"{where}: content")
+            messages.append({"role": role, "content": _fill(content, fill)})
     elif "prompt" in raw:
-        messages.append({"role": "user", "content": _fill(str(raw["prompt"]), fill)})
+        messages.append(
+            {"role": "user", "content": _fill(_text(raw["prompt"], f"{where}: prompt"), fill)}
+        )
     elif "task" in raw:
         files = raw.get("files") or {}
         if not isinstance(files, dict):
             raise SuiteError(f"{where}: 'files' must be a mapping of paths to contents")
-        task = _fill(str(raw["task"]), fill)
+        task = _fill(_text(raw["task"], f"{where}: task"), fill)
         messages.append({"role": "user", "content": render_task(files, task)})
     else:
         raise SuiteError(f"{where}: a probe needs 'prompt', 'messages', or 'files' and 'task'")
