@@ -60,6 +60,9 @@ _APOSTROPHES = str.maketrans(
             "\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069"
             + "".join(chr(c) for c in range(0xFE00, 0xFE10))
         ),
+        # Arabic short-vowel marks (harakat, tanwin, shadda, sukun, dagger alif): optional in
+        # writing, so "لا يُمكنني" and "عذرًا" must match "لا يمكنني" and "عذرا"
+        **dict.fromkeys([*range(0x064B, 0x0660), 0x0670]),
     }
 )
 # Before NFKC, which turns the acute accent "´" (used as an apostrophe: "can´t") into a
@@ -223,6 +226,11 @@ class MarkerSet:
     hedge: re.Pattern[str] | None = None  # the same for hedging vocabulary
     apology: re.Pattern[str] | None = None  # "sorry", "抱歉", "извините" ...
     sympathy: re.Pattern[str] | None = None  # "sorry to hear", "сочувствую" ...
+    # refusal phrases that decline only when the speaker is their subject, the words that
+    # name the speaker, and the openers a speaker's sentence may start with instead
+    needs_speaker: frozenset[str] = frozenset()
+    speaker: re.Pattern[str] | None = None
+    lead_in: frozenset[str] = frozenset()
 
     def lecture_score(self, text: str) -> float:
         """Moral-lesson vocabulary in ``text``: 1 per strong word, 0.5 per weak one."""
@@ -315,7 +323,22 @@ def load_markers() -> MarkerSet:
         hedge=_word_list_pattern(files, "hedge_words"),
         apology=compile_phrases(_in_all_files(files, "apology_words")),
         sympathy=compile_phrases(_in_all_files(files, "sympathy_words")),
+        needs_speaker=frozenset(normalize(p) for p in _in_all_files(files, "needs_speaker")),
+        speaker=_whole_words(_in_all_files(files, "speaker_words")),
+        lead_in=frozenset(normalize(w) for w in _in_all_files(files, "lead_in_words")),
     )
+
+
+def _whole_words(words: Iterable[str]) -> re.Pattern[str] | None:
+    """Words matched whole in every script that spaces its words (Persian "ما", "we", must
+    not match inside "ماهواره", "satellite"); Chinese and Japanese (no spaces) and Korean
+    (particles attached: "저는") match anywhere."""
+    parts = []
+    for word in sorted({normalize(w) for w in words if w.strip()}, key=len, reverse=True):
+        escaped = re.escape(word)
+        free = script_of(word) in ("cjk", "hangul")
+        parts.append(escaped if free else rf"(?<!\w){escaped}(?!\w)")
+    return re.compile("|".join(parts)) if parts else None
 
 
 def _in_all_files(files: Mapping[str, Mapping[str, Any]], key: str) -> list[str]:
