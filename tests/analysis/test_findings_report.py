@@ -408,3 +408,20 @@ def test_suite_text_cannot_fetch_images_or_reverse_text_in_reports(tmp_path: Pat
     assert not re.search(r"(?<!\\)!\[px", markdown) and not re.search(r"(?<!\\)\[click", markdown)
     for text in (markdown, html):
         assert "\u202e" not in text and "\x1b" not in text and "\\u202e" in text
+
+
+def test_the_judge_never_receives_the_target_s_api_key(tmp_path: Path) -> None:
+    """--api-key-env is the key of the model under test; it was sent to the judge's host."""
+    (tmp_path / "s.yaml").write_text(
+        "name: s\ndetectors: [refusal]\nprobes: [{id: a, prompt: say something}]\n"
+    )
+    with ChatServer(reply="Sure.") as model, ChatServer(reply="complied") as judge:
+        result = cli(
+            "run", "s.yaml", "-t", f"openai:m@{model.base_url}", "--api-key-env", "TARGET_KEY",
+            "--judge", f"openai:j@{judge.base_url}", "--judge-api-key-env", "JUDGE_KEY",
+            "--db", "r.db", "--no-report", cwd=tmp_path,
+            env={"TARGET_KEY": "sk-target-secret", "JUDGE_KEY": "sk-judge-key"},
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert model.seen_auth == ["Bearer sk-target-secret"]
+    assert judge.seen_auth == ["Bearer sk-judge-key"]

@@ -209,6 +209,33 @@ def test_repro_whose_every_request_fails_exits_non_zero(tmp_path: Path) -> None:
     assert "all 2 request(s)" in result.stderr
 
 
+def test_repro_says_when_the_stored_request_was_edited_and_rejects_a_malformed_one(
+    tmp_path: Path,
+) -> None:
+    """An edited stored request was sent and "recurred 1/1" printed for a question never
+    asked; a request missing its seed was a KeyError traceback."""
+    import json
+    import sqlite3
+
+    (tmp_path / "p.txt").write_text("What is 2+2?\n")
+    with ChatServer(reply="Four.") as server:
+        cli("run", "p.txt", "-t", f"openai:m@{server.base_url}", "--db", "r.db", "--no-report",
+            "--run-id", "a", cwd=tmp_path)  # fmt: skip
+        with sqlite3.connect(tmp_path / "r.db") as db:
+            attempt_id, raw = db.execute("SELECT attempt_id, request FROM attempts").fetchone()
+            request = json.loads(raw)
+            request["messages"][-1]["content"] = "EDITED: what is 3+3?"
+            db.execute("UPDATE attempts SET request=?", (json.dumps(request),))
+        edited = cli("repro", attempt_id, "--db", "r.db", cwd=tmp_path)
+        assert edited.returncode == 0, edited.stderr
+        assert "no longer hashes to this attempt's id" in edited.stderr
+        del request["seed"]
+        with sqlite3.connect(tmp_path / "r.db") as db:
+            db.execute("UPDATE attempts SET request=?", (json.dumps(request),))
+        malformed = cli("repro", attempt_id, "--db", "r.db", cwd=tmp_path)
+    _assert_one_line_error(malformed, "its stored request is malformed")
+
+
 @pytest.mark.skipif(
     sys.platform != "linux" or os.geteuid() != 0 or not shutil.which("unshare"),
     reason="a read-only bind mount needs root and util-linux unshare",

@@ -177,9 +177,33 @@ def test_judge_asks_once_about_an_answer_shared_by_two_runs(tmp_path: Path) -> N
         for run_id in ("one", "two"):
             assert _run_cli(tmp_path, model, "s.yaml", "--run-id", run_id).returncode == 0
         store = Store.open(tmp_path / "r.db")
-        written = judge_run(store, ["one", "two"], f"openai:j@{judge.base_url}", Config())
+        judged = judge_run(store, ["one", "two"], f"openai:j@{judge.base_url}", Config())
         assert sum(judge.counts.values()) == 1
-    assert written == 1
+    assert (judged.written, judged.asked, judged.problems) == (1, 1, [])
+
+
+def test_a_failing_judge_is_reported_and_replaces_an_earlier_judge_s_verdicts(
+    tmp_path: Path,
+) -> None:
+    """A judge that failed every request printed '0 verdicts' and left the previous judge's
+    labels standing under its name."""
+    (tmp_path / "s.yaml").write_text(
+        "name: s\ndetectors: [refusal]\nprobes: [{id: a, prompt: x}]\n"
+    )
+    with (
+        ChatServer() as model,
+        ChatServer(reply="refused") as good,
+        ChatServer(reply="I'm sorry, but I can't comply with that request.") as declining,
+    ):
+        assert _run_cli(tmp_path, model, "s.yaml", "--run-id", "one").returncode == 0
+        store = Store.open(tmp_path / "r.db")
+        assert judge_run(store, ["one"], f"openai:good@{good.base_url}", Config()).written == 1
+        judged = judge_run(store, ["one"], f"openai:declining@{declining.base_url}", Config())
+    assert (judged.written, judged.asked) == (0, 1)
+    assert judged.problems and "named no single label" in judged.problems[0]
+    (attempt,) = store.run_attempts("one")
+    verdict = store.verdicts([attempt.attempt_id])[attempt.attempt_id]["refusal-judge"]
+    assert verdict.label == "detector-error" and "declining" in verdict.detector_version
 
 
 def _store_with_attempt(tmp_path: Path) -> tuple[Store, str]:

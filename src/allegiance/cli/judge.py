@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from allegiance.cli.common import config_option, refuse_overwrite
+from allegiance.cli.common import config_option, refuse_overwrite, terminal_safe
 
 if TYPE_CHECKING:
     from allegiance.cli.judge_fields import Fields
@@ -183,13 +183,16 @@ def command(
         import asyncio
 
         from allegiance.config import load_config
-        from allegiance.detectors.llm_judge import judge_many, rubric_for
+        from allegiance.detectors.llm_judge import describe_problems, judge_many, rubric_for
         from allegiance.targets.base import warm_up
         from allegiance.targets.resolve import build_target
 
         target, _ = build_target(judge_target, load_config(config_path), api_key_env=api_key_env)
         warm_up(target)
-        llm_labels = asyncio.run(judge_many(target, rubric_for(detector), pairs))
+        replies = asyncio.run(judge_many(target, rubric_for(detector), pairs))
+        llm_labels = [reply.label for reply in replies]
+        for line in describe_problems(replies):
+            click.echo(f"judge: {terminal_safe(line)}", err=True)
     # a regular file (or a new one) is written beside itself and renamed into place, so a
     # failure halfway leaves an earlier OUT as it was; a device or a pipe (/dev/null, a FIFO)
     # is written as it is, and a symlink is followed, not replaced

@@ -6,7 +6,13 @@ import json
 
 import click
 
-from allegiance.cli.common import config_option, db_option, open_store
+from allegiance.cli.common import (
+    config_option,
+    db_option,
+    json_terminal_safe,
+    open_store,
+    terminal_safe,
+)
 
 
 @click.command("models")
@@ -51,7 +57,7 @@ def command(verify: bool, config_path: str | None, db_path: str) -> None:
         click.echo(f"configured targets ({config.source}):")
         for name, entry in config.targets.items():
             key = f", key from ${entry.api_key_env}" if entry.api_key_env else ""
-            click.echo(f"  {name}: {entry.model}{key}")
+            click.echo(terminal_safe(f"  {name}: {entry.model}{key}"))
     try:
         with open_store(db_path, create=False) as store:  # listing must not create a db
             seen = store.targets()
@@ -60,6 +66,5 @@ def command(verify: bool, config_path: str | None, db_path: str) -> None:
     if seen:
         click.echo(f"targets recorded in {db_path}:")
         for t in seen:
-            click.echo(
-                f"  {t['name']} [{t['target_id']}]: {json.dumps(t['identity'], ensure_ascii=False)}"
-            )
+            identity = json_terminal_safe(json.dumps(t["identity"], ensure_ascii=False))
+            click.echo(f"  {terminal_safe(t['name'])} [{t['target_id']}]: {identity}")

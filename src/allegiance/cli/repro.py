@@ -32,6 +32,13 @@ def command(
             f"all {times} request(s) for attempt {result.attempt_id[:12]} failed: "
             f"{terminal_safe(result.errors[0])}"
         )
+    if not result.request_matches:
+        click.echo(
+            "warning: the stored request no longer hashes to this attempt's id (edited after "
+            "it was recorded, or recorded by an older allegiance): the answers below are to "
+            "the request as it is stored now",
+            err=True,
+        )
     if result.identity_changed:
         click.echo(
             "warning: the target's identity differs from the recorded one "
@@ -39,15 +46,15 @@ def command(
             err=True,
         )
     click.echo(
-        f"attempt {result.attempt_id[:12]} on {result.target}: "
+        f"attempt {result.attempt_id[:12]} on {terminal_safe(result.target)}: "
         f"{times - len(result.errors)} new answer(s), "
         f"{result.identical} identical to the recorded answer"
     )
     for detector, (recorded, labels) in result.labels.items():
         recurred = sum(1 for label in labels if label == recorded)
         click.echo(
-            f"  {detector}: recorded '{recorded}', recurred {recurred}/{len(labels)} "
-            f"({', '.join(labels)})"
+            f"  {detector}: recorded '{terminal_safe(str(recorded))}', recurred "
+            f"{recurred}/{len(labels)} ({terminal_safe(', '.join(map(str, labels)))})"
         )
     if result.errors:
         # the error text quotes the server's answer: untrusted

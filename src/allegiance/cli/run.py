@@ -114,6 +114,13 @@ def run_options(fn: F) -> F:
             "label every answer with the refusal rubric; agreement is reported.",
         ),
         click.option(
+            "--judge-api-key-env",
+            "judge_api_key_env",
+            default=None,
+            help="Environment variable holding the judge's API key (the judge never gets "
+            "--api-key-env, which is the key for the targets under test).",
+        ),
+        click.option(
             "--online-packages",
             is_flag=True,
             help="packages detector: look up names missing from the offline PyPI/npm snapshot "
@@ -228,17 +235,24 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
         for example in out.error_examples:
             # an error quotes what the server sent back: untrusted
             click.echo(f"  error: {terminal_safe(example)}", err=True)
+        judge_failed = False
         if options.get("judge_target"):
             from allegiance.engine.judging import judge_run
 
-            written = judge_run(
+            judged = judge_run(
                 store,
                 [result.run_id],
                 str(options["judge_target"]),
                 config,
-                api_key_env=options.get("api_key_env"),
+                # the judge's own key: the run's --api-key-env is the model under test's,
+                # and must not be sent to another vendor's host
+                api_key_env=options.get("judge_api_key_env"),
             )
-            click.echo(f"judge {options['judge_target']}: {written} verdicts")
+            click.echo(f"judge {options['judge_target']}: {judged.written} verdicts")
+            for line in judged.problems:
+                click.echo(f"  judge: {terminal_safe(line)}", err=True)
+            if judged.asked and judged.failed == judged.asked:
+                judge_failed = True
         model = None
         if not options.get("no_report") or options.get("fail_on_findings"):
             from allegiance.analysis.model import build
@@ -266,6 +280,13 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
             raise TargetError(
                 f"every one of the {out.planned} attempts failed, so nothing was measured; "
                 f"fix the target and resume with --run-id {result.run_id}"
+            )
+        if judge_failed:
+            from allegiance.errors import TargetError
+
+            raise TargetError(
+                f"every request to the judge {options['judge_target']} failed; the run's own "
+                "answers and verdicts are stored, and the report written without the judge"
             )
         if options.get("fail_on_findings") and out.errors:
             # a gate must not pass on evidence it did not collect

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from allegiance.config import Config
 from allegiance.detectors.base import get_detector
-from allegiance.detectors.llm_judge import judge_many, rubric_for
+from allegiance.detectors.llm_judge import describe_problems, judge_many, rubric_for
 from allegiance.engine.detect import probe_hash
 from allegiance.store.sqlite import Store, StoredVerdict
 from allegiance.targets.base import warm_up
@@ -29,8 +30,8 @@ def judge_run(
     detector: str = "refusal",
     api_key_env: str | None = None,
     concurrency: int = 4,
-) -> int:
-    """Ask the judge about every answer the detector judged; returns verdicts written."""
+) -> JudgeOutcome:
+    """Ask the judge about every answer the detector judged."""
     rubric = rubric_for(detector)
     flagged = set(get_detector(detector).flagged_labels)
     target, _ = build_target(judge_spec, config, api_key_env=api_key_env)
@@ -53,22 +54,39 @@ def judge_run(
                 continue
             todo.append(attempt)
     if not todo:
-        return 0
+        return JudgeOutcome(written=0, asked=0, problems=[], failed=0)
     items = [(a.request["messages"][-1]["content"], a.response_text or "") for a in todo]
-    labels = asyncio.run(judge_many(target, rubric, items, concurrency=concurrency))
+    replies = asyncio.run(judge_many(target, rubric, items, concurrency=concurrency))
+    # A reply without a label is stored too, as a detector error (left out of rates, shown
+    # in the report): otherwise an earlier judge's verdict would stand under this judge's name.
     verdicts = [
         StoredVerdict(
             attempt_id=a.attempt_id,
             detector=name,
             detector_version=version,
-            label=label,
-            flagged=label in flagged,
+            label=reply.label or "detector-error",
+            flagged=reply.label in flagged,
             score=None,
-            evidence={"judge": judge_spec},
+            evidence={"judge": judge_spec}
+            | ({} if reply.label else {"problem": reply.failed or f"reply: {reply.unreadable}"}),
             probe_hash=probe_hash(a),
         )
-        for a, label in zip(todo, labels, strict=True)
-        if label is not None
+        for a, reply in zip(todo, replies, strict=True)
     ]
     store.record_verdicts(verdicts)
-    return len(verdicts)
+    return JudgeOutcome(
+        written=sum(1 for r in replies if r.label),
+        asked=len(replies),
+        problems=describe_problems(replies),
+        failed=sum(1 for r in replies if r.failed),
+    )
+
+
+@dataclass(frozen=True)
+class JudgeOutcome:
+    """What a judging pass did: labels written, answers asked about, and what went wrong."""
+
+    written: int
+    asked: int
+    problems: list[str]
+    failed: int

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from allegiance.config import Config
 from allegiance.detectors.base import get_detector
 from allegiance.engine.plan import AttemptSpec
+from allegiance.engine.plan import attempt_id as plan_attempt_id
 from allegiance.engine.runner import RunSettings, call_with_retries
+from allegiance.errors import StoreError
 from allegiance.store.sqlite import Store
 from allegiance.suites.model import Probe
 from allegiance.targets.base import ChatRequest, GenerationParams, Target, warm_up
@@ -28,6 +30,9 @@ class ReproResult:
     identity_changed: bool = False
     labels: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    # the stored request still hashes to its attempt id (False: edited after it was recorded,
+    # or recorded by an allegiance with another attempt-id scheme)
+    request_matches: bool = True
 
 
 def reproduce(
@@ -39,11 +44,22 @@ def reproduce(
     result = ReproResult(attempt.attempt_id, attempt.target_name)
     result.identity_changed = target_id(target.identity()) != attempt.target_id
     request = attempt.request
-    params = GenerationParams(
-        temperature=float(request["temperature"]),
-        max_tokens=int(request["max_tokens"]),
-        top_p=float(request.get("top_p", 1.0)),
-        seed=int(request["seed"]),
+    try:
+        params = GenerationParams(
+            temperature=float(request["temperature"]),
+            max_tokens=int(request["max_tokens"]),
+            top_p=float(request.get("top_p", 1.0)),
+            seed=int(request["seed"]),
+        )
+        messages = tuple(dict(m) for m in request["messages"])
+    except (KeyError, TypeError, ValueError, AttributeError) as problem:
+        raise StoreError(
+            f"attempt {attempt.attempt_id[:12]}: its stored request is malformed ({problem!r})"
+        ) from None
+    probe_key = f"{attempt.suite}/{attempt.probe_id}"
+    result.request_matches = (
+        plan_attempt_id(attempt.target_id, messages, params, attempt.sample_index, probe_key)
+        == attempt.attempt_id
     )
     probe = Probe.from_record(attempt.probe)
     spec = AttemptSpec(
@@ -52,7 +68,7 @@ def reproduce(
         attempt.target_id,
         probe,
         attempt.sample_index,
-        ChatRequest(tuple(request["messages"]), params),
+        ChatRequest(messages, params),
     )
     answers = asyncio.run(_send(target, spec, times))
     recorded = store.verdicts([attempt.attempt_id]).get(attempt.attempt_id, {})
