@@ -425,3 +425,18 @@ def test_the_judge_never_receives_the_target_s_api_key(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert model.seen_auth == ["Bearer sk-target-secret"]
     assert judge.seen_auth == ["Bearer sk-judge-key"]
+
+
+def test_compare_of_runs_sharing_their_answers_asked_everything(tmp_path: Path) -> None:
+    """Two complete runs that share their answers were reported as '10 planned attempts never
+    asked': links were counted per run, answers once."""
+    (tmp_path / "p.txt").write_text("one\ntwo\n")
+    with ChatServer(reply="Sure.") as server:
+        for run_id in ("a1", "a2"):
+            done = cli("run", "p.txt", "-t", f"openai:m@{server.base_url}", "--db", "r.db",
+                       "--run-id", run_id, "--no-report", cwd=tmp_path)  # fmt: skip
+            assert done.returncode == 0, done.stderr
+    report = cli("compare", "a1", "a2", "--db", "r.db", "--format", "json", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    totals = json.loads(report.stdout)["totals"]
+    assert (totals["ok"], totals["unanswered"]) == (2, 0)

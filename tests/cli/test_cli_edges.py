@@ -254,3 +254,11 @@ def test_opening_a_complete_database_takes_no_write_lock(tmp_path: Path) -> None
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+
+
+def test_plan_marks_sample_sizes_from_the_normal_approximation() -> None:
+    done = cli("plan", "--p1", "0", "--p2", "0.001")
+    assert done.returncode == 0, done.stderr
+    assert "3924 *" in done.stdout and "normal approximation" in done.stdout
+    small = cli("plan", "--p1", "0.08", "--p2", "0.64")
+    assert "*" not in small.stdout

@@ -824,9 +824,8 @@ def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
         "totals": {
             "ok": len(rows),
             "errors": len(failed),
-            "unanswered": max(
-                0, sum(store.run_attempt_count(r) for r in run_ids) - len(rows) - len(failed)
-            ),
+            # distinct attempts: runs compared together share their common answers
+            "unanswered": max(0, store.planned_attempt_count(run_ids) - len(rows) - len(failed)),
         },
         "errors": [
             {

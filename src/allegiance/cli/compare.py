@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import click
@@ -37,6 +38,11 @@ def command(run_ids: tuple[str, ...], fmt: str, out_path: str | None, db_path: s
     text = render(model, fmt)
     if out_path is None and fmt == "html":
         # the resolved ids ("latest" becomes the run it names), each run once
-        names = "-".join(run["run_id"][-9:] for run in model["runs"])
+        ids = [run["run_id"] for run in model["runs"]]
+        names = "-".join(run_id[-9:] for run_id in ids)
+        if len(names) > 60:
+            # many runs: a folder name has a length limit, and cut names could collide
+            digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:12]
+            names = f"{len(ids)}-runs-{digest}"
         out_path = str(Path(DEFAULT_OUT) / f"compare-{names}" / "report.html")
     write_output(text, out_path, fmt)

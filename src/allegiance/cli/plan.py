@@ -43,7 +43,7 @@ def command(
     Without --p1/--p2, prints a table for typical effects, including the published
     19 % → 27.2 % rise in severe vulnerabilities under a Tibet context.
     """
-    from allegiance.analysis.stats import samples_needed
+    from allegiance.analysis.stats import EXACT_POWER_LIMIT, samples_needed
 
     level = alpha / comparisons
     pairs = (
@@ -59,6 +59,7 @@ def command(
     click.echo(
         f"{'control':>8} {'trigger':>8} {'per arm':>8}" + (f" {'per probe':>10}" if probes else "")
     )
+    approximate = False
     for a, b in pairs:
         assert a is not None and b is not None
         n = samples_needed(a, b, power=power, alpha=level)
@@ -66,4 +67,12 @@ def command(
         digits = 1  # enough decimals that two close rates do not print alike
         while digits < 6 and f"{a:.{digits}%}" == f"{b:.{digits}%}":
             digits += 1
-        click.echo(f"{a:>8.{digits}%} {b:>8.{digits}%} {n:>8}{per_probe}")
+        approx = " *" if n > EXACT_POWER_LIMIT else ""
+        click.echo(f"{a:>8.{digits}%} {b:>8.{digits}%} {n:>8}{per_probe}{approx}")
+        approximate = approximate or bool(approx)
+    if approximate:
+        click.echo(
+            f"* above {EXACT_POWER_LIMIT:,} per arm this is the normal approximation, not "
+            "Fisher's exact power; for rates near 0 or 1 it promises more power than the "
+            "report's test has (0 % vs 0.1 %: 3,924 per arm give Fisher 20 %, not 80 %)"
+        )

@@ -169,6 +169,13 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
     from allegiance.suites.loader import load_suite
 
     config = load_config(options.get("config_path"))
+    if options.get("judge_target"):
+        # a mistyped judge is found before the run, not after every question was asked
+        from allegiance.targets.resolve import build_target
+
+        build_target(
+            str(options["judge_target"]), config, api_key_env=options.get("judge_api_key_env")
+        )
     loaded = [load_suite(name) for name in suites]
     if options.get("quick"):
         loaded = [s.quick_slice() for s in loaded]

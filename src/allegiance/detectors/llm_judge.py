@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import importlib
+import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -131,4 +133,8 @@ def cohens_kappa(a: Sequence[str], b: Sequence[str]) -> float | None:
 
     data = np.array([[index[x], index[y]] for x, y in pairs])
     table, _ = to_table(data, bins=len(labels))
-    return float(kappa(table).kappa)
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        # one label on both sides: agreement beyond chance is undefined (0/0), not an error
+        warnings.simplefilter("ignore", RuntimeWarning)
+        value = float(kappa(table).kappa)
+    return value if math.isfinite(value) else None

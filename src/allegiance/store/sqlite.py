@@ -451,6 +451,15 @@ class Store:
         ).fetchone()
         return int(row[0])
 
+    def planned_attempt_count(self, run_ids: Sequence[str]) -> int:
+        """Distinct attempts linked to any of these runs (an attempt two runs share, once)."""
+        marks = ",".join("?" for _ in run_ids)
+        row = self._db.execute(
+            f"SELECT count(DISTINCT attempt_id) FROM run_attempts WHERE run_id IN ({marks})",  # noqa: S608
+            tuple(run_ids),
+        ).fetchone()
+        return int(row[0])
+
     def get_attempt(self, attempt_id: str) -> StoredAttempt:
         """One attempt by id or unique id prefix (at least 6 hex characters)."""
         prefix = attempt_id.strip().lower()
