@@ -727,19 +727,25 @@ def judge_agreement(rows: Sequence[Row]) -> list[dict[str, Any]]:
     for judged in sorted(names):
         fast = judged.removesuffix("-judge")
         per_target: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        judges: dict[str, set[str]] = defaultdict(set)
+        errors: Counter[str] = Counter()
         for row in rows:
             if judged in row.verdicts and fast in row.verdicts:
-                per_target[row.target].append(
-                    (row.verdicts[fast].label, row.verdicts[judged].label)
-                )
-        for target, pairs in sorted(per_target.items()):
+                verdict = row.verdicts[judged]
+                judges[row.target].add(str(verdict.evidence.get("judge") or "?"))
+                if verdict.label == "detector-error":  # the judge failed or said no label
+                    errors[row.target] += 1
+                    continue
+                per_target[row.target].append((row.verdicts[fast].label, verdict.label))
+        for target in sorted(set(per_target) | set(errors)):
+            pairs = per_target.get(target, [])
             agree = sum(1 for a, b in pairs if a == b)
             flagged_labels = set(get_detector(fast).flagged_labels)
             flagged_agree = sum(
                 1 for a, b in pairs if (a in flagged_labels) == (b in flagged_labels)
             )
             # with one label on both sides, agreement beyond chance is undefined (0/0)
-            one_label = len({label for pair in pairs for label in pair}) < 2
+            one_label = len({label for pair in pairs for label in pair}) < 2 or len(pairs) < 2
             kappa = (
                 None if one_label else cohens_kappa([a for a, _ in pairs], [b for _, b in pairs])
             )
@@ -749,7 +755,9 @@ def judge_agreement(rows: Sequence[Row]) -> list[dict[str, Any]]:
                 {
                     "detector": fast,
                     "target": target,
+                    "judge": ", ".join(sorted(judges[target])),
                     "n": len(pairs),
+                    "judge_errors": errors[target],
                     "agree": agree,
                     "flagged_agree": flagged_agree,
                     "kappa": kappa,
