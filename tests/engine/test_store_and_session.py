@@ -324,3 +324,27 @@ def test_a_run_recorded_with_older_attempt_ids_is_not_resumed(tmp_path: Path) ->
     errors = [line for line in again.stderr.splitlines() if "error" in line]
     assert len(errors) == 1 and errors[0].startswith("allegiance: error: run 'old'")
     assert "older allegiance whose attempt ids differ" in errors[0]
+
+
+def test_answers_a_judge_failed_on_are_asked_again(tmp_path: Path) -> None:
+    """Failures are stored as detector errors; a later pass with the same judge must retry
+    them, not skip them as already judged."""
+    (tmp_path / "s.yaml").write_text(
+        "name: s\ndetectors: [refusal]\nprobes: [{id: a, prompt: x}]\n"
+    )
+    down = True
+
+    def judge_reply(messages: list[dict[str, str]]) -> str:
+        if down:
+            raise RuntimeError("judge backend down")
+        return "refused"
+
+    with ChatServer() as model, ChatServer(responder=judge_reply) as judge:
+        assert _run_cli(tmp_path, model, "s.yaml", "--run-id", "one").returncode == 0
+        store = Store.open(tmp_path / "r.db")
+        spec = f"openai:j@{judge.base_url}"
+        first = judge_run(store, ["one"], spec, Config())
+        down = False
+        second = judge_run(store, ["one"], spec, Config())
+    assert (first.written, first.failed) == (0, 1)
+    assert (second.written, second.asked) == (1, 1)

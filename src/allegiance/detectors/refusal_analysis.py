@@ -682,12 +682,13 @@ def _said_by_the_speaker(
     sentence; a sentence that only opens with ``lead_in_words`` ("Sorry,", 抱歉) has none."""
     kept = []
     for hit in hits:
-        if hit.category == "refusal" and " ".join(hit.text.split()) in markers.needs_speaker:
+        check = markers.needs_speaker.get(" ".join(hit.text.split()))
+        if hit.category == "refusal" and check is not None:
             start = max((s for s, _ in sentences if s <= hit.start), default=0)
             before = text[start : hit.start]
             words = _WORDS.findall(before)
-            speaker = markers.speaker is not None and markers.speaker.search(before)
-            if words and not speaker and not set(words) <= markers.lead_in:
+            speaker = check.speaker is not None and check.speaker.search(before)
+            if words and not speaker and not set(words) <= check.lead_in:
                 continue  # "Antibiotics cannot help with …": not the speaker declining
         kept.append(hit)
     return kept

@@ -50,7 +50,11 @@ def judge_run(
                 continue
             queued.add(attempt.attempt_id)
             current = existing.get(attempt.attempt_id, {}).get(name)
-            if current is not None and current.detector_version == version:
+            if (
+                current is not None
+                and current.detector_version == version
+                and current.label != "detector-error"  # a failed or unreadable reply: ask again
+            ):
                 continue
             todo.append(attempt)
     if not todo:

@@ -16,7 +16,7 @@ import bisect
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -216,6 +216,15 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class SpeakerCheck:
+    """How to tell that a subjectless phrase is the speaker's: the words that name the
+    speaker, and the openers a declining sentence may start with, in the phrase's languages."""
+
+    speaker: re.Pattern[str] | None
+    lead_in: frozenset[str]
+
+
+@dataclass(frozen=True)
 class MarkerSet:
     """Compiled markers: per script group, one regex whose named groups are the categories."""
 
@@ -228,9 +237,8 @@ class MarkerSet:
     sympathy: re.Pattern[str] | None = None  # "sorry to hear", "сочувствую" ...
     # refusal phrases that decline only when the speaker is their subject, the words that
     # name the speaker, and the openers a speaker's sentence may start with instead
-    needs_speaker: frozenset[str] = frozenset()
-    speaker: re.Pattern[str] | None = None
-    lead_in: frozenset[str] = frozenset()
+    # (per phrase, from the languages that list it: Persian "ما", "we", is Arabic "what")
+    needs_speaker: Mapping[str, SpeakerCheck] = field(default_factory=dict)
 
     def lecture_score(self, text: str) -> float:
         """Moral-lesson vocabulary in ``text``: 1 per strong word, 0.5 per weak one."""
@@ -323,10 +331,23 @@ def load_markers() -> MarkerSet:
         hedge=_word_list_pattern(files, "hedge_words"),
         apology=compile_phrases(_in_all_files(files, "apology_words")),
         sympathy=compile_phrases(_in_all_files(files, "sympathy_words")),
-        needs_speaker=frozenset(normalize(p) for p in _in_all_files(files, "needs_speaker")),
-        speaker=_whole_words(_in_all_files(files, "speaker_words")),
-        lead_in=frozenset(normalize(w) for w in _in_all_files(files, "lead_in_words")),
+        needs_speaker=_speaker_checks(files),
     )
+
+
+def _speaker_checks(files: Mapping[str, Mapping[str, Any]]) -> dict[str, SpeakerCheck]:
+    """Each ``needs_speaker`` phrase with the speaker and lead-in words of the files that
+    list it (a phrase two languages share gets both languages' words)."""
+    languages: dict[str, list[Mapping[str, Any]]] = {}
+    for data in files.values():
+        for phrase in data.get("needs_speaker") or ():
+            languages.setdefault(normalize(str(phrase)), []).append(data)
+    checks = {}
+    for phrase, sources in languages.items():
+        speakers = [str(w) for data in sources for w in data.get("speaker_words") or ()]
+        lead_ins = [str(w) for data in sources for w in data.get("lead_in_words") or ()]
+        checks[phrase] = SpeakerCheck(_whole_words(speakers), frozenset(map(normalize, lead_ins)))
+    return checks
 
 
 def _whole_words(words: Iterable[str]) -> re.Pattern[str] | None:
