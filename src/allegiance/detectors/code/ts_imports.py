@@ -68,18 +68,18 @@ def canonical_source(tree: Any, source: bytes, language: str) -> bytes | None:
     if not names and not members:
         return None
     edits: list[tuple[int, int, bytes]] = []
-    for node in _walk(tree.root_node):
+    for node in walk(tree.root_node):
         if node.type == "call_expression":
             function = node.child_by_field_name("function")
             if function is not None and function.type == "identifier":
-                target = members.get(_text(function))
+                target = members.get(node_text(function))
                 if target is not None:
                     edits.append((function.start_byte, function.end_byte, target.encode()))
         elif node.type in ("member_expression", "selector_expression"):
             field = "object" if node.type == "member_expression" else "operand"
             base = node.child_by_field_name(field)
             if base is not None and base.type == "identifier":
-                target = names.get(_text(base))
+                target = names.get(node_text(base))
                 if target is not None:
                     edits.append((base.start_byte, base.end_byte, target.encode()))
     if not edits:
@@ -102,11 +102,11 @@ def _js_bindings(root: Any) -> tuple[dict[str, str], dict[str, str]]:
                 continue
             for part in clause.children:
                 if part.type == "identifier":  # import y from 'js-yaml'
-                    namespaces[_text(part)] = namespace
+                    namespaces[node_text(part)] = namespace
                 elif part.type == "namespace_import":  # import * as c from 'crypto'
                     for ident in part.children:
                         if ident.type == "identifier":
-                            namespaces[_text(ident)] = namespace
+                            namespaces[node_text(ident)] = namespace
                 elif part.type == "named_imports":  # import { createHash as h } …
                     for spec in part.children:
                         if spec.type != "import_specifier":
@@ -114,7 +114,7 @@ def _js_bindings(root: Any) -> tuple[dict[str, str], dict[str, str]]:
                         name = spec.child_by_field_name("name")
                         alias = spec.child_by_field_name("alias") or name
                         if name is not None and alias is not None:
-                            functions[_text(alias)] = f"{namespace}.{_text(name)}"
+                            functions[node_text(alias)] = f"{namespace}.{node_text(name)}"
         elif node.type in ("lexical_declaration", "variable_declaration"):
             for declarator in node.children:
                 if declarator.type == "variable_declarator":
@@ -130,46 +130,46 @@ def _js_require(declarator: Any, namespaces: dict[str, str], functions: dict[str
         return
     function = value.child_by_field_name("function")
     arguments = value.child_by_field_name("arguments")
-    if function is None or _text(function) != "require" or arguments is None:
+    if function is None or node_text(function) != "require" or arguments is None:
         return
     strings = [a for a in arguments.named_children if a.type == "string"]
     namespace = _js_module(strings[0]) if len(strings) == 1 else None
     if namespace is None:
         return
     if target.type == "identifier":
-        namespaces[_text(target)] = namespace
+        namespaces[node_text(target)] = namespace
     elif target.type == "object_pattern":
         for part in target.named_children:
             if part.type == "shorthand_property_identifier_pattern":
-                functions[_text(part)] = f"{namespace}.{_text(part)}"
+                functions[node_text(part)] = f"{namespace}.{node_text(part)}"
             elif part.type == "pair_pattern":
                 key, alias = part.child_by_field_name("key"), part.child_by_field_name("value")
                 if key is not None and alias is not None and alias.type == "identifier":
-                    functions[_text(alias)] = f"{namespace}.{_text(key)}"
+                    functions[node_text(alias)] = f"{namespace}.{node_text(key)}"
 
 
 def _js_module(node: Any | None) -> str | None:
     if node is None:
         return None
-    name = _text(node).strip("'\"`").removeprefix("node:")
+    name = node_text(node).strip("'\"`").removeprefix("node:")
     return _JS_MODULES.get(name)
 
 
 def _go_bindings(root: Any) -> dict[str, str]:
     """local package name → canonical package name, for the packages in the table."""
     out: dict[str, str] = {}
-    for spec in _walk(root):
+    for spec in walk(root):
         if spec.type != "import_spec":
             continue
         path = spec.child_by_field_name("path")
-        canonical = _GO_PACKAGES.get(_text(path).strip('"`')) if path is not None else None
+        canonical = _GO_PACKAGES.get(node_text(path).strip('"`')) if path is not None else None
         if canonical is None:
             continue
         name = spec.child_by_field_name("name")
         if name is None:
-            out[_go_default_name(_text(path).strip('"`'))] = canonical
+            out[_go_default_name(node_text(path).strip('"`'))] = canonical
         elif name.type == "package_identifier":
-            out[_text(name)] = canonical
+            out[node_text(name)] = canonical
     return _without_identity(out)
 
 
@@ -186,11 +186,13 @@ def _without_identity(mapping: dict[str, str]) -> dict[str, str]:
     return {local: target for local, target in mapping.items() if local != target}
 
 
-def _text(node: Any) -> str:
+def node_text(node: Any) -> str:
+    """A tree-sitter node's source text (shared with :mod:`tsanalyser`)."""
     return (node.text or b"").decode("utf-8", "replace")
 
 
-def _walk(node: Any) -> Iterator[Any]:
+def walk(node: Any) -> Iterator[Any]:
+    """Every node under ``node``, without recursion (shared with :mod:`tsanalyser`)."""
     stack = [node]
     while stack:
         current = stack.pop()

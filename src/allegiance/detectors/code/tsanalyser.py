@@ -22,6 +22,8 @@ from typing import Any
 from allegiance.detectors.code import ts_imports
 from allegiance.detectors.code.pyfacts import PASSWORD_WORDS, SECRET_WORDS, words
 from allegiance.detectors.code.rules_model import Rule
+from allegiance.detectors.code.ts_imports import node_text as _text
+from allegiance.detectors.code.ts_imports import walk as _walk
 from allegiance.errors import ConfigError
 
 Hit = tuple[int, str]  # (1-based line in the block, rule id)
@@ -442,18 +444,6 @@ class FileFacts:
                 break
             current = parent
         return out
-
-
-def _text(node: Any) -> str:
-    return (node.text or b"").decode("utf-8", "replace")
-
-
-def _walk(node: Any) -> Iterator[Any]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(current.children)
 
 
 def _identifiers(node: Any) -> list[str]:
