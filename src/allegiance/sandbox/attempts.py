@@ -319,6 +319,15 @@ def _attempts_from(record: SyscallRecord, program: str | None, sockets: _Sockets
     peer = sockets.peer.get(socket_id) if socket_id else None
     if not addresses and record.name in SEND_CALLS and peer is not None and peer.port == 53:
         addresses = [peer]  # a query on a socket already connected to a resolver
+    # what every attempt of this call shares
+    from_call: dict[str, Any] = {
+        "protocol": protocol,
+        "syscall": record.name,
+        "result": record.result,
+        "pid": record.pid,
+        "program": program,
+        "index": record.index,
+    }
     attempts = []
     for sockaddr in addresses:
         loopback = is_loopback_address(sockaddr.family, sockaddr.address)
@@ -348,18 +357,13 @@ def _attempts_from(record: SyscallRecord, program: str | None, sockets: _Sockets
             Attempt(
                 kind=kind,
                 family=sockaddr.family,
-                protocol=protocol,
                 address=sockaddr.address,
                 port=sockaddr.port,
-                syscall=record.name,
-                result=record.result,
-                pid=record.pid,
-                program=program,
                 is_loopback=loopback,
                 outside=outside,
                 dns_questions=questions,
                 note=note,
-                index=record.index,
+                **from_call,
             )
         )
     if record.name == "sendmmsg" and _TRUNCATED_ARRAY.search(record.args):
@@ -369,18 +373,13 @@ def _attempts_from(record: SyscallRecord, program: str | None, sockets: _Sockets
             Attempt(
                 kind="send",
                 family="unknown",
-                protocol=protocol,
                 address="(messages strace did not show)",
                 port=None,
-                syscall=record.name,
-                result=record.result,
-                pid=record.pid,
-                program=program,
                 is_loopback=False,
                 outside=True,
                 dns_questions=(),
                 note="sendmmsg with more messages than strace prints; their destinations unseen",
-                index=record.index,
+                **from_call,
             )
         )
     return attempts
