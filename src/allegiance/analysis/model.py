@@ -744,13 +744,8 @@ def judge_agreement(rows: Sequence[Row]) -> list[dict[str, Any]]:
             flagged_agree = sum(
                 1 for a, b in pairs if (a in flagged_labels) == (b in flagged_labels)
             )
-            # with one label on both sides, agreement beyond chance is undefined (0/0)
-            one_label = len({label for pair in pairs for label in pair}) < 2 or len(pairs) < 2
-            kappa = (
-                None if one_label else cohens_kappa([a for a, _ in pairs], [b for _, b in pairs])
-            )
-            if kappa is not None and not math.isfinite(kappa):
-                kappa = None
+            # None when undefined: fewer than two answers, or one label on both sides (0/0)
+            kappa = cohens_kappa([a for a, _ in pairs], [b for _, b in pairs])
             out.append(
                 {
                     "detector": fast,
