@@ -34,12 +34,14 @@ def completion(message: dict[str, Any], **extra: Any) -> bytes:
 class RawServer(LoopbackServer):
     def __init__(self, respond: Callable[[dict[str, Any]], Reply]):
         self.requests: list[dict[str, Any]] = []
+        self.gets: list[str] = []  # paths of GET requests (a followed redirect arrives as one)
         server = self
 
         class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
+                server.gets.append(self.path)
                 self._send(Reply(200, b'{"data": []}'))
 
             def do_POST(self) -> None:

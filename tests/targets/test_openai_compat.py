@@ -260,12 +260,28 @@ def test_a_quota_429_is_not_retried_for_hours() -> None:
     assert burst.transient and burst.retry_after == pytest.approx(2.0)
 
 
-def test_a_redirect_that_would_turn_post_into_get_is_explained() -> None:
-    moved = Reply(301, b"", {"Location": "/elsewhere/v1/chat/completions"})
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_not_followed_and_is_explained(status: int) -> None:
+    # Following it would send the request, and on the same host the key, to the new URL.
+    moved = Reply(status, b"", {"Location": "/elsewhere/v1/chat/completions"})
     with RawServer(lambda _: moved) as server:
         failure = _error(server.base_url)
-    assert "redirects to /elsewhere/v1/chat/completions" in str(failure)
-    assert not failure.transient
+        assert "redirects to /elsewhere/v1/chat/completions" in str(failure)
+        assert not failure.transient
+        assert len(server.requests) == 1 and server.gets == []
+
+
+def test_a_redirect_to_an_unreachable_host_is_still_a_redirect_error() -> None:
+    moved = Reply(302, b"", {"Location": "http://127.0.0.1:9/v1/chat/completions"})
+    with RawServer(lambda _: moved) as server:
+        failure = _error(server.base_url)
+    assert "redirects to http://127.0.0.1:9/v1/chat/completions" in str(failure)
+
+
+def test_a_response_with_no_choices_says_so() -> None:
+    with RawServer(lambda _: Reply(200, b'{"choices": []}')) as server:
+        failure = _error(server.base_url)
+    assert "no choices" in str(failure) and "IndexError" not in str(failure)
 
 
 def test_a_config_targets_own_key_wins_over_the_command_line(

@@ -215,18 +215,21 @@ class OpenAICompatTarget:
     async def _complete(self, request: ChatRequest) -> ChatResponse:
         session = self._session_now()
         try:
+            # Redirects are not followed: aiohttp would send the request (and, on the same
+            # host, the API key) to the new URL before we could object, and turns a POST
+            # into a GET on 301-303.
             async with session.post(
-                f"{self.base_url}/chat/completions", json=self.body(request)
+                f"{self.base_url}/chat/completions",
+                json=self.body(request),
+                allow_redirects=False,
             ) as reply:
                 status = reply.status
                 retry_after = reply.headers.get("Retry-After")
-                redirected = [r for r in reply.history if r.status in (301, 302, 303)]
-                if redirected:
-                    # aiohttp turns a POST into a GET on these; the server's 405 would hide why
-                    location = redirected[0].headers.get("Location", "?")
+                if 300 <= status < 400:
+                    location = reply.headers.get("Location", "?")
                     raise TargetCallError(
-                        f"HTTP {redirected[0].status}: the server redirects to {_snippet(location)};"
-                        " use that URL as the target's base URL",
+                        f"HTTP {status}: the server redirects to {_snippet(location)};"
+                        " use that URL as the target's base URL (redirects are not followed)",
                         transient=False,
                     )
                 raw = await _read_capped(reply)
@@ -262,6 +265,10 @@ class OpenAICompatTarget:
             data = json.loads(text_body)
             if isinstance(data.get("error"), dict | str) and not data.get("choices"):
                 raise _provider_error(data["error"])
+            if not data.get("choices"):
+                raise TargetCallError(
+                    f"malformed response: no choices: {_snippet(text_body)}", transient=True
+                )
             choice = data["choices"][0]
             if isinstance(choice.get("error"), dict | str):
                 # OpenRouter reports an upstream failure inside the choice, content ""
