@@ -245,15 +245,17 @@ _RENAMED = re.compile(r" \[[0-9a-f]{8}\]$")
 def finish_reproduce(command: str, runs: Sequence[Mapping[str, Any]], db_path: str | None) -> str:
     """Complete a comparison's reproduce line with what only the runs know: the suite's
     file when it is not a built-in one, the config file, temperature and answer cap the
-    runs used, a seed no run used yet, and the database (as absolute paths, so the line
-    works from any folder)."""
+    runs used, ``--quick`` for a quick run (its slice and caps), a seed no run used yet, and
+    the database (as absolute paths, so the line works from any folder)."""
     words = shlex.split(command)
     arguments: dict[str, str] = {}
     seeds = [0]
     asked: dict[str, Any] = {}
+    quick = False
     for run in runs:
         settings = run.get("settings") or {}
         seeds.append(int(settings.get("seed") or 0))
+        quick = quick or bool(settings.get("quick"))
         for suite in settings.get("suites", []):
             if suite.get("argument"):
                 arguments.setdefault(str(suite["name"]), str(suite["argument"]))
@@ -266,6 +268,8 @@ def finish_reproduce(command: str, runs: Sequence[Mapping[str, Any]], db_path: s
                         ("max_tokens", "--max-tokens")):  # fmt: skip
         if key in asked:
             words += [option, str(asked[key])]
+    if quick:  # the quick slice, with its answer caps, as the run asked it
+        words.append("--quick")
     words += ["--seed", str(max(seeds) + FRESH_SEED_OFFSET)]
     if db_path and db_path != ":memory:":
         words += ["--db", os.path.abspath(db_path)]

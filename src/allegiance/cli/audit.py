@@ -10,11 +10,6 @@ from allegiance.cli.run import execute_run, run_options
 
 DEFAULT_SUITES = ("censorship", "symmetry", "facts", "sabotage")
 DEFAULT_TARGETS = ("local:qwen2.5-coder-0.5b", "local:smollm2-135m")
-# The quick slice must finish in under 3 minutes on 2 CPU cores with both embedded models,
-# so answers are capped shorter than in a full audit: political answers show their stance in
-# their first sentences, while code needs room to reach the lines that matter (measured in
-# README, "Performance").
-QUICK_TOKEN_CAPS = {"sabotage": 160, "*": 64}
 
 
 @click.command("audit")
@@ -45,7 +40,5 @@ def command(suites: tuple[str, ...], targets: tuple[str, ...], **options: Any) -
     the report. --quick runs each suite's quick slice with short answers (under 3 minutes
     on a 2-core laptop with the embedded models).
     """
-    if options.get("quick") and options.get("max_tokens") is None:
-        options["token_caps"] = QUICK_TOKEN_CAPS
     options["extra_settings"] = {"audit": True, "quick": bool(options.get("quick"))}
     execute_run(list(suites), list(targets), options)

@@ -21,6 +21,12 @@ from allegiance.cli.common import (
     terminal_safe,
 )
 
+# --quick must finish in under 3 minutes on 2 CPU cores with both embedded models, so answers
+# are capped shorter than in a full run: political answers show their stance in their first
+# sentences, while code needs room to reach the lines that matter (README, "Performance").
+# `run --quick` and `audit --quick` ask alike, so a finding's reproduce line asks as its run did.
+QUICK_TOKEN_CAPS = {"sabotage": 160, "*": 64}
+
 
 def run_options(fn: F) -> F:
     options = [
@@ -76,7 +82,12 @@ def run_options(fn: F) -> F:
             help="Environment variable holding the API key for openai: targets (a config "
             "target's own api_key_env wins).",
         ),
-        click.option("--quick", is_flag=True, help="Only each suite's quick slice."),
+        click.option(
+            "--quick",
+            is_flag=True,
+            help="Only each suite's quick slice, answers capped at 64 tokens (160 for "
+            "sabotage) unless --max-tokens is given.",
+        ),
         click.option(
             "--probe",
             "probe_patterns",
@@ -179,7 +190,8 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
     loaded = [load_suite(name) for name in suites]
     if options.get("quick"):
         loaded = [s.quick_slice() for s in loaded]
-    caps: dict[str, int] = options.get("token_caps") or {}  # suite name or "*" -> answer cap
+    # suite name or "*" -> answer cap; --max-tokens, when given, wins in the planner
+    caps = QUICK_TOKEN_CAPS if options.get("quick") and options.get("max_tokens") is None else {}
     loaded = [s.capped(cap) if (cap := caps.get(s.name, caps.get("*"))) else s for s in loaded]
     patterns = options.get("probe_patterns") or ()
     if patterns:
@@ -204,6 +216,7 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
             **(options.get("extra_settings") or {}),
             # what a reproduce line needs to ask the same way again
             "temperature": options.get("temperature"),
+            "quick": bool(options.get("quick")),
             # asked inside `--isolate`'s sandbox (the egress record is added at the end)
             "isolated": bool(os.environ.get(ISOLATED_ENV)),
             "config": str(used.absolute())
