@@ -262,3 +262,17 @@ def test_plan_marks_sample_sizes_from_the_normal_approximation() -> None:
     assert "3924 *" in done.stdout and "normal approximation" in done.stdout
     small = cli("plan", "--p1", "0.08", "--p2", "0.64")
     assert "*" not in small.stdout
+
+
+def test_a_file_of_prompts_is_judged_for_refusal(tmp_path: Path) -> None:
+    """A .txt suite names no detectors; its run used to store answers and no verdict."""
+    (tmp_path / "p.txt").write_text("Tell me a joke\nWhat is 2+2?\n")
+    with ChatServer(reply="I'm sorry, but I can't help with that.") as server:
+        result = cli(
+            "run", "p.txt", "-t", f"openai:m@{server.base_url}", "--db", "r.db", "--no-report",
+            cwd=tmp_path,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(tmp_path / "r.db") as db:
+        labels = db.execute("SELECT detector, label FROM verdicts").fetchall()
+    assert labels == [("refusal", "refused"), ("refusal", "refused")]

@@ -263,7 +263,32 @@ def test_text(tmp_path: Path) -> None:
         ("line-4", "Second prompt"),
     ]
     assert suite.probes[0].tags == {"probe": "line-3"}
-    assert suite.probes[0].detectors == ()
+    assert suite.probes[0].detectors == ("refusal",)  # judged by default, not stored unjudged
+
+
+def test_a_suite_without_detectors_is_judged_for_refusal_and_an_empty_list_means_none(
+    tmp_path: Path,
+) -> None:
+    jsonl = load_suite(_write(tmp_path, "p.jsonl", '{"prompt": "hi"}\n'))
+    assert jsonl.probes[0].detectors == ("refusal",)
+    bare = load_suite(
+        _write(tmp_path, "bare.yaml", "name: bare\nprobes:\n  - {id: a, prompt: hi}\n")
+    )
+    assert bare.probes[0].detectors == ("refusal",)
+    none = load_suite(
+        _write(
+            tmp_path, "none.yaml", "name: none\ndetectors: []\nprobes:\n  - {id: a, prompt: hi}\n"
+        )
+    )
+    assert none.probes[0].detectors == ()
+    own = load_suite(
+        _write(
+            tmp_path,
+            "own.yaml",
+            "name: own\nprobes:\n  - {id: a, prompt: hi, detectors: [facts]}\n",
+        )
+    )
+    assert own.probes[0].detectors == ("facts",)
 
 
 # --- errors: one line that names the file and the place ---------------------------------

@@ -145,6 +145,7 @@ def _load_text(text: str, path: Path) -> Suite:
                 suite=path.stem,
                 messages=({"role": "user", "content": stripped},),
                 tags={"probe": f"line-{number}"},
+                detectors=DEFAULT_DETECTORS,
             )
         )
     if not probes:
@@ -211,6 +212,10 @@ MAX_ANSWER_TOKENS = 32768  # as --max-tokens and the config's max_tokens
 # A template's variables multiply; a typo (a 1,000-value list crossed with itself) or a
 # hostile file must fail with a message instead of exhausting memory.
 MAX_PROBES = 200_000
+# What a suite that names no detectors is judged with: a file of prompts from a user is most
+# often asked "does it answer?", and a run that stored answers but no verdict looked empty.
+# ``detectors: []`` still means none.
+DEFAULT_DETECTORS = ("refusal",)
 
 _Base = tuple[str, list[dict[str, str]], dict[str, str], dict[str, Any], Mapping[str, Any], str]
 
@@ -219,7 +224,11 @@ def _expand(
     spec: Mapping[str, Any], path: Path, *, probe_places: Sequence[str] | None = None
 ) -> Suite:
     name = _text(spec.get("name") or path.stem, f"{path}: name")
-    default_detectors = _names(spec.get("detectors"), f"{path}: detectors")
+    default_detectors = (
+        _names(spec.get("detectors"), f"{path}: detectors")
+        if "detectors" in spec
+        else DEFAULT_DETECTORS
+    )
     defaults = spec.get("defaults") or {}
     if not isinstance(defaults, dict):
         raise SuiteError(f"{path}: 'defaults' must be a mapping")
