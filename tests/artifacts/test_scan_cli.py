@@ -36,6 +36,23 @@ def test_exit_codes(tmp_path):
     assert run(str(tmp_path / "missing.bin")).exit_code == 2
 
 
+def test_nothing_to_scan_is_not_clean(tmp_path):
+    """An empty folder, a folder of non-model files or a text file: nothing was checked, and
+    exit 0 ("clean") would read as a pass."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "readme.md").write_text("hello")
+    text = write(tmp_path, "hostname", b"box\n")
+    for path in (str(empty), str(notes), text):
+        result = run(path)
+        assert result.exit_code == 2, (path, result.output)
+        assert "NOTHING SCANNED" in result.output
+    clean = write(tmp_path, "clean.pt", tc.torch_zip(tc.benign_state_dict_pickle()))
+    assert run(clean, text).exit_code == 0  # one model file checked, the other file skipped
+
+
 def test_table_output(tmp_path):
     evil = write(tmp_path, "evil.pkl", tc.posix_system())
     broken = write(tmp_path, "broken.pkl", b"\x80\x04\x95")

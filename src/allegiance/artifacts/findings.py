@@ -149,16 +149,22 @@ class ScanReport:
         return [r for r in self.files if r.status == Status.ERROR]
 
     def exit_code(self, fail_on: Severity = Severity.MEDIUM) -> int:
-        """0 clean, 1 a finding at or above ``fail_on``, else 2 if any file could not be scanned.
+        """0 clean, 1 a finding at or above ``fail_on``, else 2 if any file could not be scanned
+        or nothing was (an empty folder, a path with no model file, a mistyped folder: "clean"
+        would read as a pass for files never looked at).
 
         A finding wins over a scan error because it is the more specific claim: the user
         must act on a dangerous file whether or not the rest of it could be read.
         """
         if any(f.severity >= fail_on for f in self.findings):
             return 1
-        if self.errors:
+        if self.errors or not self.scanned:
             return 2
         return 0
+
+    @property
+    def scanned(self) -> int:
+        return sum(1 for r in self.files if r.status == Status.SCANNED)
 
     def summary(self, fail_on: Severity = Severity.MEDIUM) -> str:
         """One line a person can read in a log."""
@@ -168,16 +174,18 @@ class ScanReport:
         by_sev = ", ".join(
             f"{counts[s.label]} {s.label}" for s in reversed(Severity) if s.label in counts
         )
-        scanned = sum(1 for r in self.files if r.status == Status.SCANNED)
         skipped = sum(1 for r in self.files if r.status == Status.SKIPPED)
-        parts = [f"{len(self.files)} file(s): {scanned} scanned"]
+        parts = [f"{len(self.files)} file(s): {self.scanned} scanned"]
         if self.errors:
             parts.append(f"{len(self.errors)} could not scan")
         if skipped:
             parts.append(f"{skipped} skipped")
         text = ", ".join(parts) + "; "
         text += f"findings: {by_sev}" if by_sev else "no findings"
-        verdict = {0: "clean", 1: "FINDINGS", 2: "INCOMPLETE"}[self.exit_code(fail_on)]
+        code = self.exit_code(fail_on)
+        verdict = {0: "clean", 1: "FINDINGS", 2: "INCOMPLETE"}[code]
+        if code == 2 and not self.errors:
+            verdict = "NOTHING SCANNED (no model file found)"
         return f"{text} -> {verdict} (fail-on {fail_on.label})"
 
     def to_dict(self) -> dict[str, Any]:

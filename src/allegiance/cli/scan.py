@@ -60,7 +60,8 @@ def command(
     Exit codes:
       0  no finding at or above --fail-on, every file scanned
       1  at least one finding at or above --fail-on
-      2  a file could not be scanned (truncated, garbled, over a limit) and no such finding
+      2  a file could not be scanned (truncated, garbled, over a limit), or no model
+         file was found to scan, and no such finding
     """
     from allegiance.artifacts import Severity, scan_paths
     from allegiance.artifacts.render import render_json, render_sarif, render_table
