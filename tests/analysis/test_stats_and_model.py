@@ -208,6 +208,12 @@ def test_f1_interval_is_none_when_undefined() -> None:
     assert stats.f1_interval([True, True], [True, True]) == (1.0, 1.0)
 
 
+def test_a_perfect_detector_on_a_small_mixed_set_gets_the_interval_one_to_one() -> None:
+    # resamples that drew only negatives have no error: they are F1 1, not 0 ([0, 1] before)
+    truth = [True, False, False, False]
+    assert stats.f1_interval(truth, truth) == (1.0, 1.0)
+
+
 def test_detector_errors_are_not_in_rate_denominators() -> None:
     """Before: 'detector-error' verdicts counted as unflagged answers in the per-target rate
     and as wrong answers in facts accuracy, while every other table left them out."""

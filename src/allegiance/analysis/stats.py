@@ -324,10 +324,12 @@ def f1_interval(
     def f1(t: Any, f: Any, axis: int = -1) -> Any:
         tp = np.sum(t * f, axis=axis)
         wrong = np.sum(t != f, axis=axis)  # false positives plus false negatives
-        return np.where(tp > 0, 2 * tp / np.maximum(2 * tp + wrong, 1), 0.0)
+        # A resample with no positive label and no positive verdict has no error at all: F1
+        # 1, not 0 (as 0, a perfect detector on a small set got the interval [0, 1]).
+        return np.where(tp > 0, 2 * tp / np.maximum(2 * tp + wrong, 1), np.where(wrong, 0.0, 1.0))
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a degenerate resample (all one class) is F1 0, fine
+        warnings.simplefilter("ignore")  # a degenerate resample (one class only) is fine
         result = stats.bootstrap(
             (t, f),
             f1,
