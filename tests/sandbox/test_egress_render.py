@@ -84,3 +84,13 @@ def test_nothing_attempted_and_hostile_argv_is_escaped() -> None:
     assert "\x1b" not in table
     assert "No connection, send or name lookup was attempted." in table
     assert "(exit 0)" in table
+    assert "did not finish successfully" not in table
+
+
+def test_a_failed_command_with_nothing_attempted_says_the_check_may_be_vacuous() -> None:
+    """`egress -- python nosuch.py`: nothing was attempted because nothing ran."""
+    import dataclasses
+
+    table = render_table(dataclasses.replace(result([]), exit_code=2))
+    assert "Verdict: nothing beyond loopback was attempted (exit 0)." in table
+    assert "Note: the command did not finish successfully" in table

@@ -144,5 +144,11 @@ def render_table(result: EgressResult) -> str:
         lines.append(f"Verdict: {len(outside)} attempt{plural} to reach beyond loopback (exit 1).")
     else:
         lines.append("Verdict: nothing beyond loopback was attempted (exit 0).")
+        if result.exit_code != 0 or result.timed_out:
+            # a command that failed at once ("No such file") attempted nothing either
+            lines.append(
+                "Note: the command did not finish successfully, so it may have stopped before "
+                "the code that would connect; check its output above."
+            )
     lines.append(f"How: {result.method}.")
     return "\n".join(lines) + "\n"
