@@ -180,7 +180,8 @@ def test_isolate_refuses_a_run_that_already_has_unisolated_answers(tmp_path: Pat
         first = cli("run", "p.txt", "-t", target, "--run-id", "rx", "--db", "r.db",
                     "--no-report", cwd=tmp_path)  # fmt: skip
         assert first.returncode == 0, first.stderr
-        again = cli("run", "p.txt", "-t", target, "--run-id", "rx", "--db", "r.db",
+        # (an in-process target: an HTTP one is refused under --isolate before this check)
+        again = cli("run", "p.txt", "-t", "local:qwen", "--run-id", "rx", "--db", "r.db",
                     "--isolate", "--no-report", cwd=tmp_path)  # fmt: skip
     assert again.returncode == 2
     assert again.stderr.strip().splitlines()[-1] == (
@@ -189,6 +190,24 @@ def test_isolate_refuses_a_run_that_already_has_unisolated_answers(tmp_path: Pat
     )
     with sqlite3.connect(tmp_path / "r.db") as db:
         assert db.execute("SELECT isolation FROM runs WHERE run_id='rx'").fetchone() == (None,)
+
+
+def test_isolate_refuses_an_http_target_before_the_run(tmp_path: Path) -> None:
+    """The sandbox has its own loopback: a server on the host's 127.0.0.1 answered
+    "connection refused" while it was up, with no word about why."""
+    (tmp_path / "p.txt").write_text("say something\n")
+    (tmp_path / "c.yaml").write_text(
+        "targets:\n  remote: {model: 'openai:m@http://127.0.0.1:9/v1'}\n"
+    )
+    for target, config in (
+        ("openai:m@http://127.0.0.1:9/v1", ()),
+        ("remote", ("--config", "c.yaml")),
+    ):
+        result = cli(
+            "run", "p.txt", "-t", target, *config, "--isolate", "--db", "r.db", cwd=tmp_path
+        )
+        _assert_one_line_error(result, "cannot be reached from there")
+    assert not (tmp_path / "r.db").exists()
 
 
 def test_a_new_database_another_process_has_open_is_not_deleted(tmp_path: Path) -> None:

@@ -32,6 +32,26 @@ def _option_value(argv: list[str], name: str) -> str | None:
     return None
 
 
+def refuse_remote_targets(targets: list[str], config_path: str | None) -> None:
+    """An HTTP target cannot be reached from inside the sandbox (not even one on the host's
+    127.0.0.1: the sandbox has a loopback of its own); say so before the run, instead of a
+    "connection refused" from a server that is up."""
+    from allegiance.config import load_config
+    from allegiance.errors import ConfigError
+
+    config = load_config(config_path)
+    for spec in targets:
+        entry = config.targets.get(spec)
+        model = entry.model if entry is not None else spec
+        if model.startswith("openai:"):
+            raise ConfigError(
+                f"--isolate runs the model inside a network namespace with only its own "
+                f"loopback, so the HTTP target {spec!r} cannot be reached from there; use "
+                "--isolate with local: targets, and `allegiance egress -- SERVER COMMAND` "
+                "to check a model server"
+            )
+
+
 def reexec_isolated() -> NoReturn:
     """Re-run this command inside the sandbox and record the egress check. Never returns."""
     from allegiance.engine.session import new_run_id

@@ -170,8 +170,9 @@ def command(suites: tuple[str, ...], targets: tuple[str, ...], **options: Any) -
 def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) -> str:
     """Shared by `run` and `audit`: run, judge, report, print a summary. Returns the run id."""
     if options.get("isolate"):
-        from allegiance.cli.isolate import reexec_isolated
+        from allegiance.cli.isolate import reexec_isolated, refuse_remote_targets
 
+        refuse_remote_targets(targets, options.get("config_path"))
         reexec_isolated()  # does not return
     from allegiance.cli.isolate import ISOLATED_ENV
     from allegiance.config import config_file, load_config
