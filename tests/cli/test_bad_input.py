@@ -83,15 +83,33 @@ def test_corrupt_gguf(tmp_path: Path) -> None:
     result = cli(
         "run", "smoke", "-t", f"local:{tmp_path / 'broken.gguf'}", "--db", "r.db", cwd=tmp_path
     )
-    _assert_one_line_error(result, "not a GGUF file")
+    _assert_one_line_error(result, "not a usable GGUF file", "first bytes")
 
 
 def test_truncated_gguf_with_valid_magic(tmp_path: Path) -> None:
+    """Scanned before llama.cpp opens it: the reason, not "Failed to init server"."""
     (tmp_path / "cut.gguf").write_bytes(b"GGUF" + b"\x03\x00\x00\x00" + b"\xff" * 64)
     result = cli(
         "run", "smoke", "-t", f"local:{tmp_path / 'cut.gguf'}", "--db", "r.db", cwd=tmp_path
     )
-    _assert_one_line_error(result, "could not load")
+    _assert_one_line_error(result, "is not a usable GGUF file", "impossible")
+
+
+def test_a_gguf_the_scanner_rates_high_is_not_loaded(tmp_path: Path) -> None:
+    from allegiance.artifacts import testcorpus as tc
+
+    overlap = tc.gguf_file({"general.name": "x"}, tensors=[("a", [8], 0), ("b", [8], 16)])
+    (tmp_path / "o.gguf").write_bytes(overlap)
+    result = cli("run", "smoke", "-t", f"local:{tmp_path / 'o.gguf'}", "--db", "r.db", cwd=tmp_path)
+    _assert_one_line_error(result, "found high problems", "allegiance scan")
+
+
+def test_a_folder_as_a_local_model_is_named_as_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "weights").mkdir()
+    result = cli(
+        "run", "smoke", "-t", f"local:{tmp_path / 'weights'}", "--db", "r.db", cwd=tmp_path
+    )
+    _assert_one_line_error(result, "is a folder; give the .gguf file in it")
 
 
 def test_unknown_suite(tmp_path: Path) -> None:

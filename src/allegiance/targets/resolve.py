@@ -74,14 +74,36 @@ def build_target(
     )
 
 
+def _scanned_gguf(name: str, path: Path) -> str | None:
+    """Scan a user's GGUF before llama.cpp opens it, as embedded models are scanned: a
+    truncated or garbled file gets the scanner's reason ("llama.cpp could not load: Failed
+    to init server" said nothing), and one with high-severity findings is refused. Returns
+    the file's sha256 (computed by the scan, so the target need not hash it again)."""
+    from allegiance.artifacts import Severity, Status, scan_paths
+
+    (result,) = scan_paths([path]).files
+    if result.status == Status.ERROR:
+        raise TargetError(f"target {name!r}: {path} is not a usable GGUF file: {result.reason}")
+    severity = result.max_severity
+    if severity is not None and severity >= Severity.HIGH:
+        worst = max(result.findings, key=lambda f: f.severity)
+        raise TargetError(
+            f"target {name!r}: the artifact scan found {severity.label} problems in {path} "
+            f"({worst.message}); see `allegiance scan {path}`"
+        )
+    return result.sha256
+
+
 def _local(name: str, rest: str) -> Target:
     from allegiance.targets.local_gguf import LocalGGUFTarget
 
     if rest.endswith(".gguf") or "/" in rest:
         path = Path(rest).expanduser()
+        if path.is_dir():
+            raise TargetError(f"target {name!r}: {path} is a folder; give the .gguf file in it")
         if not path.is_file():
             raise TargetError(f"target {name!r}: no such model file {path}")
-        return LocalGGUFTarget(name, path)
+        return LocalGGUFTarget(name, path, sha256=_scanned_gguf(name, path))
     from allegiance.targets.embedded import ensure_model, lookup
 
     model = lookup(rest)
