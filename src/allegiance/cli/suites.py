@@ -26,7 +26,9 @@ def command(name: str | None) -> None:
         return
     for suite_name in builtin_suites():
         suite = load_suite(suite_name)
-        first = suite.description.split(". ")[0][:90]
+        first = suite.description.split(". ")[0]
+        if len(first) > 90:  # cut, and shown to be cut
+            first = first[:89] + "…"
         click.echo(
             f"{suite.name:<12} {len(suite.probes):>5} probes  {len(suite.quick_slice().probes):>4} quick  {first}"
         )
