@@ -248,7 +248,9 @@ def sources(records: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def subsets(records: Sequence[dict[str, Any]]) -> list[tuple[str, list[int]]]:
-    """(name, record indices): everything, each split, and each split by source."""
+    """(name, record indices): everything, each split, and each split by source; where the
+    records say how many annotators agreed (WildGuardTest's ``refusal_agreement``), each
+    split's unanimous answers too (a label 2 of 3 annotators gave is a noisier truth)."""
     out: list[tuple[str, list[int]]] = [("all", list(range(len(records))))]
     for split in ("dev", "test"):
         out.append((split, [i for i, r in enumerate(records) if r["split"] == split]))
@@ -257,6 +259,13 @@ def subsets(records: Sequence[dict[str, Any]]) -> list[tuple[str, list[int]]]:
                 i for i, r in enumerate(records) if r["split"] == split and r["source"] == source
             ]
             out.append((f"{split} · {source}", idx))
+        unanimous = [
+            i
+            for i, r in enumerate(records)
+            if r["split"] == split and r.get("refusal_agreement") == "3.0"
+        ]
+        if unanimous:
+            out.append((f"{split} · unanimous (3 of 3 annotators)", unanimous))
     return out
 
 
