@@ -101,7 +101,25 @@ def test_a_gguf_the_scanner_rates_high_is_not_loaded(tmp_path: Path) -> None:
     overlap = tc.gguf_file({"general.name": "x"}, tensors=[("a", [8], 0), ("b", [8], 16)])
     (tmp_path / "o.gguf").write_bytes(overlap)
     result = cli("run", "smoke", "-t", f"local:{tmp_path / 'o.gguf'}", "--db", "r.db", cwd=tmp_path)
-    _assert_one_line_error(result, "found high problems", "allegiance scan")
+    _assert_one_line_error(
+        result, "found high-severity problems", "gguf.overlap", "allegiance scan"
+    )
+
+
+def test_a_gguf_whose_template_has_triggers_is_loaded_with_a_warning(tmp_path: Path) -> None:
+    """A chat template's date or keyword branch is what an audit measures (stock Llama 3.x
+    templates test the date): warned about, not refused; llama.cpp then opens the file (this
+    one has no real weights, so it fails there)."""
+    from allegiance.artifacts import testcorpus as tc
+
+    data = tc.gguf_file(
+        {"general.basename": "Qwen2.5", "tokenizer.chat_template": tc.TRIGGER_TEMPLATE}
+    )
+    (tmp_path / "t.gguf").write_bytes(data)
+    result = cli("run", "smoke", "-t", f"local:{tmp_path / 't.gguf'}", "--db", "r.db", cwd=tmp_path)
+    assert "warning:" in result.stderr and "template.content-trigger" in result.stderr
+    assert "high-severity problems" not in result.stderr
+    assert "could not load" in result.stderr and result.returncode == 2
 
 
 def test_a_folder_as_a_local_model_is_named_as_a_folder(tmp_path: Path) -> None:
