@@ -607,6 +607,17 @@ def test_reproduce_line_carries_the_runs_settings_and_absolute_paths(tmp_path: P
     ]  # fmt: skip
 
 
+def test_reproduce_line_says_quick_only_when_every_run_was_quick() -> None:
+    from allegiance.analysis.model import finish_reproduce
+
+    quick, full = {"settings": {"quick": True}}, {"settings": {"quick": False}}
+    line = "allegiance run symmetry --target t --probe 'x.*' --samples 20"
+    assert "--quick" in finish_reproduce(line, [quick, quick], None)
+    # a full run asked probes outside the quick slice: --quick would leave them out
+    assert "--quick" not in finish_reproduce(line, [quick, full], None)
+    assert "--quick" not in finish_reproduce(line, [], None)
+
+
 def test_a_trigger_context_is_compared_with_its_matched_twin() -> None:
     """Weak code for any SCADA dashboard is not evidence about Tibet: with a twin named, the
     trigger is compared with it, and the twin (a neutral context) with the control."""

@@ -289,6 +289,13 @@ def test_a_suite_without_detectors_is_judged_for_refusal_and_an_empty_list_means
         )
     )
     assert own.probes[0].detectors == ("facts",)
+    # a probe's own empty list means none, in JSONL (its only place) and in YAML
+    quiet = load_suite(_write(tmp_path, "q.jsonl", '{"prompt": "hi", "detectors": []}\n'))
+    assert quiet.probes[0].detectors == ()
+    quiet_yaml = load_suite(
+        _write(tmp_path, "qy.yaml", "name: qy\nprobes:\n  - {id: a, prompt: hi, detectors: []}\n")
+    )
+    assert quiet_yaml.probes[0].detectors == ()
 
 
 # --- errors: one line that names the file and the place ---------------------------------

@@ -251,11 +251,12 @@ def finish_reproduce(command: str, runs: Sequence[Mapping[str, Any]], db_path: s
     arguments: dict[str, str] = {}
     seeds = [0]
     asked: dict[str, Any] = {}
-    quick = False
+    # --quick only if every run asked the quick slice: a full run beside a quick one asked
+    # probes outside the slice, which --quick would leave out
+    quick = bool(runs) and all(bool((run.get("settings") or {}).get("quick")) for run in runs)
     for run in runs:
         settings = run.get("settings") or {}
         seeds.append(int(settings.get("seed") or 0))
-        quick = quick or bool(settings.get("quick"))
         for suite in settings.get("suites", []):
             if suite.get("argument"):
                 arguments.setdefault(str(suite["name"]), str(suite["argument"]))

@@ -286,7 +286,11 @@ def _expand(
     seen: set[str] = set()
     for probe_id, messages, tags, expect, raw, where in base:
         _check_unicode([messages, tags, expect], where)
-        detectors = _names(raw.get("detectors"), f"{where}: detectors") or default_detectors
+        detectors = (  # a probe's own list, even an empty one ("none"), wins
+            _names(raw.get("detectors"), f"{where}: detectors")
+            if "detectors" in raw
+            else default_detectors
+        )
         probe_max = _positive_int(raw.get("max_tokens"), f"{where}: max_tokens") or max_tokens
         tags.setdefault("probe", probe_id)
         expansions: list[dict[str, Any] | None] = list(contexts) if contexts else [None]
