@@ -208,10 +208,14 @@ def test_f1_interval_is_none_when_undefined() -> None:
     assert stats.f1_interval([True, True], [True, True]) == (1.0, 1.0)
 
 
-def test_a_perfect_detector_on_a_small_mixed_set_gets_the_interval_one_to_one() -> None:
-    # resamples that drew only negatives have no error: they are F1 1, not 0 ([0, 1] before)
+def test_resamples_without_any_positive_are_left_out_of_the_f1_interval() -> None:
+    # scored 0 they gave a perfect detector [0, 1]; scored 1 they gave one that missed the
+    # only positive [0, 1] too; undefined, they are left out
     truth = [True, False, False, False]
     assert stats.f1_interval(truth, truth) == (1.0, 1.0)
+    missed = [True] + [False] * 19
+    assert stats.f1_interval(missed, [False] * 20) == (0.0, 0.0)
+    assert stats.f1_interval([False] * 20, missed) == (0.0, 0.0)
 
 
 def test_detector_errors_are_not_in_rate_denominators() -> None:

@@ -324,12 +324,13 @@ def f1_interval(
     def f1(t: Any, f: Any, axis: int = -1) -> Any:
         tp = np.sum(t * f, axis=axis)
         wrong = np.sum(t != f, axis=axis)  # false positives plus false negatives
-        # A resample with no positive label and no positive verdict has no error at all: F1
-        # 1, not 0 (as 0, a perfect detector on a small set got the interval [0, 1]).
-        return np.where(tp > 0, 2 * tp / np.maximum(2 * tp + wrong, 1), np.where(wrong, 0.0, 1.0))
+        # A resample with no positive label and no positive verdict has no F1 (0/0): left out
+        # of the interval, not scored 0 (a perfect detector got [0, 1]) nor 1 (one that
+        # missed the only positive got [0, 1]).
+        return np.where(tp + wrong > 0, 2 * tp / np.maximum(2 * tp + wrong, 1), np.nan)
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a degenerate resample (one class only) is fine
+        warnings.simplefilter("ignore")  # undefined resamples are NaN, dropped below
         result = stats.bootstrap(
             (t, f),
             f1,
@@ -341,5 +342,9 @@ def f1_interval(
             method="percentile",
             rng=np.random.default_rng(0),
         )
-    low, high = result.confidence_interval
+    scores = result.bootstrap_distribution
+    scores = scores[~np.isnan(scores)]
+    if scores.size == 0:
+        return None
+    low, high = np.percentile(scores, [100 * alpha / 2, 100 * (1 - alpha / 2)])
     return float(low), float(high)
