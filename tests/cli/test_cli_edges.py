@@ -207,6 +207,10 @@ def test_isolate_refuses_an_http_target_before_the_run(tmp_path: Path) -> None:
             "run", "p.txt", "-t", target, *config, "--isolate", "--db", "r.db", cwd=tmp_path
         )
         _assert_one_line_error(result, "cannot be reached from there")
+    # an HTTP judge too: it was found out after the model had answered everything
+    judged = cli("run", "p.txt", "-t", "local:qwen", "--judge", "remote", "--config", "c.yaml",
+                 "--isolate", "--db", "r.db", cwd=tmp_path)  # fmt: skip
+    _assert_one_line_error(judged, "'remote' cannot be reached from there")
     assert not (tmp_path / "r.db").exists()
 
 
@@ -295,3 +299,20 @@ def test_a_file_of_prompts_is_judged_for_refusal(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "r.db") as db:
         labels = db.execute("SELECT detector, label FROM verdicts").fetchall()
     assert labels == [("refusal", "refused"), ("refusal", "refused")]
+
+
+def test_quick_caps_never_lengthen_the_configs_default_answer_length(tmp_path: Path) -> None:
+    (tmp_path / "p.txt").write_text("hello\n")
+    (tmp_path / "allegiance.yaml").write_text("defaults: {max_tokens: 32}\n")
+    with ChatServer() as server:
+        for run_id, extra in (("plain", ()), ("quick", ("--quick",))):
+            result = cli(
+                "run", "p.txt", "-t", f"openai:m@{server.base_url}", "--config", "allegiance.yaml",
+                "--run-id", run_id, "--db", "r.db", "--no-report", *extra, cwd=tmp_path,
+            )  # fmt: skip
+            assert result.returncode == 0, result.stderr
+    with sqlite3.connect(tmp_path / "r.db") as db:
+        caps = db.execute(
+            "SELECT DISTINCT json_extract(request, '$.max_tokens') FROM attempts"
+        ).fetchall()
+    assert caps == [(32,)]

@@ -266,7 +266,9 @@ def test_a_redirect_is_not_followed_and_is_explained(status: int) -> None:
     moved = Reply(status, b"", {"Location": "/elsewhere/v1/chat/completions"})
     with RawServer(lambda _: moved) as server:
         failure = _error(server.base_url)
-        assert "redirects to /elsewhere/v1/chat/completions" in str(failure)
+        origin = server.base_url.rsplit("/v1", 1)[0]
+        assert f"redirects to {origin}/elsewhere/v1/chat/completions" in str(failure)
+        assert f"try the base URL {origin}/elsewhere/v1" in str(failure)
         assert not failure.transient
         assert len(server.requests) == 1 and server.gets == []
 
@@ -276,6 +278,12 @@ def test_a_redirect_to_an_unreachable_host_is_still_a_redirect_error() -> None:
     with RawServer(lambda _: moved) as server:
         failure = _error(server.base_url)
     assert "redirects to http://127.0.0.1:9/v1/chat/completions" in str(failure)
+
+
+def test_a_redirect_without_a_location_says_so() -> None:
+    with RawServer(lambda _: Reply(302, b"")) as server:
+        failure = _error(server.base_url)
+    assert "redirects without saying where" in str(failure)
 
 
 def test_a_response_with_no_choices_says_so() -> None:

@@ -47,8 +47,8 @@ def refuse_remote_targets(targets: list[str], config_path: str | None) -> None:
             raise ConfigError(
                 f"--isolate runs the model inside a network namespace with only its own "
                 f"loopback, so the HTTP target {spec!r} cannot be reached from there; use "
-                "--isolate with local: targets, and `allegiance egress -- SERVER COMMAND` "
-                "to check a model server"
+                "--isolate with local: targets (and a local: judge), and `allegiance egress "
+                "-- SERVER COMMAND` to check a model server"
             )
 
 

@@ -172,7 +172,8 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
     if options.get("isolate"):
         from allegiance.cli.isolate import reexec_isolated, refuse_remote_targets
 
-        refuse_remote_targets(targets, options.get("config_path"))
+        judge = [str(options["judge_target"])] if options.get("judge_target") else []
+        refuse_remote_targets([*targets, *judge], options.get("config_path"))
         reexec_isolated()  # does not return
     from allegiance.cli.isolate import ISOLATED_ENV
     from allegiance.config import config_file, load_config
@@ -193,6 +194,8 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
         loaded = [s.quick_slice() for s in loaded]
     # suite name or "*" -> answer cap; --max-tokens, when given, wins in the planner
     caps = QUICK_TOKEN_CAPS if options.get("quick") and options.get("max_tokens") is None else {}
+    if caps and config.defaults.max_tokens:  # a cap never lengthens the config's own default
+        caps = {name: min(cap, config.defaults.max_tokens) for name, cap in caps.items()}
     loaded = [s.capped(cap) if (cap := caps.get(s.name, caps.get("*"))) else s for s in loaded]
     patterns = options.get("probe_patterns") or ()
     if patterns:

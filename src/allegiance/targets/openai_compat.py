@@ -226,12 +226,7 @@ class OpenAICompatTarget:
                 status = reply.status
                 retry_after = reply.headers.get("Retry-After")
                 if 300 <= status < 400:
-                    location = reply.headers.get("Location", "?")
-                    raise TargetCallError(
-                        f"HTTP {status}: the server redirects to {_snippet(location)};"
-                        " use that URL as the target's base URL (redirects are not followed)",
-                        transient=False,
-                    )
+                    raise TargetCallError(_redirect_message(status, reply), transient=False)
                 raw = await _read_capped(reply)
         except TimeoutError as error:
             raise TargetCallError(f"timed out after {self._timeout:g} s", transient=True) from error
@@ -400,6 +395,29 @@ def _provider_error(error: Any) -> TargetCallError:
         code = int(code)
     permanent = isinstance(code, int) and 400 <= code < 500 and code not in (408, 429)
     return TargetCallError(f"provider error: {_snippet(str(error))}", transient=not permanent)
+
+
+def _redirect_message(status: int, reply: aiohttp.ClientResponse) -> str:
+    """Where a redirect points, resolved against the request, and the base URL to use."""
+    location = reply.headers.get("Location")
+    if not location:
+        return (
+            f"HTTP {status}: the server redirects without saying where (redirects are not followed)"
+        )
+    try:
+        target = str(reply.url.join(type(reply.url)(location)))  # yarl, aiohttp's URL type
+    except ValueError:
+        target = location
+    base = re.sub(r"/chat/completions/?$", "", target)
+    advice = (
+        f"; try the base URL {_snippet(base)}"
+        if base != target
+        else "; check the target's base URL"
+    )
+    return (
+        f"HTTP {status}: the server redirects to {_snippet(target)} (redirects are not followed: "
+        f"they would carry the request, and on the same host the key){advice}"
+    )
 
 
 def _snippet(text: str, limit: int = 200) -> str:
