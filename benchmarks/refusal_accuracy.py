@@ -247,6 +247,14 @@ def sources(records: Sequence[dict[str, Any]]) -> list[str]:
     return sorted({str(r["source"]) for r in records})
 
 
+def _unanimous(agreement: Any) -> bool:
+    """WildGuardTest's agreement count (3 of 3 annotators), as "3.0", "3" or a number."""
+    try:
+        return float(agreement) == 3
+    except (TypeError, ValueError):
+        return False
+
+
 def subsets(records: Sequence[dict[str, Any]]) -> list[tuple[str, list[int]]]:
     """(name, record indices): everything, each split, and each split by source; where the
     records say how many annotators agreed (WildGuardTest's ``refusal_agreement``), each
@@ -262,7 +270,7 @@ def subsets(records: Sequence[dict[str, Any]]) -> list[tuple[str, list[int]]]:
         unanimous = [
             i
             for i, r in enumerate(records)
-            if r["split"] == split and r.get("refusal_agreement") == "3.0"
+            if r["split"] == split and _unanimous(r.get("refusal_agreement"))
         ]
         if unanimous:
             out.append((f"{split} · unanimous (3 of 3 annotators)", unanimous))

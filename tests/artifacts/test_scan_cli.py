@@ -51,6 +51,13 @@ def test_nothing_to_scan_is_not_clean(tmp_path):
         assert "NOTHING SCANNED" in result.output
     clean = write(tmp_path, "clean.pt", tc.torch_zip(tc.benign_state_dict_pickle()))
     assert run(clean, text).exit_code == 0  # one model file checked, the other file skipped
+    beside = run("--format", "json", clean, str(empty))  # the empty folder gets its own row
+    rows = {f["path"]: f for f in json.loads(beside.output)["files"]}
+    assert beside.exit_code == 0 and rows[str(empty)]["reason"] == "folder with no model file"
+    sarif = json.loads(run("--format", "sarif", str(empty)).output)
+    invocation = sarif["runs"][0]["invocations"][0]
+    assert invocation["executionSuccessful"] is False
+    assert "nothing scanned" in invocation["toolExecutionNotifications"][0]["message"]["text"]
 
 
 def test_table_output(tmp_path):

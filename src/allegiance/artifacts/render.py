@@ -118,6 +118,10 @@ def render_sarif(report: ScanReport) -> str:
         }
         for r in report.errors
     ]
+    if not report.scanned:
+        notifications.append(
+            {"level": "error", "message": {"text": "nothing scanned: no model file found"}}
+        )
     log = {
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
@@ -133,7 +137,7 @@ def render_sarif(report: ScanReport) -> str:
                 },
                 "invocations": [
                     {
-                        "executionSuccessful": not report.errors,
+                        "executionSuccessful": not report.errors and bool(report.scanned),
                         "toolExecutionNotifications": notifications,
                     }
                 ],

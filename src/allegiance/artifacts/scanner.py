@@ -318,7 +318,14 @@ def scan_paths(paths: Iterable[Path | str], limits: Limits = DEFAULT_LIMITS) -> 
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
+            before = len(report.files)
             _scan_folder(path, report, limits)
+            if len(report.files) == before:  # else the folder leaves no row: it looks passed
+                report.files.append(
+                    FileResult(
+                        str(path), status=Status.SKIPPED, reason="folder with no model file"
+                    )
+                )
         elif path.exists() or path.is_symlink():
             parent = folder_context(path.parent)
             result = scan_file(path, limits, parent, explicit=True)

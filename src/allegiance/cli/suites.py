@@ -28,7 +28,7 @@ def command(name: str | None) -> None:
         suite = load_suite(suite_name)
         first = suite.description.split(". ")[0]
         if len(first) > 90:  # cut, and shown to be cut
-            first = first[:89] + "…"
+            first = first[:89].rstrip(" ,;:") + "…"
         click.echo(
             f"{suite.name:<12} {len(suite.probes):>5} probes  {len(suite.quick_slice().probes):>4} quick  {first}"
         )
