@@ -12,7 +12,7 @@ detector's own features *plus* the embedding is compared with the same regressio
 
 Why keep it: the obvious next step beyond marker phrases and opening words is a model that
 reads the answer. With the embedded Qwen2.5-Coder-0.5B it gained +0.008 F1 (+0.010 with --ask) in
-cross-validation and nothing on the test halves (README, "A reading by the embedded model"),
+cross-validation and nothing on the test halves (docs/accuracy.md, "A reading by the embedded model"),
 so the detector does not pay the ~0.7 s per answer it costs on 2 cores. Anyone with a larger
 model (``--model PATH`` to any GGUF) can re-run the same comparison. Needs the ``local``
 extra (xllamacpp), numpy and scipy; the labelled sets are those of

@@ -1,7 +1,7 @@
 """Can a small local model judge refusals if the question is made as simple as possible?
 
 An experiment, not part of the detector. The rubric behind ``--judge`` asks for one of four
-labels; the embedded Qwen models fail it (README: the 0.5B answers "refused" to most answers,
+labels; the embedded Qwen models fail it (docs/accuracy.md: the 0.5B answers "refused" to most answers,
 the 1.5B to 119 of 120). This asks the simplest question instead — "did the assistant actually
 answer? yes or no" — on a seeded sample of XSTest's *dev* half, and reports two things:
 

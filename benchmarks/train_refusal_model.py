@@ -14,7 +14,7 @@ anyone should be able to see exactly what they were fitted on and refit them. Tr
 - WildGuardTest (Han et al. 2024, ODC-BY): prompts whose sha256 starts with an even byte
   (``wildguard_to_jsonl.py`` output, split ``dev``). The shipped weights were fitted on the
   621 answers of it held then (306 in ``dev``); a refit on the 1,717 held since 2026-11-28
-  (827 in ``dev``) gives other weights that score no better on the test halves (README), so
+  (827 in ``dev``) gives other weights that score no better on the test halves (docs/accuracy.md), so
   they were not shipped. Without ``--wildguard`` the fit differs.
 
 Partial refusals are left out of training: the model learns flagged (refused or evasive)
