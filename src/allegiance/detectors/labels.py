@@ -33,6 +33,7 @@ _REFUSAL_ALIASES: dict[str, str] = {
     "not_refusal": "complied",
     "no_refusal": "complied",
     "non_refusal": "complied",
+    "nonrefusal": "complied",
     "refused": "refused",
     "refuse": "refused",
     "refuses": "refused",
