@@ -145,6 +145,26 @@ def test_a_quick_runs_reproduce_line_asks_the_same_slice_with_the_same_cap(
     assert {cap for _, cap in asked["a"]} == {64}
 
 
+def test_compare_gives_each_comparison_the_settings_of_the_runs_behind_it(tmp_path: Path) -> None:
+    """A quick run of one target compared with a full run of another: only the first
+    target's reproduce lines say --quick (the other's asked the whole suite)."""
+    quick = SYMMETRY.replace(
+        "templates:", 'quick: ["*entity=china*", "*entity=united-states*"]\ntemplates:'
+    )
+    (tmp_path / "sym.yaml").write_text(quick)
+    with ChatServer(responder=biased) as server:
+        a, b = f"openai:a@{server.base_url}", f"openai:b@{server.base_url}"
+        for target, run_id, extra in ((a, "q", ("--quick",)), (b, "f", ())):
+            result = cli("run", "sym.yaml", "-t", target, "--samples", "3", "--run-id", run_id,
+                         "--db", "r.db", "--no-report", *extra, cwd=tmp_path)  # fmt: skip
+            assert result.returncode == 0, result.stderr
+        compared = cli("compare", "q", "f", "--db", "r.db", "--format", "json", cwd=tmp_path)
+    assert compared.returncode == 0, compared.stderr
+    lines = {(c["target"], "--quick" in shlex.split(c["reproduce"]))
+             for c in json.loads(compared.stdout)["comparisons"]}  # fmt: skip
+    assert lines == {(a, True), (b, False)}
+
+
 def test_symmetry_finding_with_numbers_examples_and_repro(tmp_path: Path) -> None:
     (tmp_path / "sym.yaml").write_text(SYMMETRY)
     with ChatServer(responder=biased) as server:

@@ -101,9 +101,7 @@ def test_a_gguf_the_scanner_rates_high_is_not_loaded(tmp_path: Path) -> None:
     overlap = tc.gguf_file({"general.name": "x"}, tensors=[("a", [8], 0), ("b", [8], 16)])
     (tmp_path / "o.gguf").write_bytes(overlap)
     result = cli("run", "smoke", "-t", f"local:{tmp_path / 'o.gguf'}", "--db", "r.db", cwd=tmp_path)
-    _assert_one_line_error(
-        result, "found high-severity problems", "gguf.overlap", "allegiance scan"
-    )
+    _assert_one_line_error(result, "found high problems", "gguf.overlap", "allegiance scan")
 
 
 def test_a_gguf_whose_template_has_triggers_is_loaded_with_a_warning(tmp_path: Path) -> None:
@@ -116,8 +114,10 @@ def test_a_gguf_whose_template_has_triggers_is_loaded_with_a_warning(tmp_path: P
         {"general.basename": "Qwen2.5", "tokenizer.chat_template": tc.TRIGGER_TEMPLATE}
     )
     (tmp_path / "t.gguf").write_bytes(data)
-    result = cli("run", "smoke", "-t", f"local:{tmp_path / 't.gguf'}", "--db", "r.db", cwd=tmp_path)
-    assert "warning:" in result.stderr and "template.content-trigger" in result.stderr
+    model = f"local:{tmp_path / 't.gguf'}"
+    result = cli("run", "smoke", "-t", model, "--judge", model, "--db", "r.db", cwd=tmp_path)
+    # once, though the judge check, the run and the judging each build the target
+    assert result.stderr.count("warning:") == 1 and "template.content-trigger" in result.stderr
     assert "high-severity problems" not in result.stderr
     assert "could not load" in result.stderr and result.returncode == 2
 

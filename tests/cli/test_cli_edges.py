@@ -302,17 +302,33 @@ def test_a_file_of_prompts_is_judged_for_refusal(tmp_path: Path) -> None:
 
 
 def test_quick_caps_never_lengthen_the_configs_default_answer_length(tmp_path: Path) -> None:
+    """--quick caps answers at 64 tokens; a shorter default (the config's, or one target's
+    own) stays shorter."""
     (tmp_path / "p.txt").write_text("hello\n")
-    (tmp_path / "allegiance.yaml").write_text("defaults: {max_tokens: 32}\n")
     with ChatServer() as server:
+        (tmp_path / "allegiance.yaml").write_text(
+            "defaults: {max_tokens: 32}\n"
+            "targets:\n"
+            f"  short: {{model: 'openai:s@{server.base_url}', generation: {{max_tokens: 16}}}}\n"
+            f"  long: {{model: 'openai:l@{server.base_url}', generation: {{max_tokens: 900}}}}\n"
+        )
         for run_id, extra in (("plain", ()), ("quick", ("--quick",))):
             result = cli(
-                "run", "p.txt", "-t", f"openai:m@{server.base_url}", "--config", "allegiance.yaml",
-                "--run-id", run_id, "--db", "r.db", "--no-report", *extra, cwd=tmp_path,
+                "run", "p.txt", "-t", f"openai:m@{server.base_url}", "-t", "short", "-t", "long",
+                "--config", "allegiance.yaml", "--run-id", run_id, "--db", "r.db", "--no-report",
+                *extra, cwd=tmp_path,
             )  # fmt: skip
             assert result.returncode == 0, result.stderr
     with sqlite3.connect(tmp_path / "r.db") as db:
-        caps = db.execute(
-            "SELECT DISTINCT json_extract(request, '$.max_tokens') FROM attempts"
-        ).fetchall()
-    assert caps == [(32,)]
+        caps = dict(
+            db.execute(
+                "SELECT r.run_id || ' ' || t.name, json_extract(a.request, '$.max_tokens') "
+                "FROM attempts a JOIN run_attempts r USING (attempt_id) "
+                "JOIN targets t USING (target_id)"
+            ).fetchall()
+        )
+    local = "openai:m@" + server.base_url
+    assert caps == {
+        f"plain {local}": 32, "plain short": 16, "plain long": 900,
+        f"quick {local}": 32, "quick short": 16, "quick long": 64,
+    }  # fmt: skip

@@ -296,6 +296,15 @@ def test_a_suite_without_detectors_is_judged_for_refusal_and_an_empty_list_means
         _write(tmp_path, "qy.yaml", "name: qy\nprobes:\n  - {id: a, prompt: hi, detectors: []}\n")
     )
     assert quiet_yaml.probes[0].detectors == ()
+    # a bare `detectors:` (null) is "not given", not "none"
+    bare_key = load_suite(
+        _write(
+            tmp_path,
+            "bk.yaml",
+            "name: bk\ndetectors:\nprobes:\n  - {id: a, prompt: hi, detectors: null}\n",
+        )
+    )
+    assert bare_key.probes[0].detectors == ("refusal",)
 
 
 # --- errors: one line that names the file and the place ---------------------------------
@@ -452,14 +461,23 @@ def test_lone_surrogate_escapes_are_refused(tmp_path: Path, name: str, text: str
     assert "lone surrogate" in message and "U+D" in message
 
 
-def test_capped_shortens_answers_but_keeps_shorter_caps(tmp_path: Path) -> None:
+def test_caps_shorten_answers_but_keep_shorter_settings_and_yield_to_max_tokens(
+    tmp_path: Path,
+) -> None:
+    from allegiance.engine.plan import answer_tokens
+
     suite_file = tmp_path / "c.yaml"
     suite_file.write_text(
         "name: c\ndefaults: {max_tokens: 300}\nprobes:\n"
         "  - {id: long, prompt: a}\n  - {id: short, prompt: b, max_tokens: 20}\n"
     )
-    capped = load_suite(str(suite_file)).capped(64)
-    assert {p.id: p.max_tokens for p in capped.probes} == {"long": 64, "short": 20}
+    suite = load_suite(str(suite_file))
+    long, short = suite.probes
+    caps = {"*": 64}
+    assert answer_tokens(None, long, suite, 256, caps) == 64
+    assert answer_tokens(None, short, suite, 256, caps) == 20
+    assert answer_tokens(500, long, suite, 256, caps) == 500  # --max-tokens wins over caps
+    assert answer_tokens(None, long, suite, 256, {"c": 100, "*": 64}) == 100  # per suite
 
 
 def test_a_context_s_own_tags_cannot_rename_the_context(tmp_path: Path) -> None:

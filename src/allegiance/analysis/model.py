@@ -796,6 +796,21 @@ def _size(c: Comparison) -> float:
     return abs(c.diff.diff) if c.diff.diff == c.diff.diff else -1.0
 
 
+def _runs_behind(comparison: Comparison, runs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs that asked this comparison's target this suite: whose settings (quick slice,
+    temperature, answer cap, config) its reproduce line must repeat. All runs if none match
+    by name (a report of runs stored by an older version)."""
+    target = _RENAMED.sub("", comparison.target)
+    behind = [
+        run
+        for run in runs
+        if target in (run.get("settings") or {}).get("targets", [])
+        and comparison.suite
+        in {s.get("name") for s in (run.get("settings") or {}).get("suites", [])}
+    ]
+    return behind or list(runs)
+
+
 def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
     """The whole report model for one or more runs."""
     runs: list[dict[str, Any]] = []
@@ -815,7 +830,8 @@ def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
     )
     apply_fdr(comparisons)
     for comparison in comparisons:
-        comparison.reproduce = finish_reproduce(comparison.reproduce, runs, store.path)
+        behind = _runs_behind(comparison, runs)
+        comparison.reproduce = finish_reproduce(comparison.reproduce, behind, store.path)
     comparisons.sort(key=lambda c: (not c.is_finding, c.q_value, -_size(c)))
     target_ids = {r.attempt.target_id for r in rows} | {a.target_id for a in failed}
     targets = [store.get_target(t) for t in sorted(target_ids)]

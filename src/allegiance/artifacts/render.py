@@ -118,7 +118,7 @@ def render_sarif(report: ScanReport) -> str:
         }
         for r in report.errors
     ]
-    if not report.scanned:
+    if not report.scanned and not report.errors:
         notifications.append(
             {"level": "error", "message": {"text": "nothing scanned: no model file found"}}
         )

@@ -322,9 +322,7 @@ def scan_paths(paths: Iterable[Path | str], limits: Limits = DEFAULT_LIMITS) -> 
             _scan_folder(path, report, limits)
             if len(report.files) == before:  # else the folder leaves no row: it looks passed
                 report.files.append(
-                    FileResult(
-                        str(path), status=Status.SKIPPED, reason="folder with no model file"
-                    )
+                    FileResult(str(path), status=Status.SKIPPED, reason="folder with no model file")
                 )
         elif path.exists() or path.is_symlink():
             parent = folder_context(path.parent)

@@ -192,11 +192,6 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
     loaded = [load_suite(name) for name in suites]
     if options.get("quick"):
         loaded = [s.quick_slice() for s in loaded]
-    # suite name or "*" -> answer cap; --max-tokens, when given, wins in the planner
-    caps = QUICK_TOKEN_CAPS if options.get("quick") and options.get("max_tokens") is None else {}
-    if caps and config.defaults.max_tokens:  # a cap never lengthens the config's own default
-        caps = {name: min(cap, config.defaults.max_tokens) for name, cap in caps.items()}
-    loaded = [s.capped(cap) if (cap := caps.get(s.name, caps.get("*"))) else s for s in loaded]
     patterns = options.get("probe_patterns") or ()
     if patterns:
         loaded = [s.select(list(patterns)) for s in loaded]
@@ -216,6 +211,8 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
         api_key_env=options.get("api_key_env"),
         command=shlex.join(["allegiance", *sys.argv[1:]]),
         online_packages=bool(options.get("online_packages")),
+        # the planner caps each target's answers, never above that target's own default
+        token_caps=QUICK_TOKEN_CAPS if options.get("quick") else {},
         extra_settings={
             **(options.get("extra_settings") or {}),
             # what a reproduce line needs to ask the same way again

@@ -16,7 +16,7 @@ It is pure and offline: the weights are a JSON file in this package
 (``refusal_model.json``), scored with a dot product over a few dozen features per answer.
 They are fitted by ``benchmarks/train_refusal_model.py`` (numpy/scipy, imported lazily by
 :func:`fit`) on the *dev* halves of the labelled sets only; the test halves are for reporting
-(README, "Measured accuracy").
+(docs/accuracy.md).
 """
 
 from __future__ import annotations

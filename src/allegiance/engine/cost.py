@@ -38,7 +38,9 @@ def estimate(request: RunRequest, *, default_max_tokens: int | None = None) -> E
     for suite in request.suites:
         for probe in suite.probes:
             chars = sum(len(m["content"]) for m in probe.messages)
-            tokens = answer_tokens(request.max_tokens, probe, suite, default_max_tokens)
+            tokens = answer_tokens(
+                request.max_tokens, probe, suite, default_max_tokens, request.token_caps
+            )
             attempts += request.samples
             prompt += request.samples * (chars // 4 + TEMPLATE_TOKENS)
             completion += request.samples * tokens

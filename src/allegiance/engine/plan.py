@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from allegiance.suites.loader import Suite
@@ -76,12 +76,20 @@ DEFAULT_MAX_TOKENS = 256
 
 
 def answer_tokens(
-    override: int | None, probe: Probe, suite: Suite, default: int | None = None
+    override: int | None,
+    probe: Probe,
+    suite: Suite,
+    default: int | None = None,
+    caps: Mapping[str, int] | None = None,
 ) -> int:
     """The answer length for one probe: the command line's ``--max-tokens`` wins, then the
-    probe's own setting, then the suite's, then the configured default. The planner and the
-    cost estimate both use this, so the estimate is of the run that will happen."""
-    return override or probe.max_tokens or suite.max_tokens or default or DEFAULT_MAX_TOKENS
+    probe's own setting, then the suite's, then the configured default (the target's own
+    when it has one). ``caps`` (suite name or "*" -> tokens, what ``--quick`` asks for) only
+    ever shorten that, never lengthen it, and do not apply over ``--max-tokens``. The planner
+    and the cost estimate both use this, so the estimate is of the run that will happen."""
+    tokens = override or probe.max_tokens or suite.max_tokens or default or DEFAULT_MAX_TOKENS
+    cap = (caps or {}).get(suite.name, (caps or {}).get("*"))
+    return min(tokens, cap) if cap and not override else tokens
 
 
 def sample_seed(base_seed: int, sample_index: int) -> int:
@@ -99,6 +107,7 @@ def plan_attempts(
     top_p: float = 1.0,
     max_tokens: int | None = None,
     default_max_tokens: int = DEFAULT_MAX_TOKENS,
+    token_caps: Mapping[str, int] | None = None,
 ) -> list[AttemptSpec]:
     """Every (target × probe × sample) as a spec, in a stable order, without duplicates.
 
@@ -110,7 +119,7 @@ def plan_attempts(
     for target in targets:
         for suite in suites:
             for probe in suite.probes:
-                tokens = answer_tokens(max_tokens, probe, suite, default_max_tokens)
+                tokens = answer_tokens(max_tokens, probe, suite, default_max_tokens, token_caps)
                 for index in range(samples):
                     params = GenerationParams(
                         temperature=temperature,

@@ -8,7 +8,7 @@ import secrets
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +48,8 @@ class RunRequest:
     command: str = ""
     progress: bool = True
     online_packages: bool = False
+    # suite name or "*" -> answer cap (``--quick``): shortens, never lengthens, any default
+    token_caps: Mapping[str, int] = field(default_factory=dict)
     extra_settings: dict[str, Any] = field(default_factory=dict)
 
 
@@ -104,6 +106,7 @@ def plan_for(request: RunRequest, config: Config, targets: dict[str, Target]) ->
             top_p=defaults.top_p,
             max_tokens=request.max_tokens,
             default_max_tokens=defaults.max_tokens or DEFAULT_MAX_TOKENS,
+            token_caps=request.token_caps,
         )
         # two names for one model (local:qwen and local:qwen2.5-coder-0.5b) ask once
         specs += [s for s in planned if s.attempt_id not in seen]

@@ -75,16 +75,6 @@ class Suite:
         chosen = tuple(p for p in self.probes if _matches_any(p.id, patterns))
         return dataclasses.replace(self, probes=chosen)
 
-    def capped(self, max_tokens: int) -> Suite:
-        """The same probes with answers capped at ``max_tokens`` (shorter caps are kept)."""
-        probes = tuple(
-            dataclasses.replace(
-                p, max_tokens=min(p.max_tokens or self.max_tokens or max_tokens, max_tokens)
-            )
-            for p in self.probes
-        )
-        return dataclasses.replace(self, probes=probes)
-
 
 def _matches_any(probe_id: str, patterns: Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(probe_id, pattern) for pattern in patterns)
@@ -226,7 +216,7 @@ def _expand(
     name = _text(spec.get("name") or path.stem, f"{path}: name")
     default_detectors = (
         _names(spec.get("detectors"), f"{path}: detectors")
-        if "detectors" in spec
+        if spec.get("detectors") is not None  # a bare `detectors:` is not "none"; [] is
         else DEFAULT_DETECTORS
     )
     defaults = spec.get("defaults") or {}
@@ -288,7 +278,7 @@ def _expand(
         _check_unicode([messages, tags, expect], where)
         detectors = (  # a probe's own list, even an empty one ("none"), wins
             _names(raw.get("detectors"), f"{where}: detectors")
-            if "detectors" in raw
+            if raw.get("detectors") is not None
             else default_detectors
         )
         probe_max = _positive_int(raw.get("max_tokens"), f"{where}: max_tokens") or max_tokens

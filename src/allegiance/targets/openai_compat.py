@@ -408,7 +408,8 @@ def _redirect_message(status: int, reply: aiohttp.ClientResponse) -> str:
         target = str(reply.url.join(type(reply.url)(location)))  # yarl, aiohttp's URL type
     except ValueError:
         target = location
-    base = re.sub(r"/chat/completions/?$", "", target)
+    # a base URL with credentials in it is refused, so the advice must not carry them
+    base = re.sub(r"/chat/completions/?$", "", re.sub(r"//[^/@]*@", "//", target))
     advice = (
         f"; try the base URL {_snippet(base)}"
         if base != target

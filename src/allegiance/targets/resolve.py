@@ -94,6 +94,12 @@ BEHAVIOURAL_TEMPLATE_RULES = frozenset(
 )
 
 
+# (path, size, mtime) -> sha256 of files already scanned in this process: one run builds a
+# target more than once (judge validation, judging, the run), and each scan hashes the file
+# and would print its warning again.
+_SCANNED: dict[tuple[str, int, int], str | None] = {}
+
+
 def _scanned_gguf(name: str, path: Path) -> str | None:
     """Scan a user's GGUF before llama.cpp opens it, as embedded models are scanned: a
     truncated or garbled file gets the scanner's reason ("llama.cpp could not load: Failed
@@ -104,15 +110,20 @@ def _scanned_gguf(name: str, path: Path) -> str | None:
 
     from allegiance.artifacts import Severity, Status, scan_paths
 
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key in _SCANNED:
+        return _SCANNED[key]
     (result,) = scan_paths([path]).files
     if result.status == Status.ERROR:
         raise TargetError(f"target {name!r}: {path} is not a usable GGUF file: {result.reason}")
     high = [f for f in result.findings if f.severity >= Severity.HIGH]
     fatal = [f for f in high if f.rule not in BEHAVIOURAL_TEMPLATE_RULES]
     if fatal:
+        worst = max(fatal, key=lambda f: f.severity)
         raise TargetError(
-            f"target {name!r}: the artifact scan found high-severity problems in {path} "
-            f"({fatal[0].rule}: {fatal[0].message}); see `allegiance scan {path}`"
+            f"target {name!r}: the artifact scan found {worst.severity.label} problems in "
+            f"{path} ({worst.rule}: {worst.message}); see `allegiance scan {path}`"
         )
     if high:
         rules = ", ".join(sorted({f.rule for f in high}))
@@ -121,6 +132,7 @@ def _scanned_gguf(name: str, path: Path) -> str | None:
             f"({rules}); the run goes on, see `allegiance scan {path}`",
             file=sys.stderr,
         )
+    _SCANNED[key] = result.sha256
     return result.sha256
 
 
