@@ -108,3 +108,24 @@ def test_lazy_group_finds_command():
 
     result = CliRunner().invoke(cli, ["scan", "--help"])
     assert result.exit_code == 0 and "Exit codes" in result.output
+
+
+def test_summary_line_counts_serious_findings_and_names_their_rules():
+    from allegiance.artifacts.findings import summary_line
+
+    assert (
+        summary_line({"verdict": "clean", "findings": [{"severity": "info", "rule": "x"}]})
+        == "clean"
+    )
+    line = summary_line(
+        {
+            "verdict": "findings",
+            "findings": [
+                {"severity": "high", "rule": "template.date-trigger"},
+                {"severity": "high", "rule": "template.date-trigger"},
+                {"severity": "medium", "rule": "template.url"},
+                {"severity": "low", "rule": "gguf.padding"},
+            ],
+        }
+    )
+    assert line == "findings: 2 high, 1 medium (template.date-trigger, template.url)"

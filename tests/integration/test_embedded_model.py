@@ -81,3 +81,6 @@ def test_report_is_self_contained_and_escaped(smoke_run: Path) -> None:
     assert data["totals"] == {"ok": 10, "errors": 0, "unanswered": 0}
     md = (smoke_run / "out" / "smoke1" / "report.md").read_text()
     assert "| refusal | local:qwen |" in md
+    # the model file's artifact scan (made when the model was assembled) is in the report
+    assert [t["artifact_scan"] for t in data["targets"]] == ["clean"]
+    assert "<th>artifact scan</th>" in html and "| artifact scan |" in md

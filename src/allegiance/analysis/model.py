@@ -835,6 +835,11 @@ def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
     comparisons.sort(key=lambda c: (not c.is_finding, c.q_value, -_size(c)))
     target_ids = {r.attempt.target_id for r in rows} | {a.target_id for a in failed}
     targets = [store.get_target(t) for t in sorted(target_ids)]
+    scans: dict[str, str] = {}
+    for run in runs:
+        scans.update((run.get("settings") or {}).get("artifact_scans") or {})
+    for target in targets:
+        target["artifact_scan"] = scans.get(str(target.get("name")))
     attempts_index = {r.attempt.attempt_id: r for r in rows}
     shown = [c for c in comparisons if c.is_finding] or sorted(
         (c for c in comparisons if _size(c) > 0), key=lambda c: (-_size(c), c.p_value)

@@ -9,6 +9,7 @@ tells the user nothing about that file.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -132,6 +133,28 @@ class FileResult:
             "findings": [f.to_dict() for f in self.findings],
             "notes": self.notes,
         }
+
+
+def summary_line(file: Mapping[str, Any]) -> str:
+    """One line for a report's target row, from a file's ``to_dict()`` (a fresh scan or a
+    stored record): the verdict, and for findings of medium severity and above, their count
+    by severity and the rules behind them ("findings: 4 high (template.date-trigger, ...)")."""
+    verdict = str(file.get("verdict") or "?")
+    counts: dict[str, int] = {}
+    rules: dict[str, None] = {}
+    for finding in file.get("findings") or []:
+        label = str(finding.get("severity", "?"))
+        try:
+            serious = Severity.parse(label) >= Severity.MEDIUM
+        except ValueError:
+            serious = True
+        if serious:
+            counts[label] = counts.get(label, 0) + 1
+            rules[str(finding.get("rule", "?"))] = None
+    if not counts:
+        return verdict
+    by_severity = ", ".join(f"{n} {label}" for label, n in counts.items())
+    return f"{verdict}: {by_severity} ({', '.join(list(rules)[:4])}{', ...' if len(rules) > 4 else ''})"
 
 
 @dataclass

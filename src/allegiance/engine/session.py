@@ -218,6 +218,12 @@ def run(request: RunRequest, config: Config, store: Store) -> RunResult:
         "seed": request.seed,
         "max_tokens": request.max_tokens,
         "concurrency": request.concurrency,
+        # what the artifact scan said of each local model file, for the report's target rows
+        "artifact_scans": {
+            name: scan
+            for name, target in targets.items()
+            if (scan := getattr(target, "artifact_scan", None))
+        },
         # who is asking: a second process resuming the same run at once is refused
         "runner": {"host": this_host(), "pid": this_pid()},
         **request.extra_settings,

@@ -59,10 +59,16 @@ def render_markdown(model: dict[str, Any]) -> str:
         ),
         "",
     ]
-    lines += ["## Targets", "", "| name | kind | identity |", "|---|---|---|"]
+    lines += [
+        "## Targets",
+        "",
+        "| name | kind | identity | artifact scan |",
+        "|---|---|---|---|",
+    ]
     for t in model["targets"]:
         identity = "; ".join(f"{k}={v}" for k, v in t["identity"].items())
-        lines.append(f"| {cell(t['name'])} | {cell(t['kind'])} | {cell(identity)} |")
+        scan = t.get("artifact_scan") or "—"
+        lines.append(f"| {cell(t['name'])} | {cell(t['kind'])} | {cell(identity)} | {cell(scan)} |")
     for run in model["runs"]:
         iso = run.get("isolation")
         if iso:

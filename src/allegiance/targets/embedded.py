@@ -261,6 +261,17 @@ def scan_summary(name: str) -> str | None:
     return f"artifact scan: {verdicts} ({record})"
 
 
+def scan_line(name: str) -> str | None:
+    """The stored scan of an embedded model as one line for a report (None if not stored)."""
+    from allegiance.artifacts.findings import summary_line
+
+    try:
+        files = json.loads(scan_record_path(lookup(name)).read_text()).get("files") or []
+    except (OSError, ValueError, AttributeError):
+        return None
+    return summary_line(files[0]) if files and isinstance(files[0], dict) else None
+
+
 def scan_record_path(model: EmbeddedModel) -> Path:
     return cache_dir() / "models" / f"{model.name}.scan.json"
 

@@ -62,6 +62,8 @@ class LocalGGUFTarget:
         self.threads = threads or min(4, max(1, _cpu_count()))
         self._server: Any = None
         self._load_lock = threading.Lock()
+        # the artifact scan of the file as one line, for the run's report (set by resolve)
+        self.artifact_scan: str | None = None
         # One request at a time: llama.cpp runs a single slot here (see module docstring).
         self.max_concurrency = 1
 

@@ -97,18 +97,20 @@ BEHAVIOURAL_TEMPLATE_RULES = frozenset(
 # (path, size, mtime) -> sha256 of files already scanned in this process: one run builds a
 # target more than once (judge validation, judging, the run), and each scan hashes the file
 # and would print its warning again.
-_SCANNED: dict[tuple[str, int, int], str | None] = {}
+_SCANNED: dict[tuple[str, int, int], tuple[str | None, str]] = {}
 
 
-def _scanned_gguf(name: str, path: Path) -> str | None:
+def _scanned_gguf(name: str, path: Path) -> tuple[str | None, str]:
     """Scan a user's GGUF before llama.cpp opens it, as embedded models are scanned: a
     truncated or garbled file gets the scanner's reason ("llama.cpp could not load: Failed
     to init server" said nothing), one with high findings against its opener is refused, and
     high findings about its chat template's behaviour are printed as a warning. Returns the
-    file's sha256 (computed by the scan, so the target need not hash it again)."""
+    file's sha256 (computed by the scan, so the target need not hash it again) and a summary
+    line of the scan for the run's report."""
     import sys
 
     from allegiance.artifacts import Severity, Status, scan_paths
+    from allegiance.artifacts.findings import summary_line
 
     stat = path.stat()
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
@@ -132,8 +134,8 @@ def _scanned_gguf(name: str, path: Path) -> str | None:
             f"({rules}); the run goes on, see `allegiance scan {path}`",
             file=sys.stderr,
         )
-    _SCANNED[key] = result.sha256
-    return result.sha256
+    _SCANNED[key] = (result.sha256, summary_line(result.to_dict()))
+    return _SCANNED[key]
 
 
 def _local(name: str, rest: str) -> Target:
@@ -145,9 +147,14 @@ def _local(name: str, rest: str) -> Target:
             raise TargetError(f"target {name!r}: {path} is a folder; give the .gguf file in it")
         if not path.is_file():
             raise TargetError(f"target {name!r}: no such model file {path}")
-        return LocalGGUFTarget(name, path, sha256=_scanned_gguf(name, path))
-    from allegiance.targets.embedded import ensure_model, lookup
+        sha256, scan = _scanned_gguf(name, path)
+        target = LocalGGUFTarget(name, path, sha256=sha256)
+        target.artifact_scan = scan
+        return target
+    from allegiance.targets.embedded import ensure_model, lookup, scan_line
 
     model = lookup(rest)
     path = ensure_model(model.name)
-    return LocalGGUFTarget(name, path, sha256=model.sha256, catalogue_name=model.name)
+    target = LocalGGUFTarget(name, path, sha256=model.sha256, catalogue_name=model.name)
+    target.artifact_scan = scan_line(model.name)
+    return target
