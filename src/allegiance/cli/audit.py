@@ -40,5 +40,5 @@ def command(suites: tuple[str, ...], targets: tuple[str, ...], **options: Any) -
     the report. --quick runs each suite's quick slice with short answers (under 3 minutes
     on a 2-core laptop with the embedded models).
     """
-    options["extra_settings"] = {"audit": True, "quick": bool(options.get("quick"))}
+    options["extra_settings"] = {"audit": True}  # execute_run records "quick" for any run
     execute_run(list(suites), list(targets), options)

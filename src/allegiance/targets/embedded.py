@@ -18,6 +18,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from allegiance.errors import ModelFileError, TargetError
 
@@ -249,14 +250,22 @@ def verified_path(name: str) -> Path | None:
     return path if path.exists() and _mark_matches(_mark_path(model), path, model) else None
 
 
-def scan_summary(name: str) -> str | None:
-    """One line from the artifact scan stored when the model was assembled."""
-    record = scan_record_path(lookup(name))
+def _stored_scan_files(record: Path) -> list[Any] | None:
+    """The ``files`` of the scan record written when the model was assembled (None if it
+    cannot be read)."""
     try:
         data = json.loads(record.read_text())
     except (OSError, ValueError):
         return None
-    files = data.get("files") or []
+    return list(data.get("files") or []) if isinstance(data, dict) else None
+
+
+def scan_summary(name: str) -> str | None:
+    """One line from the artifact scan stored when the model was assembled."""
+    record = scan_record_path(lookup(name))
+    files = _stored_scan_files(record)
+    if files is None:
+        return None
     verdicts = ", ".join(str(f.get("verdict", "?")) for f in files) or "no files"
     return f"artifact scan: {verdicts} ({record})"
 
@@ -265,10 +274,7 @@ def scan_line(name: str) -> str | None:
     """The stored scan of an embedded model as one line for a report (None if not stored)."""
     from allegiance.artifacts.findings import summary_line
 
-    try:
-        files = json.loads(scan_record_path(lookup(name)).read_text()).get("files") or []
-    except (OSError, ValueError, AttributeError):
-        return None
+    files = _stored_scan_files(scan_record_path(lookup(name)))
     return summary_line(files[0]) if files and isinstance(files[0], dict) else None
 
 

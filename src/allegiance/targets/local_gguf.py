@@ -45,6 +45,7 @@ class LocalGGUFTarget:
         *,
         sha256: str | None = None,
         catalogue_name: str | None = None,
+        artifact_scan: str | None = None,
         n_ctx: int = 2048,
         threads: int | None = None,
     ):
@@ -62,8 +63,8 @@ class LocalGGUFTarget:
         self.threads = threads or min(4, max(1, _cpu_count()))
         self._server: Any = None
         self._load_lock = threading.Lock()
-        # the artifact scan of the file as one line, for the run's report (set by resolve)
-        self.artifact_scan: str | None = None
+        # the artifact scan of the file as one line, for the run's report
+        self.artifact_scan = artifact_scan
         # One request at a time: llama.cpp runs a single slot here (see module docstring).
         self.max_concurrency = 1
 

@@ -94,9 +94,9 @@ BEHAVIOURAL_TEMPLATE_RULES = frozenset(
 )
 
 
-# (path, size, mtime) -> sha256 of files already scanned in this process: one run builds a
-# target more than once (judge validation, judging, the run), and each scan hashes the file
-# and would print its warning again.
+# (path, size, mtime) -> (sha256, scan summary line) of files already scanned in this
+# process: one run builds a target more than once (judge validation, judging, the run), and
+# each scan hashes the file and would print its warning again.
 _SCANNED: dict[tuple[str, int, int], tuple[str | None, str]] = {}
 
 
@@ -148,13 +148,15 @@ def _local(name: str, rest: str) -> Target:
         if not path.is_file():
             raise TargetError(f"target {name!r}: no such model file {path}")
         sha256, scan = _scanned_gguf(name, path)
-        target = LocalGGUFTarget(name, path, sha256=sha256)
-        target.artifact_scan = scan
-        return target
+        return LocalGGUFTarget(name, path, sha256=sha256, artifact_scan=scan)
     from allegiance.targets.embedded import ensure_model, lookup, scan_line
 
     model = lookup(rest)
     path = ensure_model(model.name)
-    target = LocalGGUFTarget(name, path, sha256=model.sha256, catalogue_name=model.name)
-    target.artifact_scan = scan_line(model.name)
-    return target
+    return LocalGGUFTarget(
+        name,
+        path,
+        sha256=model.sha256,
+        catalogue_name=model.name,
+        artifact_scan=scan_line(model.name),
+    )
