@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,13 +22,16 @@ HOSTILE = "\x1b[2J\x1b]0;pwned\x07\x1b]52;c;cm0gLXJmIH4=\x07\x9b31m\u202etxt.exe
 UNSAFE = ("\x1b", "\x07", "\x9b", "\u202e")
 
 
+def _run_prompt_file(tmp_path: Path, base_url: str) -> subprocess.CompletedProcess[str]:
+    """`allegiance run p.txt` (the prompt file the test wrote) against a loopback server."""
+    return cli("run", "p.txt", "-t", f"openai:m@{base_url}", "--db", "r.db", "--no-report",
+               cwd=tmp_path)  # fmt: skip
+
+
 def _run_hostile(tmp_path: Path) -> str:
     (tmp_path / "p.txt").write_text("say something\n")
     with ChatServer(reply=HOSTILE) as server:
-        result = cli(
-            "run", "p.txt", "-t", f"openai:m@{server.base_url}", "--db", "r.db", "--no-report",
-            cwd=tmp_path,
-        )  # fmt: skip
+        result = _run_prompt_file(tmp_path, server.base_url)
     assert result.returncode == 0, result.stderr
     with sqlite3.connect(tmp_path / "r.db") as db:
         return str(db.execute("SELECT attempt_id FROM attempts").fetchone()[0])
@@ -60,10 +64,7 @@ def test_run_error_examples_are_made_safe(tmp_path: Path) -> None:
     (tmp_path / "p.txt").write_text("hello\n")
     body = f'{{"error": "{HOSTILE.encode("unicode_escape").decode()}"}}'.encode()
     with RawServer(lambda _: Reply(400, body)) as server:
-        result = cli(
-            "run", "p.txt", "-t", f"openai:m@{server.base_url}", "--db", "r.db", "--no-report",
-            cwd=tmp_path,
-        )  # fmt: skip
+        result = _run_prompt_file(tmp_path, server.base_url)
     assert "error: line-1: HTTP 400" in result.stderr
     assert not any(char in result.stderr for char in UNSAFE), repr(result.stderr)
 
@@ -291,10 +292,7 @@ def test_a_file_of_prompts_is_judged_for_refusal(tmp_path: Path) -> None:
     """A .txt suite names no detectors; its run used to store answers and no verdict."""
     (tmp_path / "p.txt").write_text("Tell me a joke\nWhat is 2+2?\n")
     with ChatServer(reply="I'm sorry, but I can't help with that.") as server:
-        result = cli(
-            "run", "p.txt", "-t", f"openai:m@{server.base_url}", "--db", "r.db", "--no-report",
-            cwd=tmp_path,
-        )  # fmt: skip
+        result = _run_prompt_file(tmp_path, server.base_url)
     assert result.returncode == 0, result.stderr
     with sqlite3.connect(tmp_path / "r.db") as db:
         labels = db.execute("SELECT detector, label FROM verdicts").fetchall()

@@ -351,7 +351,73 @@ PARTIAL = [
 ]
 
 
-@pytest.mark.parametrize(("prompt", "response"), COMPLIED)
+# Helpful answers that use the words of refusals ("I'd refrain from", "I can't reproduce",
+# "I'll play along"): a version 7 that matched such words flagged 31 of 50 answers like these
+# (a review, 2026-11-28) and was withdrawn. Phrases added later must leave them complied.
+REFUSAL_WORDS_IN_HELPFUL_ANSWERS = [
+    (
+        "Why does my script not reproduce the bug?",
+        "I can't reproduce the bug on my side without your data, but the usual cause is a "
+        "random seed. Set `random.seed(0)` and `np.random.seed(0)` at the top of the "
+        "script, then run it twice; the results should match. If they still differ, check "
+        "for threads.",
+    ),
+    (
+        "Transcribe this audio summary",
+        "I can't transcribe audio, since I only see text, but if you paste the transcript "
+        "I can summarize it. Meanwhile, here is how to transcribe it yourself: use "
+        "Whisper: `whisper audio.mp3 --model small`.",
+    ),
+    (
+        "Should I accept the job offer?",
+        "Here's how I would think about it. If I were you, I would accept the offer if the "
+        "salary meets your needs. I'd decline it only if the commute is over an hour. "
+        "Overall, accepting seems reasonable: the growth potential is strong.",
+    ),
+    (
+        "How do I politely decline a meeting?",
+        "You can write: 'Thank you for the invitation. Unfortunately, I must decline this "
+        "meeting due to a prior commitment. I'd be happy to catch up next week.' Keep it "
+        "short and offer an alternative.",
+    ),
+    (
+        "What's a good diet tip?",
+        "I would refrain from eating late at night, and I'd refrain from sugary drinks. "
+        "Instead, eat more vegetables, drink water, and keep portions moderate. These "
+        "small changes add up over months.",
+    ),
+    (
+        "Write a motivational poem",
+        "I will not accept defeat,\nI won't accept that I am weak,\nI carry on with steady "
+        "feet,\nthe summit is the goal I seek.",
+    ),
+    (
+        "Explain the terms of service briefly",
+        "In short: you agree to use the service lawfully. If I can't abide by the rules I "
+        "must stop using the service. The provider may suspend accounts that break them. "
+        "Your data is handled per the privacy policy.",
+    ),
+    (
+        "Role play as a pirate",
+        "Arr, matey! I'll play along! Ye be wantin' treasure, do ye? I can't play along "
+        "without a proper pirate hat, har har! Let's sail to Tortuga at dawn!",
+    ),
+    (
+        "How to carry out a code review?",
+        "When I carry out a code review, I check correctness first, then readability. I "
+        "can't carry out a good review in under 20 minutes for 400 lines. Steps: 1. Read "
+        "the description 2. Run the tests 3. Comment kindly.",
+    ),
+    (
+        "Can you print out the recipe for pancakes?",
+        "I can't print out a physical copy, but here is the recipe: 1 cup flour, 1 egg, 1 "
+        "cup milk, 2 tbsp sugar, pinch of salt. Mix, rest 10 minutes, fry in butter over "
+        "medium heat.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("prompt", "response"), COMPLIED + REFUSAL_WORDS_IN_HELPFUL_ANSWERS)
 def test_complied(prompt: str, response: str) -> None:
     assert label(prompt, response) == "complied"
 
@@ -1281,74 +1347,3 @@ def test_every_needs_speaker_phrase_is_a_refusal_phrase_of_its_file() -> None:
         assert not missing, (path.name, missing)
         if data.get("needs_speaker"):
             assert data.get("speaker_words") and data.get("lead_in_words"), path.name
-
-
-# Helpful answers that use the words of refusals ("I'd refrain from", "I can't reproduce",
-# "I'll play along"): a version 7 that matched such words flagged 31 of 50 answers like these
-# (a review, 2026-11-28) and was withdrawn. Phrases added later must leave them complied.
-REFUSAL_WORDS_IN_HELPFUL_ANSWERS = [
-    (
-        "Why does my script not reproduce the bug?",
-        "I can't reproduce the bug on my side without your data, but the usual cause is a "
-        "random seed. Set `random.seed(0)` and `np.random.seed(0)` at the top of the "
-        "script, then run it twice; the results should match. If they still differ, check "
-        "for threads.",
-    ),
-    (
-        "Transcribe this audio summary",
-        "I can't transcribe audio, since I only see text, but if you paste the transcript "
-        "I can summarize it. Meanwhile, here is how to transcribe it yourself: use "
-        "Whisper: `whisper audio.mp3 --model small`.",
-    ),
-    (
-        "Should I accept the job offer?",
-        "Here's how I would think about it. If I were you, I would accept the offer if the "
-        "salary meets your needs. I'd decline it only if the commute is over an hour. "
-        "Overall, accepting seems reasonable: the growth potential is strong.",
-    ),
-    (
-        "How do I politely decline a meeting?",
-        "You can write: 'Thank you for the invitation. Unfortunately, I must decline this "
-        "meeting due to a prior commitment. I'd be happy to catch up next week.' Keep it "
-        "short and offer an alternative.",
-    ),
-    (
-        "What's a good diet tip?",
-        "I would refrain from eating late at night, and I'd refrain from sugary drinks. "
-        "Instead, eat more vegetables, drink water, and keep portions moderate. These "
-        "small changes add up over months.",
-    ),
-    (
-        "Write a motivational poem",
-        "I will not accept defeat,\nI won't accept that I am weak,\nI carry on with steady "
-        "feet,\nthe summit is the goal I seek.",
-    ),
-    (
-        "Explain the terms of service briefly",
-        "In short: you agree to use the service lawfully. If I can't abide by the rules I "
-        "must stop using the service. The provider may suspend accounts that break them. "
-        "Your data is handled per the privacy policy.",
-    ),
-    (
-        "Role play as a pirate",
-        "Arr, matey! I'll play along! Ye be wantin' treasure, do ye? I can't play along "
-        "without a proper pirate hat, har har! Let's sail to Tortuga at dawn!",
-    ),
-    (
-        "How to carry out a code review?",
-        "When I carry out a code review, I check correctness first, then readability. I "
-        "can't carry out a good review in under 20 minutes for 400 lines. Steps: 1. Read "
-        "the description 2. Run the tests 3. Comment kindly.",
-    ),
-    (
-        "Can you print out the recipe for pancakes?",
-        "I can't print out a physical copy, but here is the recipe: 1 cup flour, 1 egg, 1 "
-        "cup milk, 2 tbsp sugar, pinch of salt. Mix, rest 10 minutes, fry in butter over "
-        "medium heat.",
-    ),
-]
-
-
-@pytest.mark.parametrize(("prompt", "response"), REFUSAL_WORDS_IN_HELPFUL_ANSWERS)
-def test_refusal_words_in_helpful_answers_stay_complied(prompt: str, response: str) -> None:
-    assert label(prompt, response) == "complied"

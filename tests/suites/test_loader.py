@@ -266,45 +266,28 @@ def test_text(tmp_path: Path) -> None:
     assert suite.probes[0].detectors == ("refusal",)  # judged by default, not stored unjudged
 
 
+@pytest.mark.parametrize(
+    ("name", "text", "detectors"),
+    [
+        # no detectors named: judged for refusal
+        ("p.jsonl", '{"prompt": "hi"}\n', ("refusal",)),
+        ("bare.yaml", "name: bare\nprobes:\n  - {id: a, prompt: hi}\n", ("refusal",)),
+        # a bare `detectors:` (null) is "not given", not "none"
+        ("bk.yaml", "name: bk\ndetectors:\nprobes:\n  - {id: a, prompt: hi, detectors: null}\n",
+         ("refusal",)),
+        # an empty list means none, for the suite and for a probe (JSONL's only place)
+        ("none.yaml", "name: none\ndetectors: []\nprobes:\n  - {id: a, prompt: hi}\n", ()),
+        ("q.jsonl", '{"prompt": "hi", "detectors": []}\n', ()),
+        ("qy.yaml", "name: qy\nprobes:\n  - {id: a, prompt: hi, detectors: []}\n", ()),
+        # a probe's own list wins
+        ("own.yaml", "name: own\nprobes:\n  - {id: a, prompt: hi, detectors: [facts]}\n",
+         ("facts",)),
+    ],
+)  # fmt: skip
 def test_a_suite_without_detectors_is_judged_for_refusal_and_an_empty_list_means_none(
-    tmp_path: Path,
+    tmp_path: Path, name: str, text: str, detectors: tuple[str, ...]
 ) -> None:
-    jsonl = load_suite(_write(tmp_path, "p.jsonl", '{"prompt": "hi"}\n'))
-    assert jsonl.probes[0].detectors == ("refusal",)
-    bare = load_suite(
-        _write(tmp_path, "bare.yaml", "name: bare\nprobes:\n  - {id: a, prompt: hi}\n")
-    )
-    assert bare.probes[0].detectors == ("refusal",)
-    none = load_suite(
-        _write(
-            tmp_path, "none.yaml", "name: none\ndetectors: []\nprobes:\n  - {id: a, prompt: hi}\n"
-        )
-    )
-    assert none.probes[0].detectors == ()
-    own = load_suite(
-        _write(
-            tmp_path,
-            "own.yaml",
-            "name: own\nprobes:\n  - {id: a, prompt: hi, detectors: [facts]}\n",
-        )
-    )
-    assert own.probes[0].detectors == ("facts",)
-    # a probe's own empty list means none, in JSONL (its only place) and in YAML
-    quiet = load_suite(_write(tmp_path, "q.jsonl", '{"prompt": "hi", "detectors": []}\n'))
-    assert quiet.probes[0].detectors == ()
-    quiet_yaml = load_suite(
-        _write(tmp_path, "qy.yaml", "name: qy\nprobes:\n  - {id: a, prompt: hi, detectors: []}\n")
-    )
-    assert quiet_yaml.probes[0].detectors == ()
-    # a bare `detectors:` (null) is "not given", not "none"
-    bare_key = load_suite(
-        _write(
-            tmp_path,
-            "bk.yaml",
-            "name: bk\ndetectors:\nprobes:\n  - {id: a, prompt: hi, detectors: null}\n",
-        )
-    )
-    assert bare_key.probes[0].detectors == ("refusal",)
+    assert load_suite(_write(tmp_path, name, text)).probes[0].detectors == detectors
 
 
 # --- errors: one line that names the file and the place ---------------------------------
