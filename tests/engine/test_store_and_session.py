@@ -348,3 +348,29 @@ def test_answers_a_judge_failed_on_are_asked_again(tmp_path: Path) -> None:
         second = judge_run(store, ["one"], spec, Config())
     assert (first.written, first.failed) == (0, 1)
     assert (second.written, second.asked) == (1, 1)
+
+
+def test_switching_to_wal_waits_out_a_lock_and_raises_anything_else() -> None:
+    """SQLite answers the WAL pragma "database is locked" without its busy timeout while
+    another process sets up the same new file (1 in 1,200 opens failed so)."""
+    import sqlite3
+
+    from allegiance.store.sqlite import _use_wal
+
+    class Flaky:
+        def __init__(self, failures: list[str]) -> None:
+            self.failures = failures
+            self.calls = 0
+
+        def execute(self, sql: str) -> None:
+            self.calls += 1
+            if self.failures:
+                raise sqlite3.OperationalError(self.failures.pop(0))
+
+    locked = Flaky(["database is locked", "database is locked"])
+    _use_wal(locked)  # type: ignore[arg-type]
+    assert locked.calls == 3
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        _use_wal(Flaky(["attempt to write a readonly database"]))  # type: ignore[arg-type]
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        _use_wal(Flaky(["database is locked"] * 1000), wait=0.05)  # type: ignore[arg-type]
