@@ -54,6 +54,26 @@ def test_unknown_embedded_model(tmp_path: Path) -> None:
     _assert_one_line_error(result, "unknown embedded model 'nope'")
 
 
+@pytest.mark.parametrize(
+    ("targets", "needle"),
+    [
+        (["openai:gpt-x"], "write OpenAI-compatible targets as openai:MODEL@BASE_URL"),
+        (["local:qwen", "local:nope"], "unknown embedded model 'nope'"),
+        (["local:missing/model.gguf"], "no such model file"),
+        (["local:./"], "is a folder"),
+    ],
+)
+def test_mistyped_target_is_the_only_line(tmp_path: Path, targets: list[str], needle: str) -> None:
+    """A spec that cannot work is reported before the plan, so the error is all there is
+    (it had followed a plan line costing a run that would never start)."""
+    args = [arg for spec in targets for arg in ("-t", spec)]
+    result = cli("run", "smoke", *args, "--db", "r.db", cwd=tmp_path)
+    _assert_one_line_error(result, needle)
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert "plan:" not in result.stderr
+    assert not (tmp_path / "r.db").exists()
+
+
 def test_missing_api_key_variable(tmp_path: Path) -> None:
     result = cli(
         "run",

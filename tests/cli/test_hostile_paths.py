@@ -46,7 +46,7 @@ def test_another_programs_sqlite_file_is_refused_untouched(
     db.close()
     before = other.read_bytes()
     result = (
-        cli(*command, "-t", "x", "--db", str(other), cwd=tmp_path)
+        cli(*command, "-t", "openai:m@http://127.0.0.1:9/v1", "--db", str(other), cwd=tmp_path)
         if command[0] == "run"
         else cli(*command, "--db", str(other), cwd=tmp_path)
     )

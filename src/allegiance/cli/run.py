@@ -182,6 +182,11 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
     from allegiance.suites.loader import load_suite
 
     config = load_config(options.get("config_path"))
+    from allegiance.targets.resolve import check_spec
+
+    for spec in targets:
+        # a mistyped target is the only line printed, not a line after the plan
+        check_spec(spec, config)
     if options.get("judge_target"):
         # a mistyped judge is found before the run, not after every question was asked
         from allegiance.targets.resolve import build_target

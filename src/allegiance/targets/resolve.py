@@ -22,6 +22,35 @@ def target_id(identity: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+def check_spec(spec: str, config: Config) -> TargetConfig:
+    """Every mistake in a target spec that can be found without loading, hashing or
+    contacting anything: a run checks its targets with this before it prints its plan, so
+    a typo is the only line the user sees. Returns the spec's config entry."""
+    entry = config.targets.get(spec) or TargetConfig(model=spec)
+    model = entry.model
+    if model.startswith("local:"):
+        rest = model[len("local:") :]
+        if _is_model_path(rest):
+            _model_file(spec, rest)
+        else:
+            from allegiance.targets.embedded import lookup
+
+            lookup(rest)
+        return entry
+    if model.startswith("openai:"):
+        if not _OPENAI_RE.match(model):
+            raise TargetError(
+                f"target {spec!r}: write OpenAI-compatible targets as openai:MODEL@BASE_URL, "
+                "e.g. openai:gpt-4o-mini@https://api.openai.com/v1"
+            )
+        return entry
+    known = ", ".join(sorted(config.targets)) or "none defined"
+    raise TargetError(
+        f"unknown target {spec!r}: use local:NAME, local:PATH.gguf, openai:MODEL@BASE_URL, "
+        f"or a name from the config file ({known})"
+    )
+
+
 def build_target(
     spec: str,
     config: Config,
@@ -32,46 +61,47 @@ def build_target(
 ) -> tuple[Target, TargetConfig]:
     """Build the target named by ``spec``. Nothing is loaded or contacted yet."""
     name = spec
-    entry = config.targets.get(spec)
-    if entry is None:
-        entry = TargetConfig(model=spec)
+    entry = check_spec(spec, config)
     model = entry.model
     # a key the config names for this target wins: one --api-key-env for a multi-target run
     # must not send an OpenRouter key to another provider's host
     key_env = entry.api_key_env or api_key_env
     if model.startswith("local:"):
         return _local(name, model[len("local:") :]), entry
-    if model.startswith("openai:"):
-        match = _OPENAI_RE.match(model)
-        if not match:
-            raise TargetError(
-                f"target {spec!r}: write OpenAI-compatible targets as openai:MODEL@BASE_URL, "
-                "e.g. openai:gpt-4o-mini@https://api.openai.com/v1"
-            )
-        from allegiance.targets.openai_compat import OpenAICompatTarget
+    match = _OPENAI_RE.match(model)
+    assert match is not None  # check_spec said so
+    from allegiance.targets.openai_compat import OpenAICompatTarget
 
-        return (
-            OpenAICompatTarget(
-                name,
-                match["model"],
-                match["url"],
-                api_key_env=key_env,
-                timeout=timeout or entry.timeout or 60.0,
-                # the config's concurrency is the provider's limit: at most that many
-                # requests in flight, whatever --concurrency says
-                max_connections=entry.concurrency or max_connections,
-                max_concurrency=entry.concurrency,
-                provider=entry.provider,
-                extra_body=entry.extra_body,
-                headers=entry.headers,
-            ),
-            entry,
-        )
-    known = ", ".join(sorted(config.targets)) or "none defined"
-    raise TargetError(
-        f"unknown target {spec!r}: use local:NAME, local:PATH.gguf, openai:MODEL@BASE_URL, "
-        f"or a name from the config file ({known})"
+    return (
+        OpenAICompatTarget(
+            name,
+            match["model"],
+            match["url"],
+            api_key_env=key_env,
+            timeout=timeout or entry.timeout or 60.0,
+            # the config's concurrency is the provider's limit: at most that many
+            # requests in flight, whatever --concurrency says
+            max_connections=entry.concurrency or max_connections,
+            max_concurrency=entry.concurrency,
+            provider=entry.provider,
+            extra_body=entry.extra_body,
+            headers=entry.headers,
+        ),
+        entry,
     )
+
+
+def _is_model_path(rest: str) -> bool:
+    return rest.endswith(".gguf") or "/" in rest
+
+
+def _model_file(name: str, rest: str) -> Path:
+    path = Path(rest).expanduser()
+    if path.is_dir():
+        raise TargetError(f"target {name!r}: {path} is a folder; give the .gguf file in it")
+    if not path.is_file():
+        raise TargetError(f"target {name!r}: no such model file {path}")
+    return path
 
 
 # What a chat template does to the conversation (a date or keyword trigger, added
@@ -141,12 +171,8 @@ def _scanned_gguf(name: str, path: Path) -> tuple[str | None, str]:
 def _local(name: str, rest: str) -> Target:
     from allegiance.targets.local_gguf import LocalGGUFTarget
 
-    if rest.endswith(".gguf") or "/" in rest:
-        path = Path(rest).expanduser()
-        if path.is_dir():
-            raise TargetError(f"target {name!r}: {path} is a folder; give the .gguf file in it")
-        if not path.is_file():
-            raise TargetError(f"target {name!r}: no such model file {path}")
+    if _is_model_path(rest):
+        path = _model_file(name, rest)
         sha256, scan = _scanned_gguf(name, path)
         return LocalGGUFTarget(name, path, sha256=sha256, artifact_scan=scan)
     from allegiance.targets.embedded import ensure_model, lookup, scan_line
