@@ -4,8 +4,10 @@ nothing from a model ever reaching the terminal as control characters."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -330,3 +332,22 @@ def test_quick_caps_never_lengthen_the_configs_default_answer_length(tmp_path: P
         f"plain {local}": 32, "plain short": 16, "plain long": 900,
         f"quick {local}": 32, "quick short": 16, "quick long": 64,
     }  # fmt: skip
+
+
+def test_reader_leaving_early_ends_like_a_unix_writer() -> None:
+    """`allegiance suites censorship | head -1`: the listing stops quietly with 141 (128 +
+    SIGPIPE, as `yes | head -1` does), not 1 as if it had failed, and no traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "allegiance", "suites", "censorship"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 141, proc.stderr
+    assert proc.stderr == ""

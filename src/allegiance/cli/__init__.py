@@ -44,8 +44,23 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class OutputClosed(Exception):
+    """The reader of our standard output went away (``allegiance models | head -1``).
+
+    Not an OSError, so click's own handler (exit 1, as if something had failed) lets it
+    through to :func:`main`, which ends the way ``yes | head -1`` does."""
+
+
 class LazyGroup(click.Group):
     """A click group that imports a command's module only when that command runs."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as error:
+            if _stdout_closed():
+                raise OutputClosed() from error
+            raise  # a pipe to a child process, say: not ours to hide
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -101,3 +116,29 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(error.exit_code)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
+    except OutputClosed:
+        _silence_stdout()
+        # 128 + SIGPIPE: what a shell reports for a writer whose reader left early
+        sys.exit(141)
+
+
+def _stdout_closed() -> bool:
+    """Whether our standard output is a pipe whose reader has gone (poll says POLLERR)."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _silence_stdout() -> None:
+    """Point file descriptor 1 at /dev/null, so the interpreter's last flush of what is
+    still buffered cannot fail again on the way out (and print "Exception ignored")."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
