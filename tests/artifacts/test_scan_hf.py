@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from allegiance.artifacts import Severity, Status, scan_paths
 from allegiance.artifacts import testcorpus as tc
 
@@ -79,6 +81,7 @@ def test_clean_folder(tmp_path):
         "model.safetensors",
     } <= names
     assert report.exit_code() == 0, report.to_json()
+    assert not [r for r in report.files if r.status == Status.SKIPPED]  # its weights were read
     tok = by_name(report, "tokenizer_config.json")
     assert any("known-good template for qwen2.5" in f.message for f in tok.findings)
     assert by_name(report, "modeling_tiny.py").notes["remote_code"]
@@ -129,6 +132,49 @@ def test_broken_config_could_not_scan(tmp_path):
     (folder / "config.json").write_text("{not json")
     report = scan_paths([folder])
     assert report.files[0].status == Status.ERROR and report.exit_code() == 2
+
+
+def test_folder_of_configuration_only_says_its_weights_were_not_scanned(tmp_path):
+    """A Hugging Face folder holding config.json and no weights (a partial download, the
+    weights elsewhere): its configuration is clean, and the report says that is all it read
+    (it had said "1 scanned, clean")."""
+    folder = tmp_path / "cfg"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "qwen2"}))
+    report = scan_paths([folder])
+    assert report.exit_code() == 0
+    (row,) = [r for r in report.files if r.status == Status.SKIPPED]
+    assert row.path == str(folder) and "no weight file" in row.reason
+    # weights one folder down (onnx/, a shard folder) are the folder's weights
+    (folder / "sub").mkdir()
+    (folder / "sub" / "model.safetensors").write_bytes(tc.benign_safetensors())
+    assert not [r for r in scan_paths([folder]).files if r.status == Status.SKIPPED]
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("tf_model.h5", "Lambda layers"),
+        ("model.keras", "Lambda layers"),
+        ("model.onnx", "custom operators"),
+        ("saved_model.pb", "TensorFlow"),
+        ("flax_model.msgpack", "Flax"),
+    ],
+)
+def test_formats_not_analysed_are_not_called_clean(tmp_path, name, why):
+    """The scanner does not read Keras, ONNX or TensorFlow files; walking a folder used to
+    leave them out, so a folder whose only model was a Keras file with a Lambda layer scanned
+    "clean". Each is now a row that could not be scanned, and the exit is 2."""
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    (folder / name).write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
+    report = scan_paths([folder])
+    row = by_name(report, name)
+    assert row.status == Status.ERROR and why in row.reason
+    assert report.exit_code() == 2
+    assert not [r for r in report.files if r.status == Status.SKIPPED]
+    assert scan_paths([folder / name]).exit_code() == 2  # named on the command line too
 
 
 def test_chat_template_jinja_file(tmp_path):

@@ -52,6 +52,8 @@ def render_table(
         )
         if result.status == Status.ERROR:
             lines.append(f"    could not scan: {_clip(result.reason, 200)}")
+        elif result.status == Status.SKIPPED and result.reason:
+            lines.append(f"    skipped: {_clip(result.reason, 200)}")
         shown = sorted(
             (f for f in result.findings if f.severity >= min_severity),
             key=lambda f: -f.severity,

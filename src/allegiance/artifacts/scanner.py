@@ -74,6 +74,20 @@ INERT_EXTS = {
     ".msgpack": "msgpack",
 }
 COMPRESSED = {"gzip": b"\x1f\x8b", "bz2": b"BZh", "xz": b"\xfd7zXZ\x00"}
+# model formats this scanner does not read, and why that matters: such a file gets a "could
+# not scan" row (exit 2), never silence, so a folder holding one is not called clean
+UNANALYSED = {
+    ".h5": "Keras/HDF5: a saved model's Lambda layers can run code when it is loaded",
+    ".hdf5": "Keras/HDF5: a saved model's Lambda layers can run code when it is loaded",
+    ".keras": "Keras: a saved model's Lambda layers can run code when it is loaded",
+    ".onnx": "ONNX: custom operators and external-data paths are not checked",
+    ".pb": "TensorFlow SavedModel: its graph can call file and network operations",
+    ".tflite": "TensorFlow Lite: custom operators are not checked",
+    ".mlmodel": "Core ML: not checked",
+    ".msgpack": "Flax msgpack: not checked",
+}
+# formats that hold weights (an HF folder with none of these had only its configuration read)
+WEIGHT_FORMATS = {"gguf", "safetensors", "zip", "npy", "pytorch-zip", "pytorch-legacy", "joblib"}
 
 
 @dataclass
@@ -242,6 +256,10 @@ def _dispatch(
         result.format = suffix.lstrip(".")
         result.fail(f"content is not a recognised {suffix} file (first bytes {head[:8]!r})")
         return True
+    if suffix in UNANALYSED:
+        result.format = suffix.lstrip(".")
+        result.fail(f"format not analysed by this scanner ({UNANALYSED[suffix]})")
+        return True
     return False
 
 
@@ -322,7 +340,12 @@ def scan_paths(paths: Iterable[Path | str], limits: Limits = DEFAULT_LIMITS) -> 
             _scan_folder(path, report, limits)
             if len(report.files) == before:  # else the folder leaves no row: it looks passed
                 report.files.append(
-                    FileResult(str(path), status=Status.SKIPPED, reason="folder with no model file")
+                    FileResult(
+                        str(path),
+                        format="folder",
+                        status=Status.SKIPPED,
+                        reason="folder with no model file",
+                    )
                 )
         elif path.exists() or path.is_symlink():
             parent = folder_context(path.parent)
@@ -337,14 +360,44 @@ def scan_paths(paths: Iterable[Path | str], limits: Limits = DEFAULT_LIMITS) -> 
 
 
 def _scan_folder(root: Path, report: ScanReport, limits: Limits) -> None:
-    for folder, dirs, files in os.walk(root, followlinks=False):
+    hf_folders: list[Path] = []
+    results: list[FileResult] = []
+    for walked, dirs, files in os.walk(root, followlinks=False):
         dirs.sort()
-        here = Path(folder)
+        here = Path(walked)
         context = folder_context(here)
+        if context.is_hf:
+            hf_folders.append(here)
         for name in sorted(files):
             path = here / name
             if path.is_symlink() and not path.exists():
                 continue
             result = scan_file(path, limits, context, explicit=False)
             if result is not None:
-                report.files.append(result)
+                results.append(result)
+    report.files.extend(results)
+    weights = [Path(r.path) for r in results if _holds_weights(r)]
+    for hf_folder in hf_folders:
+        if not any(hf_folder in path.parents for path in weights):
+            # its config and code were read, but "clean" must not suggest its weights were
+            report.files.append(
+                FileResult(
+                    str(hf_folder),
+                    format="folder",
+                    status=Status.SKIPPED,
+                    reason="Hugging Face folder with no weight file: only its configuration "
+                    "and code were scanned",
+                )
+            )
+
+
+def _holds_weights(result: FileResult) -> bool:
+    """A weight file, scanned or not (one that could not be read has its own row)."""
+    fmt = result.format or ""
+    suffix = f".{fmt}"
+    return (
+        fmt in WEIGHT_FORMATS
+        or fmt.startswith("pickle")
+        or suffix in UNANALYSED
+        or suffix in PICKLE_EXTS
+    )
