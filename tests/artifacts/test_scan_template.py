@@ -147,3 +147,50 @@ def test_a_templates_own_variable_is_not_a_risky_global() -> None:
     own = "{% set g = messages[0] %}{{ g['content'] }}"
     assert "template.risky-global" not in found(analyse(own))
     assert "template.risky-global" in found(analyse("{{ g.pop }}"))
+
+
+@pytest.mark.parametrize(
+    ("template", "rule", "severity"),
+    [
+        # attribute paths given to filters as strings: each ran `id` under a plain Environment
+        (
+            "{% for k, v in [namespace]|groupby('__init__.__globals__.os.popen') %}"
+            "{{ k('id').read() }}{% endfor %}",
+            "template.sandbox-escape",
+            Severity.CRITICAL,
+        ),
+        (
+            "{% set f = [namespace]|map(attribute='_' ~ '_init_' ~ '_._' ~ '_globals_' ~ "
+            "'_.o' ~ 's.pop' ~ 'en')|first %}{{ f('id').read() }}",
+            "template.computed-attribute",
+            Severity.HIGH,
+        ),
+        ("{{ [namespace]|map('attr', '__init__')|list }}", "template.attr-filter", Severity.HIGH),
+        (
+            "{{ messages|selectattr('__class__')|list }}",
+            "template.sandbox-escape",
+            Severity.CRITICAL,
+        ),
+        (
+            "{{ messages|sort(false, false, 'x._private') }}",
+            "template.private-attribute",
+            Severity.HIGH,
+        ),
+    ],
+)
+def test_attribute_paths_given_to_filters_are_checked(
+    template: str, rule: str, severity: Severity
+) -> None:
+    """Found by a review on 2026-11-28: only |attr and a literal attribute= keyword were
+    checked, so groupby('__init__.__globals__.os.popen') scanned clean."""
+    assert found(analyse(template)).get(rule) == severity
+
+
+def test_ordinary_attribute_filters_stay_clean() -> None:
+    text = (
+        "{{ messages|map(attribute='content')|join(' ') }}"
+        "{{ messages|selectattr('role', 'equalto', 'user')|list }}"
+        "{{ tools|sort(attribute='function.name')|map(attribute='function')|list }}"
+        "{{ messages|groupby('role') }}"
+    )
+    assert not [r for r, sev in found(analyse(text)).items() if sev >= Severity.MEDIUM]

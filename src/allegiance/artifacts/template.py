@@ -262,6 +262,12 @@ def _date_keyed(test: nodes.Node) -> str | None:
     return None
 
 
+# filters that look attributes up by a (dotted) name given as a string argument
+ATTRIBUTE_FILTERS = frozenset(
+    {"map", "sort", "groupby", "sum", "unique", "min", "max", "selectattr", "rejectattr"}
+)
+
+
 def _built_string(expr: nodes.Node) -> bool:
     """A key made by joining or repeating strings (``u ~ 'cla' ~ 'ss' ~ u``, ``'_' * 2``),
     as opposed to a literal or a plain variable or index."""
@@ -366,7 +372,14 @@ class _Analysis:
             )
 
     def filter(self, node: nodes.Filter, line: int | None) -> None:
-        if node.name == "attr":
+        args = list(node.args)
+        attr_by_map = (
+            node.name in ("map", "select", "reject")
+            and bool(args)
+            and isinstance(args[0], nodes.Const)
+            and args[0].value == "attr"
+        )
+        if node.name == "attr" or attr_by_map:
             self.add(
                 Severity.HIGH,
                 "template.attr-filter",
@@ -374,16 +387,24 @@ class _Analysis:
                 "(a known sandbox-bypass helper)",
                 line,
             )
-            for arg in node.args:
-                if isinstance(arg, nodes.Const) and isinstance(arg.value, str):
-                    self.attr(arg.value, line)
-        for kw in node.kwargs:
-            if (
-                kw.key == "attribute"
-                and isinstance(kw.value, nodes.Const)
-                and isinstance(kw.value.value, str)
-            ):
-                self.attr(kw.value.value, line)
+        if node.name != "attr" and node.name not in ATTRIBUTE_FILTERS:
+            return
+        # these filters follow a dotted attribute path given as a string ('a.b.c'), in a
+        # keyword or in a position: outside a sandbox, '__init__.__globals__.os.popen' there
+        # reaches a shell as surely as the same names written with dots
+        for arg in [*args, *(kw.value for kw in node.kwargs)]:
+            if isinstance(arg, nodes.Const):
+                if isinstance(arg.value, str):
+                    for piece in arg.value.split("."):
+                        self.attr(piece, line)
+            elif _built_string(arg):
+                self.add(
+                    Severity.HIGH,
+                    "template.computed-attribute",
+                    f"gives |{node.name} an attribute name built from pieces at render time "
+                    "(how '__globals__' is spelled to get past a check for the word)",
+                    line,
+                )
 
     def branch(self, node: nodes.If | nodes.CondExpr, line: int | None) -> None:
         test = node.test
