@@ -201,3 +201,28 @@ def test_a_protocol_0_pickle_after_the_first_is_scanned(scan_bytes):
     """A second stream was looked for only when it began with a protocol header (0x80)."""
     evil = scan_bytes(tc.wrap(tc.binint(1)) + tc.os_system_protocol0(), "two.pkl")
     assert worst(evil) == Severity.CRITICAL and "pickle.multiple-streams" in rules(evil)
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "severity"),
+    [
+        ("pandas.core.frame", "import_optional_dependency", Severity.CRITICAL),
+        ("sklearn.utils._testing", "assert_run_python_script_without_output", Severity.CRITICAL),
+        ("pandas.core.frame", "some_helper", Severity.MEDIUM),  # any function: not a class
+        ("sklearn.utils._testing", "TempMemmap", Severity.MEDIUM),  # a test helper's class
+    ],
+)
+def test_functions_under_a_reviewed_library_are_not_known_classes(
+    scan_bytes, module, name, severity
+):
+    """Found by a review on 2026-11-28: "pandas.core.*" and "sklearn.*" made these LOW
+    "known ML library class" findings, so a pickle calling pandas' import_module scanned
+    clean."""
+    evil = scan_bytes(tc.wrap(tc.call(tc.glob(module, name), tc.bstr("subprocess"))), "p.pkl")
+    assert worst(evil) == severity, messages(evil)
+    assert "pickle.review-global" not in rules(evil)
+
+
+def test_library_classes_stay_low(scan_bytes):
+    ok = scan_bytes(tc.wrap(tc.call(tc.glob("torch.nn.modules.linear", "Linear"), b"")), "l.pkl")
+    assert worst(ok) == Severity.LOW and "pickle.review-global" in rules(ok)
