@@ -129,3 +129,21 @@ def test_summary_line_counts_serious_findings_and_names_their_rules():
         }
     )
     assert line == "findings: 2 high, 1 medium (template.date-trigger, template.url)"
+
+
+def test_artifact_text_cannot_drive_the_terminal(tmp_path, monkeypatch):
+    """Found by a review on 2026-11-28: file names and metadata went to the terminal raw, so
+    a hostile file could clear the CRITICAL lines above it (ESC[2J), write the clipboard
+    (OSC 52) or reverse text (U+202E)."""
+    name = "evil\x1b[2J\x1b]52;c;aGk=\x07\u202e\x9b31m.pkl"
+    write(tmp_path, name, tc.posix_system())
+    monkeypatch.chdir(tmp_path)  # a short path, so the table shows the whole name
+    path = name
+    for fmt in ("table", "json", "sarif"):
+        result = run("--format", fmt, path)
+        assert result.exit_code == 1, result.output
+        for raw in ("\x1b", "\x07", "\u202e", "\x9b"):
+            assert raw not in result.output, (fmt, raw)
+    table = run(path).output
+    assert "\\x1b[2J" in table and "\\u202e" in table
+    assert json.loads(run("--format", "json", path).output)["files"][0]["path"] == path

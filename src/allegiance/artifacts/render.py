@@ -14,6 +14,7 @@ from typing import Any
 
 from allegiance import __version__
 from allegiance.artifacts.findings import ScanReport, Severity, Status
+from allegiance.safe_text import json_visible_controls, visible_controls
 
 SARIF_LEVEL = {
     Severity.CRITICAL: "error",
@@ -32,7 +33,9 @@ SECURITY_SEVERITY = {  # GitHub code scanning reads this property (0-10)
 
 
 def _clip(text: str, width: int) -> str:
-    text = text.replace("\n", "\\n").replace("\r", "\\r")
+    # file names, tensor names and metadata come from the artifact: a terminal must not act
+    # on an escape sequence or bidi override in them
+    text = visible_controls(text.replace("\n", "\\n").replace("\r", "\\r"))
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -41,7 +44,7 @@ def render_table(
 ) -> str:
     """Plain-text table: one row per file, then its findings, then a summary line."""
     lines = []
-    width = min(60, max([len(r.path) for r in report.files] + [4]))
+    width = min(60, max([len(_clip(r.path, 10**6)) for r in report.files] + [4]))
     lines.append(f"{'FILE':<{width}}  {'FORMAT':<16} {'VERDICT':<15} SHA256")
     for result in report.files:
         verdict = result.verdict(fail_on)
@@ -72,7 +75,7 @@ def render_table(
 
 
 def render_json(report: ScanReport) -> str:
-    return report.to_json()
+    return json_visible_controls(report.to_json())
 
 
 def render_sarif(report: ScanReport) -> str:
@@ -155,4 +158,4 @@ def render_sarif(report: ScanReport) -> str:
             }
         ],
     }
-    return json.dumps(log, indent=2, ensure_ascii=False)
+    return json_visible_controls(json.dumps(log, indent=2, ensure_ascii=False))
