@@ -183,3 +183,60 @@ def test_chat_template_jinja_file(tmp_path):
     (folder / "chat_template.jinja").write_text(tc.ESCAPE_TEMPLATE)
     report = scan_paths([folder])
     assert report.files[0].max_severity == Severity.CRITICAL
+
+
+def test_links_out_of_the_folder_are_not_followed(tmp_path):
+    """Found by a review on 2026-11-28: a cloned repository's chat_template.jinja linked to
+    ~/.git-credentials printed the token inside a template.url finding, and a linked shard
+    folder holding an os.system pickle was left out, so the folder scanned clean."""
+    outside = tmp_path / "home"
+    (outside / "shards").mkdir(parents=True)
+    (outside / ".git-credentials").write_text("https://alice:ghp_SECRET123@github.com\n")
+    (outside / "shards" / "evil.bin").write_bytes(tc.posix_system())
+    folder = tmp_path / "repo"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "qwen2"}))
+    (folder / "model.safetensors").write_bytes(tc.benign_safetensors())
+    (folder / "chat_template.jinja").symlink_to(outside / ".git-credentials")
+    (folder / "shards").symlink_to(outside / "shards")
+    (folder / "inner").mkdir()
+    (folder / "alias").symlink_to(folder / "inner")  # inside: walked where it is, no row
+    report = scan_paths([folder])
+    assert "ghp_SECRET123" not in report.to_json()
+    linked = {Path(r.path).name: r for r in report.files if r.format.startswith("link to")}
+    assert set(linked) == {"chat_template.jinja", "shards"}
+    assert all(r.status == Status.ERROR and "not followed" in r.reason for r in linked.values())
+    assert report.exit_code() == 2
+    # named on the command line, a link is the person's choice and is read
+    assert scan_paths([folder / "shards" / "evil.bin"]).exit_code() == 1
+
+
+def test_hugging_face_cache_snapshot_links_are_part_of_the_model(tmp_path):
+    """The hub cache links every file of a snapshot to its repository's blob store."""
+    repo = tmp_path / "hub" / "models--org--m"
+    (repo / "blobs").mkdir(parents=True)
+    snapshot = repo / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    (repo / "blobs" / "1").write_text(json.dumps({"model_type": "qwen2"}))
+    (repo / "blobs" / "2").write_bytes(tc.benign_safetensors())
+    (snapshot / "config.json").symlink_to("../../blobs/1")
+    (snapshot / "model.safetensors").symlink_to("../../blobs/2")
+    report = scan_paths([snapshot])
+    assert report.exit_code() == 0, report.to_json()
+    assert {r.format for r in report.files} == {"hf-config", "safetensors"}
+
+
+def test_tokenizer_auto_map_code_is_analysed_without_a_config(tmp_path):
+    """Found by a review on 2026-11-28: a folder with tokenizer_config.json naming
+    tokenization_evil.py (os.system) and no config.json left the .py file unread."""
+    folder = tmp_path / "tok"
+    folder.mkdir()
+    (folder / "tokenizer_config.json").write_text(
+        json.dumps({"auto_map": {"AutoTokenizer": ["tokenization_evil.EvilTok", None]}})
+    )
+    (folder / "tokenization_evil.py").write_text("import os\nos.system('id')\n")
+    report = scan_paths([folder])
+    code = by_name(report, "tokenization_evil.py")
+    assert code.max_severity == Severity.CRITICAL
+    assert code.notes["remote_code"]
+    assert report.exit_code() == 1

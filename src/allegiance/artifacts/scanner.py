@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -311,17 +312,21 @@ def _scan_config(path: Path, result: FileResult, context: FolderContext) -> bool
 
 
 def folder_context(folder: Path) -> FolderContext:
-    """Read ``config.json`` (if any) for the family and the auto_map's local files."""
+    """Read ``config.json`` (if any) for the family, and it and ``tokenizer_config.json``
+    for the local files their auto_map would import: a tokenizer-only folder's
+    ``AutoTokenizer`` entry runs its ``tokenization_*.py`` under trust_remote_code too."""
     context = FolderContext()
-    config = folder / "config.json"
-    if not config.is_file():
-        return context
-    context.is_hf = True
-    scratch = FileResult(str(config))
-    data = read_json(config, scratch)
-    if isinstance(data, dict):
-        context.family = family_from_config(data)
-        context.remote_code = scan_auto_map(folder, data, FileResult(str(config)))
+    for name in ("config.json", "tokenizer_config.json"):
+        config = folder / name
+        if not config.is_file():
+            continue
+        context.is_hf = True
+        data = read_json(config, FileResult(str(config)))
+        if not isinstance(data, dict):
+            continue
+        if name == "config.json":
+            context.family = family_from_config(data)
+        context.remote_code |= scan_auto_map(folder, data, FileResult(str(config)))
     return context
 
 
@@ -362,15 +367,25 @@ def scan_paths(paths: Iterable[Path | str], limits: Limits = DEFAULT_LIMITS) -> 
 def _scan_folder(root: Path, report: ScanReport, limits: Limits) -> None:
     hf_folders: list[Path] = []
     results: list[FileResult] = []
+    real_root = root.resolve()
     for walked, dirs, files in os.walk(root, followlinks=False):
         dirs.sort()
         here = Path(walked)
         context = folder_context(here)
         if context.is_hf:
             hf_folders.append(here)
+        for name in dirs:
+            link = here / name
+            # os.walk does not descend into a linked folder: one inside is walked where it
+            # is; for one outside, say so rather than leave its files out without a word
+            if link.is_symlink() and not _inside(_resolved(link), real_root):
+                results.append(_linked_away(link, "folder"))
         for name in sorted(files):
             path = here / name
             if path.is_symlink() and not path.exists():
+                continue
+            if path.is_symlink() and not _inside(_resolved(path), real_root):
+                results.append(_linked_away(path, "file"))
                 continue
             result = scan_file(path, limits, context, explicit=False)
             if result is not None:
@@ -389,6 +404,41 @@ def _scan_folder(root: Path, report: ScanReport, limits: Limits) -> None:
                     "and code were scanned",
                 )
             )
+
+
+_HUB_REPO = re.compile(r"^(models|datasets|spaces)--")
+
+
+def _inside(target: Path, real_root: Path) -> bool:
+    """Whether a link's target is part of what was asked to be scanned: inside the folder,
+    or the blob store of the Hugging Face cache repository the folder is a snapshot of
+    (``models--X/snapshots/REV/config.json -> ../../blobs/SHA``)."""
+    if target.is_relative_to(real_root):
+        return True
+    return any(
+        _HUB_REPO.match(folder.name) and target.is_relative_to(folder / "blobs")
+        for folder in (real_root, *real_root.parents)
+    )
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a loop
+        return Path("/nonexistent-link-loop")
+
+
+def _linked_away(path: Path, what: str) -> FileResult:
+    """A link out of the scanned folder is neither followed nor read: a cloned repository
+    can point ``chat_template.jinja`` at ``~/.git-credentials``, and a finding quoting the
+    "template" would print the token. It is a row that could not be scanned (exit 2), naming
+    where it points, so the person can scan that place by name if it is meant."""
+    result = FileResult(str(path), format=f"link to {what}")
+    result.fail(
+        f"a link to a {what} outside the scanned folder ({_resolved(path)}): not followed; "
+        "scan that path by name if it is meant to be part of the model"
+    )
+    return result
 
 
 def _holds_weights(result: FileResult) -> bool:
