@@ -177,6 +177,21 @@ def test_formats_not_analysed_are_not_called_clean(tmp_path, name, why):
     assert scan_paths([folder / name]).exit_code() == 2  # named on the command line too
 
 
+def test_a_keras_zip_is_not_called_a_clean_zip(tmp_path):
+    """Found by a review on 2026-11-28: model.keras (a zip whose config has a Lambda layer)
+    scanned as "zip, clean"."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("config.json", json.dumps({"class_name": "Lambda", "config": {}}))
+    (tmp_path / "model.keras").write_bytes(buffer.getvalue())
+    report = scan_paths([tmp_path / "model.keras"])
+    assert report.files[0].status == Status.ERROR and "Lambda" in report.files[0].reason
+    assert report.exit_code() == 2
+
+
 def test_chat_template_jinja_file(tmp_path):
     folder = tmp_path / "j"
     folder.mkdir()

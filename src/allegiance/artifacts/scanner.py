@@ -213,6 +213,8 @@ def _dispatch(
         result.format = "zip"
         scan_zip(f, result, limits)
         _extension_check(path, result.format, result)
+        if suffix in UNANALYSED:  # a .keras file is a zip whose config can hold a Lambda
+            result.fail(f"format not analysed by this scanner ({UNANALYSED[suffix]})")
         return True
     if kind == "npy":
         result.format = "npy"
