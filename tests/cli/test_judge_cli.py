@@ -546,3 +546,44 @@ def test_out_writes_through_devices_and_symlinks_and_refuses_a_folder(tmp_path: 
         "it is a folder",
     )
     assert sorted(p.name for p in tmp_path.iterdir() if "partial" in p.name) == []
+
+
+HOSTILE = "x\x1b]52;c;aGk=\x07\x1b[2J\x9b31m\u202e"
+
+
+def test_hostile_text_in_records_cannot_drive_the_terminal(tmp_path: Path) -> None:
+    """Found by a review on 2026-11-28: an unknown label was quoted raw in the note on
+    stderr (OSC 52 to the clipboard, a clear screen), and C1 and bidi controls in answers
+    went raw to stdout; both now show as escapes, and stdout is still the same JSON."""
+    record = {"prompt": "p", "response": f"I cannot help with that.{HOSTILE}", "label": HOSTILE}
+    _write(tmp_path / "in.jsonl", [record])
+    result = cli("judge", "-d", "refusal", "in.jsonl", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for raw in ("\x1b", "\x07", "\x9b", "\u202e"):
+        assert raw not in result.stderr and raw not in result.stdout, repr(raw)
+    assert "labels not scored" in result.stderr and "\\x1b]52" in result.stderr
+    assert json.loads(result.stdout)["response"] == record["response"]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("to_stdout", [False, True])
+def test_a_full_disk_is_one_line(tmp_path: Path, to_stdout: bool) -> None:
+    """Found by a review on 2026-11-28: only opening --out was guarded; a write or the
+    final flush failing (a full disk) ended in a traceback."""
+    import subprocess
+    import sys
+
+    _write(tmp_path / "in.jsonl", [{"prompt": "p", "response": "Paris."}])
+    args = [sys.executable, "-m", "allegiance", "judge", "-d", "refusal", "in.jsonl"]
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            args if to_stdout else [*args, "--out", "/dev/full"],
+            cwd=tmp_path,
+            stdout=full if to_stdout else subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "cannot write" in result.stderr and "No space left" in result.stderr

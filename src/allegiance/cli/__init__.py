@@ -16,6 +16,7 @@ import click
 
 from allegiance import __version__
 from allegiance.errors import AllegianceError
+from allegiance.safe_text import visible_controls
 
 # command name -> (module, one-line help shown by `allegiance --help` without importing it)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> Any:
     try:
         return cli.main(args=argv, standalone_mode=False)
     except AllegianceError as error:
-        click.echo(f"allegiance: error: {error}", err=True)
+        click.echo(f"allegiance: error: {visible_controls(str(error))}", err=True)
         sys.exit(error.exit_code)
     except click.exceptions.Abort:
         click.echo("allegiance: interrupted", err=True)
@@ -109,10 +110,13 @@ def main(argv: list[str] | None = None) -> Any:
     except click.UsageError as error:
         # one line, like every other user error (click's own format takes three)
         where = error.ctx.command_path if error.ctx is not None else "allegiance"
-        click.echo(f"allegiance: error: {error.format_message()} (see '{where} --help')", err=True)
+        click.echo(
+            f"allegiance: error: {visible_controls(error.format_message())} (see '{where} --help')",
+            err=True,
+        )
         sys.exit(error.exit_code)
     except click.ClickException as error:
-        click.echo(f"allegiance: error: {error.format_message()}", err=True)
+        click.echo(f"allegiance: error: {visible_controls(error.format_message())}", err=True)
         sys.exit(error.exit_code)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)

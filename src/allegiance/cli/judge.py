@@ -3,6 +3,7 @@ elsewhere (production logs, another tool's output, labelled validation data)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -12,7 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from allegiance.cli.common import config_option, refuse_overwrite, terminal_safe
+from allegiance.cli.common import (
+    config_option,
+    json_terminal_safe,
+    refuse_overwrite,
+    terminal_safe,
+)
 
 if TYPE_CHECKING:
     from allegiance.cli.judge_fields import Fields
@@ -168,13 +174,15 @@ def command(
             ) from None
     if without_answer:
         click.echo(
-            f"note: {without_answer} record(s) have a null '{fields.response}'; not judged "
+            f"note: {without_answer} record(s) have a null '{terminal_safe(fields.response)}'; "
+            "not judged "
             "(written with a null verdict)",
             err=True,
         )
     if without_prompt:
         click.echo(
-            f"note: {without_prompt} record(s) have no '{fields.prompt}'; judged on the answer "
+            f"note: {without_prompt} record(s) have no '{terminal_safe(fields.prompt)}'; "
+            "judged on the answer "
             "alone",
             err=True,
         )
@@ -212,7 +220,10 @@ def command(
         # own), ours goes under "allegiance_verdict" rather than replacing it
         key = _free_key(records)
         if key != "verdict":
-            click.echo(f"note: the records have a 'verdict' already; ours is '{key}'", err=True)
+            click.echo(
+                f"note: the records have a 'verdict' already; ours is '{terminal_safe(key)}'",
+                err=True,
+            )
         for index, (_, record) in enumerate(records):
             position = judged.get(index)
             ours: dict[str, Any] | None = None
@@ -223,20 +234,36 @@ def command(
             line = json.dumps({**record, key: ours}, ensure_ascii=False)
             if _SURROGATE.search(line):  # a lone surrogate ("\ud800") cannot be UTF-8: escape
                 line = json.dumps({**record, key: ours}, ensure_ascii=True)
-            # U+2028/U+2029 are line breaks to many readers: escape them, one record per line
-            out.write(line.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029") + "\n")
-        done = True
-    finally:
-        if out_file is not None:
+            # U+2028/U+2029 are line breaks to many readers, C1 and bidi controls act on a
+            # terminal: escaped (the same JSON value), one record per line
+            safe = json_terminal_safe(line)
+            out.write(safe.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029") + "\n")
+        # a full disk shows when the last of it is written out: part of the same attempt
+        if out_file is None:
+            out.flush()
+        else:
             out.close()
-            if staging and done:
-                os.replace(staging, out_file)
-            elif staging:
-                Path(staging).unlink(missing_ok=True)
+        done = True
+    except BrokenPipeError:
+        raise  # the reader left (`| head`): the CLI ends quietly
+    except OSError as error:  # a full disk, /dev/full
+        where = out_path or "standard output"
+        raise ConfigError(f"cannot write {where}: {error.strerror or error}") from None
+    finally:
+        if out_file is not None and not out.closed:
+            with contextlib.suppress(OSError):
+                out.close()
+        if staging and done:
+            os.replace(staging, str(out_file))
+        elif staging:
+            Path(staging).unlink(missing_ok=True)
     if label_given and not any(label_field in r for _, r in records):
-        click.echo(f"note: no record has a field '{label_field}'; nothing to score", err=True)
+        click.echo(
+            f"note: no record has a field '{terminal_safe(label_field)}'; nothing to score",
+            err=True,
+        )
     if unreadable_label is not None:
-        click.echo(f"note: labels not scored: {unreadable_label}", err=True)
+        click.echo(f"note: labels not scored: {terminal_safe(unreadable_label)}", err=True)
         truths = []  # nothing to score against
     _summarise(verdicts, info, label_field, truths, llm_labels)
 
@@ -276,7 +303,7 @@ def _fields(first: dict[str, Any], prompt: str, response: str, label: str) -> Fi
         label=given("label_field", label),
     )
     for note in notes:
-        click.echo(f"note: {note}", err=True)
+        click.echo(f"note: {terminal_safe(note)}", err=True)
     return fields
 
 
