@@ -13,6 +13,7 @@ import pytest
 from allegiance.config import load_config
 from allegiance.engine.plan import PlannedTarget, plan_attempts
 from allegiance.engine.runner import RunSettings, execute
+from allegiance.errors import TargetError
 from allegiance.store.sqlite import Store
 from allegiance.suites.loader import load_suite
 from allegiance.targets import openai_compat
@@ -329,3 +330,25 @@ def test_the_stored_request_shows_what_extra_body_added(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "r.db") as db:
         (stored,) = [json.loads(r) for (r,) in db.execute("SELECT request FROM attempts")]
     assert stored["extra_body"] == {"max_tokens": 999, "top_k": 5}
+
+
+def test_a_key_from_a_windows_env_file_is_used_without_its_line_end(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found by a review on 2026-11-28: a key ending in "\\r" (a CRLF .env) made aiohttp
+    raise ValueError mid-run, a traceback; a line break inside a key is one error line."""
+    monkeypatch.setenv("CRLF_KEY", "sk-abcdefgh123\r\n")
+    with RawServer(lambda _: Reply(200, completion({"content": "Paris."}))) as server:
+        target = OpenAICompatTarget("t", "m", server.base_url, api_key_env="CRLF_KEY")
+
+        async def go() -> ChatResponse:
+            try:
+                return await target.complete(REQUEST)
+            finally:
+                await target.aclose()
+
+        assert asyncio.run(go()).text == "Paris."
+    monkeypatch.setenv("BROKEN_KEY", "sk-abc\nX-Injected: 1")
+    with pytest.raises(TargetError, match="BROKEN_KEY holds a control character") as caught:
+        OpenAICompatTarget("t", "m", "http://127.0.0.1:9/v1", api_key_env="BROKEN_KEY")
+    assert "sk-abc" not in str(caught.value)

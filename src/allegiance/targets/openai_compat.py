@@ -40,6 +40,8 @@ from allegiance.targets.base import ChatRequest, ChatResponse, TargetCallError
 # 32,768 answer tokens are ~130 KB of JSON; 16 MiB leaves room for logprobs and verbose
 # providers while bounding what a hostile or broken server can make us hold.
 MAX_BODY_BYTES = 16 * 1024 * 1024
+# characters an HTTP header value cannot carry (aiohttp raises ValueError on them)
+_HEADER_BREAKING = re.compile(r"[\x00-\x1f\x7f]")
 # A 429 that asks for a longer wait than this is a quota, not a burst: not retried.
 RETRY_AFTER_GIVE_UP = 600.0
 
@@ -119,6 +121,16 @@ class OpenAICompatTarget:
                     f"target {name!r}: environment variable {api_key_env} is not set "
                     "(it should hold the API key)"
                 )
+            # a key read from a Windows-edited .env ends in "\r": not part of any key
+            api_key = api_key.strip()
+            if _HEADER_BREAKING.search(api_key):
+                raise TargetError(
+                    f"target {name!r}: environment variable {api_key_env} holds a control "
+                    "character (a line break?) inside the key; it cannot be sent in a header"
+                )
+        for header, value in (headers or {}).items():
+            if _HEADER_BREAKING.search(f"{header}{value}"):
+                raise TargetError(f"target {name!r}: header {header!r} holds a control character")
         self._headers = {"Content-Type": "application/json", **(headers or {})}
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
