@@ -88,3 +88,12 @@ def test_garbage_header(scan_bytes):
     header = json.dumps([1, 2]).encode()
     result = scan_bytes(struct.pack("<Q", len(header)) + header, "l.safetensors")
     assert result.status == Status.ERROR
+
+
+def test_an_integer_too_long_to_convert_is_a_reason_not_an_internal_error(scan_bytes):
+    """Found by a review on 2026-11-28: a 5,000-digit offset read as a scanner bug."""
+    header = '{"t": {"dtype": "F32", "shape": [1], "data_offsets": [0, ' + "9" * 5000 + "]}}"
+    data = header.encode()
+    result = scan_bytes(struct.pack("<Q", len(data)) + data + bytes(4), "big.safetensors")
+    assert result.status == Status.ERROR
+    assert "internal error" not in result.reason and "digits" in result.reason
