@@ -352,3 +352,44 @@ def test_a_key_from_a_windows_env_file_is_used_without_its_line_end(
     with pytest.raises(TargetError, match="BROKEN_KEY holds a control character") as caught:
         OpenAICompatTarget("t", "m", "http://127.0.0.1:9/v1", api_key_env="BROKEN_KEY")
     assert "sk-abc" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "provider"),
+    [
+        (400, b'{"error": {"message": "Content Exists Risk", "type": "invalid_request_error"}}',
+         "deepseek"),
+        (400, b'{"error": {"code": "content_filter", "message": "The response was filtered"}}',
+         "azure-openai"),
+        (403, b'{"error": {"message": "deepseek/deepseek-chat requires moderation on OpenRouter. '
+              b'Your input was flagged for \\"political\\"", "code": 403}}', "openrouter"),
+        (400, b'{"code": "DataInspectionFailed", "message": "Input data may contain '
+              b'inappropriate content."}', "dashscope"),
+        # a router relaying the upstream block inside a 200 body
+        (200, b'{"error": {"message": "Content Exists Risk", "code": 400}}', "deepseek"),
+    ],
+)  # fmt: skip
+def test_a_providers_moderation_block_is_its_refusal(
+    status: int, body: bytes, provider: str
+) -> None:
+    """Found by a review on 2026-11-28: DeepSeek's API answers a censored question with
+    HTTP 400 "Content Exists Risk"; stored as an error, such answers left the rates, and a
+    model blocked on China looked *less* restrictive about China. A block is now the
+    provider's refusal: no text, finish_reason content_filter, the body kept as evidence."""
+    with RawServer(lambda _: Reply(status, body)) as server:
+        answer = _ask(server.base_url)
+    assert answer.text == "" and answer.finish_reason == "content_filter"
+    assert answer.raw["provider_block"]["signature"] == provider
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"error": {"message": "Invalid value for temperature", "type": "invalid_request_error"}}',
+        b'{"error": {"message": "This model\'s maximum context length is 4096 tokens"}}',
+    ],
+)
+def test_an_ordinary_bad_request_stays_an_error(body: bytes) -> None:
+    with RawServer(lambda _: Reply(400, body)) as server:
+        failure = _error(server.base_url)
+    assert "HTTP 400" in str(failure) and not failure.transient

@@ -917,6 +917,7 @@ def _example(row: Row) -> dict[str, Any]:
         "probe_id": a.probe_id,
         "prompt": clip(prompt, a.attempt_id),
         "response": clip(a.response_text or "", a.attempt_id),
+        "note": a.note,
         "verdicts": {
             d: {"label": v.label, "flagged": v.flagged, "evidence": v.evidence}
             for d, v in row.verdicts.items()

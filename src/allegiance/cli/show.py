@@ -72,7 +72,7 @@ def command(attempt_id: str, as_json: bool, db_path: str) -> None:
         say(f"--- {message.get('role', '?')} ---")
         say(str(message.get("content", "")))
     say("--- answer ---")
-    say(attempt.response_text or "")
+    say(attempt.note or attempt.response_text or "")
     for name, v in verdicts.items():
         say(
             f"verdict   {name}: {v.label}{' (flagged)' if v.flagged else ''}  "

@@ -186,6 +186,7 @@ def _side_by_side(model: dict[str, Any]) -> list[str]:
                 "",
                 fence(example["prompt"]),
                 "",
+                *([f"*{cell(example['note'])}*", ""] if example.get("note") else []),
                 fence(example["response"]),
                 "",
             ]

@@ -182,6 +182,18 @@ class StoredAttempt:
     completion_tokens: int | None = None
     system_fingerprint: str | None = None
 
+    @property
+    def note(self) -> str | None:
+        """What a reader must know about an empty answer: the provider's filter, not the
+        model, withheld it (a moderation block is stored as such an answer)."""
+        if (
+            self.status == "ok"
+            and not self.response_text
+            and self.finish_reason == "content_filter"
+        ):
+            return "no answer: the provider's content filter withheld it (finish_reason content_filter)"
+        return None
+
 
 @dataclass
 class StoredVerdict:

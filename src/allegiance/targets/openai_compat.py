@@ -259,6 +259,10 @@ class OpenAICompatTarget:
             raise TargetCallError(
                 f"HTTP {status}: {_snippet(text_body)}", transient=True, retry_after=wait
             )
+        if status in (400, 403, 422, 451) and (block := provider_block(text_body)):
+            # the provider would not let the model answer: that is the provider's refusal,
+            # and an audit of a hosted model must count it as one, not drop it as an error
+            return _blocked(status, block, text_body)
         if status in (401, 403):
             hint = (
                 f" (check {self.api_key_env})" if self.api_key_env else " (no API key configured)"
@@ -271,6 +275,8 @@ class OpenAICompatTarget:
             # sends invalid UTF-8, and the answer is still the answer (with U+FFFD there).
             data = json.loads(text_body)
             if isinstance(data.get("error"), dict | str) and not data.get("choices"):
+                if block := provider_block(json.dumps(data["error"], ensure_ascii=False)):
+                    return _blocked(status, block, text_body)  # relayed by a router
                 raise _provider_error(data["error"])
             if not data.get("choices"):
                 raise TargetCallError(
@@ -279,6 +285,8 @@ class OpenAICompatTarget:
             choice = data["choices"][0]
             if isinstance(choice.get("error"), dict | str):
                 # OpenRouter reports an upstream failure inside the choice, content ""
+                if block := provider_block(json.dumps(choice["error"], ensure_ascii=False)):
+                    return _blocked(status, block, text_body)
                 raise _provider_error(choice["error"])
             if not isinstance(choice.get("message"), dict) and not isinstance(
                 choice.get("text"), str
@@ -396,6 +404,40 @@ def _short_text(value: Any) -> str | None:
 
 def _count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+# What providers send when their moderation stops a request or an answer (HTTP 400/403/
+# 422/451 with one of these in the body). Specific phrases only: a generic 400 (a bad
+# parameter) must stay an error, not become a refusal. Sources: the providers' API docs and
+# error bodies seen in the wild; each pattern names whose it is.
+_BLOCK_SIGNATURES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("deepseek", re.compile(r"Content Exists Risk", re.IGNORECASE)),
+    ("azure-openai", re.compile(r'"code"\s*:\s*"content_filter"|ResponsibleAIPolicyViolation')),
+    ("openai", re.compile(r"content_policy_violation")),
+    ("openrouter", re.compile(r"requires moderation.{0,80}flagged", re.IGNORECASE | re.DOTALL)),
+    ("dashscope", re.compile(r"DataInspectionFailed|data_inspection_failed")),
+    ("moonshot", re.compile(r"considered high risk", re.IGNORECASE)),
+    ("zhipu", re.compile(r"不安全或敏感内容|敏感内容")),
+    ("gemini", re.compile(r"PROHIBITED_CONTENT|blockReason", re.IGNORECASE)),
+)
+
+
+def provider_block(body: str) -> str | None:
+    """Which provider's moderation block this error body is, or None."""
+    for name, pattern in _BLOCK_SIGNATURES:
+        if pattern.search(body):
+            return name
+    return None
+
+
+def _blocked(status: int, provider: str, body: str) -> ChatResponse:
+    """A moderation block as the answer it stands for: no text, finish_reason
+    ``content_filter`` (as a provider's own filtered answer has), the body kept as evidence."""
+    return ChatResponse(
+        text="",
+        finish_reason="content_filter",
+        raw={"provider_block": {"status": status, "signature": provider, "body": _snippet(body)}},
+    )
 
 
 def _provider_error(error: Any) -> TargetCallError:
