@@ -136,3 +136,64 @@ def test_api_key_is_sent_but_never_stored(
     assert secret.encode() not in (tmp_path / "k.db").read_bytes()
     wal = tmp_path / "k.db-wal"
     assert not wal.exists() or secret.encode() not in wal.read_bytes()
+
+
+def test_a_body_no_parser_expected_is_that_attempts_error(tmp_path: Path) -> None:
+    """Found by a review on 2026-11-28: one 200 body nested 100,000 deep (RecursionError) or
+    with a 5,000-digit number (ValueError) crashed the whole run, and every resume met it
+    again. Each is now its attempt's recorded error; NaN in a body is stored as valid JSON."""
+    import json
+    import sqlite3
+
+    from tests.targets.raw_server import RawServer, Reply, completion
+
+    def respond(request: dict) -> Reply:
+        prompt = request["messages"][-1]["content"]
+        if "deep" in prompt:
+            return Reply(200, b"[" * 100_000 + b"]" * 100_000)
+        if "bignum" in prompt:
+            return Reply(200, b'{"choices": [], "usage": {"prompt_tokens": 1' + b"1" * 5000 + b"}}")
+        if "nan" in prompt:
+            return Reply(
+                200, completion({"content": "Paris."}, usage={"prompt_tokens": float("nan")})
+            )
+        return Reply(200, completion({"content": "Paris."}))
+
+    with RawServer(respond) as server:
+        store, outcome = _run(tmp_path, server, ["deep", "bignum", "nan", "fine"], retries=0)  # type: ignore[arg-type]
+    assert (outcome.completed, outcome.errors) == (2, 2)  # type: ignore[attr-defined]
+    store.close()
+    with sqlite3.connect(tmp_path / "runs.db") as db:
+        rows = db.execute(
+            "SELECT status, error, response, json_valid(response) FROM attempts"
+        ).fetchall()
+    errors = [error for status, error, _, _ in rows if status == "error"]
+    assert all("unreadable response body" in e for e in errors), errors
+    assert all(valid for status, _, _, valid in rows if status == "ok")
+    (nan_row,) = [json.loads(r) for s, _, r, _ in rows if s == "ok" and "NaN" in r]
+    assert nan_row["usage"]["prompt_tokens"] == "NaN"
+
+
+def test_an_unexpected_exception_in_a_target_is_recorded_not_raised() -> None:
+    from allegiance.engine.runner import call_with_retries
+    from allegiance.targets.base import ChatRequest, GenerationParams
+
+    class Broken:
+        name = "broken"
+
+        async def complete(self, request: ChatRequest) -> None:
+            raise RuntimeError("runtime fell over sk-secret-123456")
+
+        def redact(self, text: str) -> str:
+            return text.replace("sk-secret-123456", "[redacted]")
+
+    class Spec:
+        request = ChatRequest(
+            messages=[{"role": "user", "content": "hi"}], params=GenerationParams()
+        )
+
+    response, error, tries, _ = asyncio.run(
+        call_with_retries(Broken(), Spec(), RunSettings(retries=3, progress=False))  # type: ignore[arg-type]
+    )
+    assert response is None and tries == 1
+    assert error is not None and "RuntimeError: runtime fell over [redacted]" in error

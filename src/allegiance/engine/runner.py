@@ -70,6 +70,13 @@ async def call_with_retries(
                 reason = f"{error} (after {tries} tries)" if error.transient else str(error)
                 return None, reason, tries, time.perf_counter() - started
             await asyncio.sleep(backoff_delay(tries - 1, settings, error.retry_after))
+        except Exception as error:
+            # whatever one answer does to a target (a body no parser expected), it is that
+            # attempt's recorded error: the run goes on, and a resume does not meet it again
+            reason = f"unexpected error reading the answer: {type(error).__name__}: {error}"
+            redact = getattr(target, "redact", None)
+            reason = redact(reason) if callable(redact) else reason
+            return None, reason[:500], tries, time.perf_counter() - started
 
 
 def _record(

@@ -273,7 +273,9 @@ class OpenAICompatTarget:
         try:
             # Decoded leniently: a runtime that cuts a multi-byte character at max_tokens
             # sends invalid UTF-8, and the answer is still the answer (with U+FFFD there).
-            data = json.loads(text_body)
+            # NaN/Infinity (which Python's json accepts) kept as text: stored raw as they
+            # came, they make the column invalid JSON for anyone querying it
+            data = json.loads(text_body, parse_constant=str)
             if isinstance(data.get("error"), dict | str) and not data.get("choices"):
                 if block := provider_block(json.dumps(data["error"], ensure_ascii=False)):
                     return _blocked(status, block, text_body)  # relayed by a router
@@ -305,8 +307,8 @@ class OpenAICompatTarget:
                 text = choice.get("text", "")
             _check_not_empty(text, message, choice.get("finish_reason"))
         except (
-            json.JSONDecodeError,
-            UnicodeDecodeError,
+            ValueError,  # bad JSON, and an integer of 5,000 digits
+            RecursionError,  # JSON nested 100,000 deep
             KeyError,
             IndexError,
             TypeError,
