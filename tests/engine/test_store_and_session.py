@@ -65,7 +65,7 @@ class _Broken:
         pass
 
 
-def test_a_run_stopped_by_an_unexpected_error_is_marked_failed(
+def test_a_bug_in_a_target_is_that_attempts_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def targets(specs: Any, config: Any, **_: Any) -> dict[str, Target]:
@@ -77,7 +77,29 @@ def test_a_run_stopped_by_an_unexpected_error_is_marked_failed(
     request = RunRequest(
         suites=[load_suite(str(tmp_path / "p.txt"))], target_specs=["broken"], run_id="x"
     )
-    with pytest.raises(RuntimeError, match="bug in a target"):
+    result = run(request, Config(), store)
+    assert result.outcome.errors == 1
+    (attempt,) = store.run_attempts("x")
+    assert attempt.error is not None and "RuntimeError: bug in a target" in attempt.error
+
+
+def test_a_run_stopped_by_an_unexpected_error_is_marked_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def targets(specs: Any, config: Any, **_: Any) -> dict[str, Target]:
+        return {"broken": _Broken()}
+
+    def broken_record(self: Store, record: Any) -> None:
+        raise RuntimeError("bug in the store")
+
+    monkeypatch.setattr(session, "build_targets", targets)
+    monkeypatch.setattr(Store, "record_attempt", broken_record)
+    (tmp_path / "p.txt").write_text("hello\n")
+    store = Store.open(tmp_path / "r.db")
+    request = RunRequest(
+        suites=[load_suite(str(tmp_path / "p.txt"))], target_specs=["broken"], run_id="x"
+    )
+    with pytest.raises(RuntimeError, match="bug in the store"):
         run(request, Config(), store)
     assert store.get_run("x")["status"] == "failed"
 

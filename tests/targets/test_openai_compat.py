@@ -184,7 +184,11 @@ def test_no_answer_is_an_error_not_an_empty_answer(body: bytes, needle: str) -> 
     [
         (b'{"choices": [{"index": 0, "finish_reason": "stop"}]}', "no message"),
         (_body({"content": "Par"}, "error"), "ended the answer with an error"),
-        (_body({"content": None}, "stop"), "content null"),
+        (_body({"content": None}, "stop"), "no answer text"),
+        # found by a review on 2026-11-28: each of these was an ok, empty answer, "refused"
+        (_body({"role": "assistant"}, "stop"), "no answer text"),
+        (_body({"content": [{"type": "thinking", "thinking": "hmm"}]}, "stop"), "reasoned"),
+        (_body({"content": "", "reasoning_content": "Let me think..."}, "stop"), "reasoned"),
     ],
 )  # fmt: skip
 def test_malformed_answers_are_errors_not_refusals(body: bytes, needle: str) -> None:
@@ -393,3 +397,19 @@ def test_an_ordinary_bad_request_stays_an_error(body: bytes) -> None:
     with RawServer(lambda _: Reply(400, body)) as server:
         failure = _error(server.base_url)
     assert "HTTP 400" in str(failure) and not failure.transient
+
+
+@pytest.mark.parametrize(
+    ("content", "text"),
+    [
+        (["just ", "strings"], "just strings"),
+        ([{"type": "output_text", "text": "Paris."}], "Paris."),
+        ([{"type": "thinking", "thinking": "x"}, {"type": "text", "text": "Paris."}], "Paris."),
+        ({"type": "text", "text": "Paris."}, "Paris."),
+    ],
+)
+def test_answer_text_in_other_shapes_is_read(content: Any, text: str) -> None:
+    """Found by a review on 2026-11-28: bare strings and "output_text" parts were dropped
+    (an empty answer, "refused"), and a dict was stored as Python's repr."""
+    with RawServer(lambda _: Reply(200, _body({"content": content}, "stop"))) as server:
+        assert _ask(server.base_url).text == text

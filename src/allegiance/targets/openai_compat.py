@@ -355,18 +355,25 @@ async def _read_capped(reply: aiohttp.ClientResponse) -> bytes:
 
 def _content_text(content: Any) -> str | None:
     """The answer text: a string, or the text parts of a list of content parts (Mistral's
-    Magistral sends [{"type": "thinking", …}, {"type": "text", "text": …}]); None if absent."""
+    Magistral sends [{"type": "thinking", …}, {"type": "text", "text": …}]; the Responses
+    style says "output_text"; some servers send bare strings); None if absent."""
     if content is None or isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(
-            part["text"]
-            for part in content
-            if isinstance(part, dict)
-            and part.get("type") == "text"
-            and isinstance(part.get("text"), str)
-        )
-    return str(content)
+        return "".join(_part_text(part) for part in content)
+    return _part_text(content) if isinstance(content, dict) else str(content)
+
+
+def _part_text(part: Any) -> str:
+    if isinstance(part, str):
+        return part
+    if (
+        isinstance(part, dict)
+        and part.get("type", "text") in ("text", "output_text")
+        and isinstance(part.get("text"), str)
+    ):
+        return str(part["text"])
+    return ""  # a thinking, image or tool part: not answer text
 
 
 def _check_not_empty(text: Any, message: dict[str, Any], finish_reason: Any) -> None:
@@ -391,10 +398,26 @@ def _check_not_empty(text: Any, message: dict[str, Any], finish_reason: Any) -> 
             "no answer: the token limit ran out before any text; raise --max-tokens",
             transient=False,
         )
-    if "content" in message and message["content"] is None and finish_reason != "content_filter":
-        # no text at all, and no reason given for it (a filtered answer is the provider's
-        # refusal, kept as such)
-        raise TargetCallError("malformed response: content null and no refusal", transient=True)
+    if finish_reason == "content_filter":
+        return  # the provider's refusal, kept as such
+    thinking = [
+        part
+        for part in message.get("content") or []
+        if isinstance(part, dict) and part.get("type") not in (None, "text", "output_text")
+    ] if isinstance(message.get("content"), list) else []  # fmt: skip
+    if reasoning or thinking:
+        # it reasoned, then stopped without a word of answer: nothing to judge (recorded as
+        # an empty answer it would be counted as a refusal)
+        raise TargetCallError(
+            "no answer: the model reasoned and ended without any answer text", transient=False
+        )
+    if (
+        "content" not in message
+        or message["content"] is None
+        or isinstance(message["content"], list)
+    ):
+        # no text at all, and no reason given for it
+        raise TargetCallError("malformed response: no answer text and no refusal", transient=True)
 
 
 def _short_text(value: Any) -> str | None:
