@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
-from annotated_types import Ge, Gt, Le
+from annotated_types import Ge, Gt, Le, MinLen
 
 from allegiance.errors import ConfigError
 
@@ -71,12 +71,14 @@ class TargetConfig:
     __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
 
     model: str
-    api_key_env: str | None = None
+    # "" would silently send no key: the name of a variable, or nothing
+    api_key_env: Annotated[str, MinLen(1)] | None = None
     provider: dict[str, Any] | None = None
     extra_body: dict[str, Any] | None = None
     headers: dict[str, str] | None = None
     concurrency: Annotated[int, Ge(1), Le(1024)] | None = None
-    timeout: Annotated[float, Gt(0)] | None = None
+    # finite (".inf" reached aiohttp as an OverflowError), at most a day
+    timeout: Annotated[float, Gt(0), Le(86_400)] | None = None
     generation: GenerationOverrides | None = None
 
 

@@ -36,6 +36,10 @@ def _assert_one_line_error(result, *needles: str) -> None:  # type: ignore[no-un
         ("targets:\n  x:\n    modle: local:qwen\n", "targets.x.modle"),
         ("- just a list\n", "must be a mapping"),
         ("defaults:\n  temperature: 9\n", "defaults.temperature"),
+        # found by a review on 2026-11-28: .inf reached aiohttp (OverflowError, a traceback)
+        ("targets:\n  x:\n    model: local:qwen\n    timeout: .inf\n", "targets.x.timeout"),
+        # "" silently sent no key
+        ("targets:\n  x:\n    model: local:qwen\n    api_key_env: ''\n", "targets.x.api_key_env"),
     ],
 )
 def test_bad_config(tmp_path: Path, config_text: str, needle: str) -> None:
