@@ -208,3 +208,21 @@ def test_allegiance_alone_prints_its_help(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert "Usage:" in result.stdout and "Commands:" in result.stdout
     assert "error" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("spec", "needle"),
+    [
+        ("openai:m@HTTP://alice:s3cretPW@127.0.0.1:9/v1", "must not carry credentials"),
+        ("openai:m@ftp://alice:s3cretPW@127.0.0.1:9/v1", "write OpenAI-compatible targets"),
+        ("zz://alice:s3cretPW@host", "unknown target"),
+    ],
+)
+def test_a_password_in_a_target_spec_is_never_printed(
+    tmp_path: Path, spec: str, needle: str
+) -> None:
+    """Found by a review on 2026-11-28: an upper-case scheme failed the spec pattern, and
+    the error quoted the whole spec, password included."""
+    result = cli("run", "smoke", "-t", spec, "--db", "r.db", cwd=tmp_path)
+    _assert_one_line_error(result, needle)
+    assert "s3cretPW" not in result.stderr + result.stdout

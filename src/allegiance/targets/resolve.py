@@ -13,7 +13,13 @@ from allegiance.config import Config, TargetConfig
 from allegiance.errors import TargetError
 from allegiance.targets.base import Target
 
-_OPENAI_RE = re.compile(r"^openai:(?P<model>[^@\s]+(?:@[^@\s]+)*?)@(?P<url>https?://\S+)$")
+_OPENAI_RE = re.compile(r"^openai:(?P<model>[^@\s]+(?:@[^@\s]+)*?)@(?P<url>(?i:https?)://\S+)$")
+
+
+def shown_spec(spec: str) -> str:
+    """A target spec as it may be printed: whatever sits between "//" and "@" (a password,
+    in a URL the spec should not have had) is left out of error messages."""
+    return re.sub(r"//[^/@\s]*@", "//…@", spec)
 
 
 def target_id(identity: dict[str, Any]) -> str:
@@ -40,13 +46,14 @@ def check_spec(spec: str, config: Config) -> TargetConfig:
     if model.startswith("openai:"):
         if not _OPENAI_RE.match(model):
             raise TargetError(
-                f"target {spec!r}: write OpenAI-compatible targets as openai:MODEL@BASE_URL, "
+                f"target {shown_spec(spec)!r}: write OpenAI-compatible targets as "
+                "openai:MODEL@BASE_URL, "
                 "e.g. openai:gpt-4o-mini@https://api.openai.com/v1"
             )
         return entry
     known = ", ".join(sorted(config.targets)) or "none defined"
     raise TargetError(
-        f"unknown target {spec!r}: use local:NAME, local:PATH.gguf, openai:MODEL@BASE_URL, "
+        f"unknown target {shown_spec(spec)!r}: use local:NAME, local:PATH.gguf, openai:MODEL@BASE_URL, "
         f"or a name from the config file ({known})"
     )
 
