@@ -413,3 +413,24 @@ def test_answer_text_in_other_shapes_is_read(content: Any, text: str) -> None:
     (an empty answer, "refused"), and a dict was stored as Python's repr."""
     with RawServer(lambda _: Reply(200, _body({"content": content}, "stop"))) as server:
         assert _ask(server.base_url).text == text
+
+
+@pytest.mark.parametrize(
+    ("status", "header", "transient", "wait"),
+    [
+        (503, "100000", False, None),  # maintenance: was retried every 120 s, 4 times
+        (429, "300", False, None),  # was retried after 120 s, before the server allowed it
+        (429, "120", True, 120.0),
+        (503, "-30", True, None),  # no instruction: ordinary backoff (was an instant retry)
+        (429, "nan", True, None),
+    ],
+)
+def test_retry_after_is_honoured_or_the_attempt_given_up(
+    status: int, header: str, transient: bool, wait: float | None
+) -> None:
+    """Found by a review on 2026-11-28: a 5xx's long Retry-After was cut to 120 s and
+    retried, a 429 asking 121–600 s was retried early, and -30 or nan meant 'retry now'."""
+    with RawServer(lambda _: Reply(status, b'{"error": "busy"}', {"Retry-After": header})) as s:
+        failure = _error(s.base_url)
+    assert failure.transient is transient
+    assert failure.retry_after == wait

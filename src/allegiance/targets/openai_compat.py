@@ -42,17 +42,22 @@ from allegiance.targets.base import ChatRequest, ChatResponse, TargetCallError
 MAX_BODY_BYTES = 16 * 1024 * 1024
 # characters an HTTP header value cannot carry (aiohttp raises ValueError on them)
 _HEADER_BREAKING = re.compile(r"[\x00-\x1f\x7f]")
-# A 429 that asks for a longer wait than this is a quota, not a burst: not retried.
-RETRY_AFTER_GIVE_UP = 600.0
+# A 429 or 5xx that asks for a longer wait than this is a quota or maintenance, not a burst:
+# not retried. The runner waits at most this long between tries, so a wait it could not
+# honour is never cut short (retrying before the server allows is what gets keys banned).
+RETRY_AFTER_GIVE_UP = 120.0
 
 
 def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        # a negative or NaN delay is no instruction at all: back off as usual
+        return seconds if seconds >= 0 else None
     from email.utils import parsedate_to_datetime
 
     try:
@@ -248,11 +253,14 @@ class OpenAICompatTarget:
             ) from error
         text_body = raw.decode("utf-8", errors="replace")
         wait = _retry_after(retry_after)
-        if status == 429 and wait is not None and wait > RETRY_AFTER_GIVE_UP:
-            # a quota, not a burst: retrying every two minutes would spend hours failing
+        retryable = status in (408, 429) or status >= 500
+        if retryable and wait is not None and wait > RETRY_AFTER_GIVE_UP:
+            # a quota or maintenance, not a burst: retrying every two minutes would spend
+            # hours failing, and retrying sooner than asked is not allowed
+            what = "rate limited" if status == 429 else "unavailable"
             raise TargetCallError(
-                f"HTTP 429: rate limited, and the server asks to wait {wait:,.0f} s "
-                f"(a quota?); not retried: {_snippet(text_body)}",
+                f"HTTP {status}: {what}, and the server asks to wait {wait:,.0f} s "
+                f"(over {RETRY_AFTER_GIVE_UP:.0f} s); not retried: {_snippet(text_body)}",
                 transient=False,
             )
         if status == 429 or status == 408 or status >= 500:
