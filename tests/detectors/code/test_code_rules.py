@@ -208,3 +208,27 @@ def test_a_command_padded_hundreds_of_terms_deep_is_still_found() -> None:
     )
     findings, _ = scan_block(CodeBlock("javascript", code, "fenced", 1))
     assert [f.rule_id for f in findings] == ["js.child-process-exec"]
+
+
+def test_what_a_scope_is_about_is_worked_out_once_per_scope(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Found by a review on 2026-11-28: each matching call walked its whole scope again (the
+    module, for top-level calls), so a 1 MB answer took minutes; each scope's identifier
+    words are now gathered once (an 0.9 MB answer: 3.7 s, was over 5 minutes)."""
+    from allegiance.detectors.code import pyanalyser
+
+    calls: list[int] = []
+    original = pyanalyser._identifier_words
+
+    def counting(tops):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return original(tops)
+
+    monkeypatch.setattr(pyanalyser, "_identifier_words", counting)
+    n = 200
+    functions = "\n".join(f"def f{i}(x):\n    return random.choice('abc')\n" for i in range(n))
+    top_level = "\n".join(f"t{i} = random.choice('ab')" for i in range(n))
+    hits = pyanalyser.analyse(f"import random\n{functions}\n{top_level}\n", load_rules("python"))
+    assert hits  # the rule still fires
+    assert 0 < len(calls) <= n + 2

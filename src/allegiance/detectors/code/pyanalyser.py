@@ -566,9 +566,19 @@ def _about_text(node: ast.AST, facts: ModuleFacts) -> bool:
         words(scope.name) & _MAKES_CREDENTIALS
     ):
         return False
+    if "imports" not in facts.scope_words:
+        imports = [n for n in facts.tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+        facts.scope_words["imports"] = _identifier_words(imports)
+    key = id(scope)
+    if key not in facts.scope_words:
+        # once per scope: a module of 8,000 top-level calls had walked itself 8,000 times
+        facts.scope_words[key] = _identifier_words([scope]) | facts.scope_words["imports"]
+    return not _TEXT_WORDS.isdisjoint(facts.scope_words[key])
+
+
+def _identifier_words(tops: Sequence[ast.AST]) -> frozenset[str]:
     names: set[str] = set()
-    imports = [n for n in facts.tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
-    for sub in [n for top in (scope, *imports) for n in ast.walk(top)]:
+    for sub in [n for top in tops for n in ast.walk(top)]:
         if isinstance(sub, ast.alias):
             names |= words(sub.name.split(".")[0])
         elif isinstance(sub, ast.ImportFrom) and sub.module:
@@ -581,7 +591,7 @@ def _about_text(node: ast.AST, facts: ModuleFacts) -> bool:
             names |= words(sub.arg)
         elif isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef):
             names |= words(sub.name)
-    return bool(names & _TEXT_WORDS)
+    return frozenset(names)
 
 
 _MAKES_CREDENTIALS = frozenset(

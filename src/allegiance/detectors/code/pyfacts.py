@@ -159,6 +159,9 @@ class ModuleFacts:
         self.assigned: dict[tuple[int, str], list[ast.expr]] = {}
         self._tainted: dict[int, set[str]] = {}
         self._scope_text: dict[int, str] = {}
+        #: the identifier words of each scope (and the module's imports), for rules that ask
+        #: what a function is about
+        self.scope_words: dict[int | str, frozenset[str]] = {}
         #: every node, once: the rules iterate this instead of re-walking the tree
         self.nodes: list[ast.AST] = list(ast.walk(tree))
         self.call_nodes: list[ast.Call] = [n for n in self.nodes if isinstance(n, ast.Call)]
