@@ -76,6 +76,9 @@ def test_kill_9_then_resume_loses_nothing_and_duplicates_nothing(tmp_path: Path)
         stored_before = _stored(tmp_path)
         assert 20 <= stored_before < N
         sent_before = dict(server.counts)
+        # the killed process had no chance to mark its run: `runs` sees its pid is gone
+        listing = cli("runs", "--db", "r.db", cwd=tmp_path).stdout
+        assert "stopped (killed?)" in listing, listing
 
         resumed = cli(*_run_args(tmp_path, server, "killed"), cwd=tmp_path)
         assert resumed.returncode == 0, resumed.stderr

@@ -434,3 +434,33 @@ def test_retry_after_is_honoured_or_the_attempt_given_up(
         failure = _error(s.base_url)
     assert failure.transient is transient
     assert failure.retry_after == wait
+
+
+def test_malformed_http_is_not_reported_as_an_http_status() -> None:
+    """Found by a review on 2026-11-28: a bad status line read "connection failed:
+    ClientResponseError: 400, message=…", as if the server had answered HTTP 400."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 OK-ish\r\nContent-Length: 2\r\n\r\n{}")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        failure = _error(f"http://127.0.0.1:{port}/v1")
+    finally:
+        listener.close()
+    assert "malformed HTTP" in str(failure) and "400" not in str(failure)
+    assert failure.transient

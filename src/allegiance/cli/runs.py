@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from allegiance.cli.common import db_option, open_store, terminal_safe
+from allegiance.store.sqlite import runner_gone
 
 
 @click.command("runs")
@@ -18,9 +19,12 @@ def command(db_path: str) -> None:
         return
     click.echo(f"{'run':<32} {'status':<22} {'attempts':>8} {'errors':>6}  created")
     for run in runs:
+        status = run["status"]
+        if status == "running" and runner_gone(run["settings"].get("runner")):
+            status = "stopped (killed?)"  # `kill -9` leaves no chance to say interrupted
         click.echo(
             terminal_safe(
-                f"{run['run_id']:<32} {run['status']:<22} {run['n']:>8} {run['errors']:>6}  "
+                f"{run['run_id']:<32} {status:<22} {run['n']:>8} {run['errors']:>6}  "
                 f"{run['created_at']}"
             )
         )

@@ -707,6 +707,17 @@ def this_pid() -> int:
         return os.getpid()
 
 
+def runner_gone(runner: Any) -> bool:
+    """Whether the process that was asking a run (its ``settings["runner"]``) is known to
+    have ended: on this machine, with no such pid. Another host's runner is not known."""
+    if not isinstance(runner, dict) or runner.get("host") != this_host():
+        return False
+    pid = runner.get("pid")
+    # /proc, not kill(pid, 0): inside --isolate's PID namespace kill() cannot see host pids,
+    # while /proc there is still the host's
+    return isinstance(pid, int) and pid != this_pid() and not Path(f"/proc/{pid}").exists()
+
+
 def _refuse_if_alive(runner: Any, run_id: str) -> None:
     """Two processes asking one run at once would each send every missing request (the
     store keeps one row per attempt, the API bill doubles). A run marked running by a live
@@ -714,11 +725,7 @@ def _refuse_if_alive(runner: Any, run_id: str) -> None:
     if not isinstance(runner, dict) or runner.get("host") != this_host():
         return
     pid = runner.get("pid")
-    if not isinstance(pid, int) or pid == this_pid():
-        return
-    # /proc, not kill(pid, 0): inside --isolate's PID namespace kill() cannot see host pids,
-    # while /proc there is still the host's
-    if not Path(f"/proc/{pid}").exists():
+    if not isinstance(pid, int) or pid == this_pid() or runner_gone(runner):
         return
     raise StoreError(
         f"run {run_id!r} is being asked by another process (pid {pid}) right now; wait for "

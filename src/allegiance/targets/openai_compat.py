@@ -247,6 +247,12 @@ class OpenAICompatTarget:
                 raw = await _read_capped(reply)
         except TimeoutError as error:
             raise TargetCallError(f"timed out after {self._timeout:g} s", transient=True) from error
+        except aiohttp.ClientResponseError as error:
+            # raised while parsing what came back (a bad status line, a header over 8 KB,
+            # broken chunking): its "status" is aiohttp's, not the server's
+            raise TargetCallError(
+                f"the server sent malformed HTTP ({error.message})", transient=True
+            ) from error
         except aiohttp.ClientError as error:
             raise TargetCallError(
                 f"connection failed: {type(error).__name__}: {error}", transient=True
