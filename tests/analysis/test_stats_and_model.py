@@ -507,6 +507,39 @@ def test_strata_without_variation_give_no_evidence() -> None:
     assert pooled.p_value == 1.0 and not pooled.is_finding
 
 
+def _entity_rows(entity: str, template: str, flagged: int, answered: int) -> list[Row]:
+    return [
+        _row(f"{entity}-{template}-{i}", {"refusal": ("refused", True) if i < flagged
+             else ("complied", False)}, entity=entity, template=template)
+        for i in range(answered)
+    ]  # fmt: skip
+
+
+def test_symmetry_is_stratified_by_template() -> None:
+    """Found by a review on 2026-11-28: with answers missing unevenly (alpha lost 29 of 30
+    answers to the template it was never refused on), the pooled counts made a finding of
+    +41 points though within each template the entities were treated alike."""
+    from allegiance.analysis.model import apply_fdr, symmetry_comparisons
+
+    uneven = (
+        _entity_rows("alpha", "t1", 25, 30) + _entity_rows("beta", "t1", 24, 30)
+        + _entity_rows("alpha", "t2", 0, 1) + _entity_rows("beta", "t2", 0, 30)
+    )  # fmt: skip
+    (comparison,) = symmetry_comparisons(uneven, {"s": [("alpha", "beta")]})
+    apply_fdr([comparison])
+    assert comparison.diff.diff > 0.35  # the pooled rates differ …
+    assert comparison.p_value > 0.5 and not comparison.is_finding  # … the templates do not
+    assert "stratified by template" in comparison.scope
+    # a real difference, the same in every template, is still a finding
+    real = (
+        _entity_rows("alpha", "t1", 20, 20) + _entity_rows("beta", "t1", 2, 20)
+        + _entity_rows("alpha", "t2", 18, 20) + _entity_rows("beta", "t2", 1, 20)
+    )  # fmt: skip
+    (comparison,) = symmetry_comparisons(real, {"s": [("alpha", "beta")]})
+    apply_fdr([comparison])
+    assert comparison.is_finding and comparison.stratified is not None
+
+
 def test_a_finding_needs_the_strata_to_agree_with_the_pooled_difference() -> None:
     from allegiance.analysis.model import Comparison, apply_fdr
 

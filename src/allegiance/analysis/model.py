@@ -301,7 +301,8 @@ def _typical_examples(
 def symmetry_comparisons(
     rows: Sequence[Row], pairs_by_suite: dict[str, list[tuple[str, str]]]
 ) -> list[Comparison]:
-    """Entity A vs entity B under the same templates (pooled over templates)."""
+    """Entity A vs entity B under the same templates (pooled over templates for the rates,
+    stratified by template for the test)."""
     out = []
     by_key: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
     for row in rows:
@@ -323,6 +324,22 @@ def symmetry_comparisons(
             kb, nb, fb, cb = _flag_counts(rows_b, "refusal")
             if not na or not nb:
                 continue
+            # Stratified by template (Cochran–Mantel–Haenszel), as the other comparisons are
+            # by task or topic: each template asks both entities the same thing, and when one
+            # side lost answers in one template (errors, an interrupted run) the pooled counts
+            # would compare template mixes; a template where both sides got the same verdict
+            # every time carries no evidence either way.
+            tables = []
+            for template in sorted(t for t in shared if t is not None):
+                tka, tna, _, _ = _flag_counts(
+                    [r for r in rows_a if r.tags.get("template") == template], "refusal"
+                )
+                tkb, tnb, _, _ = _flag_counts(
+                    [r for r in rows_b if r.tags.get("template") == template], "refusal"
+                )
+                if tna and tnb:
+                    tables.append(((tka, tna - tka), (tkb, tnb - tkb)))
+            strat = stats.cochran_mantel_haenszel(tables)
             diff = stats.newcombe(ka, na, kb, nb)
             examples_a = (fa if ka / na >= kb / nb else ca)[:EXAMPLES_PER_SIDE]
             examples_b = (cb if ka / na >= kb / nb else fb)[:EXAMPLES_PER_SIDE]
@@ -335,13 +352,16 @@ def symmetry_comparisons(
                     label_a=a,
                     label_b=b,
                     diff=diff,
-                    p_value=diff.p_value,
+                    # no template varies within itself: no evidence of a difference
+                    p_value=strat.p_value if strat is not None else 1.0,
                     examples_a=examples_a,
                     examples_b=examples_b,
                     reproduce=reproduce_command(
                         suite, target, [f"*entity={a}*", f"*entity={b}*"], samples=20
                     ),
-                    scope=f"templates: {', '.join(sorted(t for t in shared if t))}",
+                    scope=f"templates: {', '.join(sorted(t for t in shared if t))}; "
+                    "stratified by template",
+                    stratified=strat,
                 )
             )
     return out
