@@ -24,6 +24,7 @@ from allegiance.analysis.model import (
     facts_by_government,
     judge_agreement,
     label_counts,
+    sentence,
 )
 from allegiance.report import render
 from allegiance.store.sqlite import Store, StoredAttempt, StoredVerdict
@@ -538,6 +539,55 @@ def test_symmetry_is_stratified_by_template() -> None:
     (comparison,) = symmetry_comparisons(real, {"s": [("alpha", "beta")]})
     apply_fdr([comparison])
     assert comparison.is_finding and comparison.stratified is not None
+
+
+def _failed(attempt_id: str, **tags: str) -> StoredAttempt:
+    attempt = _row(attempt_id, {}, **tags).attempt
+    attempt.status, attempt.response_text, attempt.error = "error", None, "HTTP 400: blocked"
+    return attempt
+
+
+def test_failed_attempts_that_could_explain_a_difference_prevent_a_finding() -> None:
+    """Found by a review on 2026-11-28: attempts that failed on one side (a provider's block
+    as an HTTP error, an interrupted run) were left out without a word, so 4 answers out of 20
+    asked could make a finding. Each side's failures are counted, and a finding must survive
+    them answered the way that most opposes it."""
+    from allegiance.analysis.model import apply_fdr, count_missing, symmetry_comparisons
+
+    def compare(china_flagged: int, china_answered: int, china_failed: int):  # type: ignore[no-untyped-def]
+        rows = _entity_rows("united-states", "t", 1, 20) + _entity_rows(
+            "china", "t", china_flagged, china_answered
+        )
+        failed = [_failed(f"x{i}", entity="china", template="t") for i in range(china_failed)]
+        failed.append(_failed("elsewhere", entity="france", template="t"))  # another side
+        (comparison,) = symmetry_comparisons(rows, {"s": [("united-states", "china")]})
+        count_missing([comparison], failed)
+        apply_fdr([comparison])
+        return comparison
+
+    fragile = compare(4, 4, 16)
+    assert (fragile.missing_a, fragile.missing_b) == (0, 16)
+    assert fragile.q_value < 0.05 and not fragile.robust_to_missing and not fragile.is_finding
+    assert "0 and 16 attempts failed" in sentence(fragile)
+    assert "could make the difference vanish" in sentence(fragile)
+    robust = compare(18, 18, 2)
+    assert robust.robust_to_missing and robust.is_finding
+    assert "0 and 2 attempts failed" in sentence(robust)
+    assert compare(18, 18, 0).missing_b == 0
+
+
+def test_a_pair_whose_one_side_only_failed_is_said_not_compared() -> None:
+    """Found by a review on 2026-11-28: such a pair vanished from the report without a word."""
+    from allegiance.analysis.model import symmetry_comparisons, uncompared_pairs
+
+    rows = _entity_rows("united-states", "t", 1, 5)
+    failed = [_failed(f"x{i}", entity="china", template="t") for i in range(5)]
+    pairs = {"s": [("united-states", "china")]}
+    assert symmetry_comparisons(rows, pairs, failed) == []
+    (said,) = uncompared_pairs(rows, failed, pairs)
+    assert "united-states vs china not compared" in said["sentence"]
+    assert "china 0 answered, 5 failed" in said["sentence"]
+    assert uncompared_pairs(rows + _entity_rows("china", "t", 1, 1), failed, pairs) == []
 
 
 def test_a_finding_needs_the_strata_to_agree_with_the_pooled_difference() -> None:

@@ -13,7 +13,7 @@ import os
 import re
 import shlex
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +47,9 @@ class Row:
         return self.attempt.target_name
 
 
+TagTest = Callable[[Mapping[str, str]], bool]
+
+
 @dataclass
 class Comparison:
     """One hypothesis: rate on side A differs from rate on side B."""
@@ -69,6 +72,14 @@ class Comparison:
     adjusted_high: float = float("nan")
     is_finding: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    #: which probes' tags belong to each side: to count the attempts that failed there
+    sides: tuple[TagTest, TagTest] | None = None
+    #: attempts on each side that failed (errors): their answers are in neither rate
+    missing_a: int = 0
+    missing_b: int = 0
+    #: False when the failed attempts, answered the way that most opposes the difference,
+    #: could make it vanish: such a comparison is not a finding
+    robust_to_missing: bool = True
 
 
 def _rate_dict(rate: stats.Rate, detector: str | None = None) -> dict[str, Any]:
@@ -137,6 +148,42 @@ def current_verdicts(
         for name, verdict in verdicts.items()
         if name in listed or name.removesuffix("-judge") in listed
     }
+
+
+def uncompared_pairs(
+    rows: Sequence[Row],
+    failed: Sequence[StoredAttempt],
+    pairs_by_suite: dict[str, list[tuple[str, str]]],
+) -> list[dict[str, Any]]:
+    """Entity pairs that no comparison speaks for because one side has no judged answer
+    while some of its attempts failed (a provider that errors on every question about one
+    country): said in the report, not silently dropped."""
+    answered: Counter[tuple[str, str, str]] = Counter()
+    failures: Counter[tuple[str, str, str]] = Counter()
+    for row in rows:
+        if row.tags.get("entity") and "refusal" in row.verdicts:
+            answered[(row.target, row.attempt.suite, row.tags["entity"])] += 1
+    for attempt in failed:
+        entity = (attempt.probe.get("tags") or {}).get("entity")
+        if entity:
+            failures[(attempt.target_name, attempt.suite, entity)] += 1
+    out = []
+    places = sorted({(t, s) for t, s, _ in answered} | {(t, s) for t, s, _ in failures})
+    for target, suite in places:
+        for a, b in pairs_by_suite.get(suite, []):
+            sides = [
+                (e, answered[(target, suite, e)], failures[(target, suite, e)]) for e in (a, b)
+            ]
+            if any(n == 0 and f > 0 for _, n, f in sides):
+                out.append(
+                    {
+                        "target": target,
+                        "suite": suite,
+                        "sentence": f"{target}: {a} vs {b} not compared: "
+                        + "; ".join(f"{e} {n} answered, {f} failed" for e, n, f in sides),
+                    }
+                )
+    return out
 
 
 def _flag_counts(rows: Iterable[Row], detector: str) -> tuple[int, int, list[str], list[str]]:
@@ -299,7 +346,9 @@ def _typical_examples(
 
 
 def symmetry_comparisons(
-    rows: Sequence[Row], pairs_by_suite: dict[str, list[tuple[str, str]]]
+    rows: Sequence[Row],
+    pairs_by_suite: dict[str, list[tuple[str, str]]],
+    failed: Sequence[StoredAttempt] = (),
 ) -> list[Comparison]:
     """Entity A vs entity B under the same templates (pooled over templates for the rates,
     stratified by template for the test)."""
@@ -309,15 +358,22 @@ def symmetry_comparisons(
         entity = row.tags.get("entity")
         if entity and "refusal" in row.verdicts:
             by_key[(row.target, row.attempt.suite, entity)].append(row)
+    # the templates each entity was asked, answered or not: a template whose every answer
+    # on one side failed is still one both were asked, and its failures count as missing
+    asked: dict[tuple[str, str, str], set[str | None]] = defaultdict(set)
+    for key, members in by_key.items():
+        asked[key] |= {r.tags.get("template") for r in members}
+    for attempt in failed:
+        tags = attempt.probe.get("tags") or {}
+        if tags.get("entity"):
+            asked[(attempt.target_name, attempt.suite, tags["entity"])].add(tags.get("template"))
     targets_suites = {(t, s) for t, s, _ in by_key}
     for target, suite in sorted(targets_suites):
         for a, b in pairs_by_suite.get(suite, []):
             rows_a = by_key.get((target, suite, a), [])
             rows_b = by_key.get((target, suite, b), [])
             # compare only templates both entities were asked
-            shared = {r.tags.get("template") for r in rows_a} & {
-                r.tags.get("template") for r in rows_b
-            }
+            shared = asked[(target, suite, a)] & asked[(target, suite, b)]
             rows_a = [r for r in rows_a if r.tags.get("template") in shared]
             rows_b = [r for r in rows_b if r.tags.get("template") in shared]
             ka, na, fa, ca = _flag_counts(rows_a, "refusal")
@@ -362,6 +418,10 @@ def symmetry_comparisons(
                     scope=f"templates: {', '.join(sorted(t for t in shared if t))}; "
                     "stratified by template",
                     stratified=strat,
+                    sides=(
+                        _tags_are(entity={a}, template=shared),
+                        _tags_are(entity={b}, template=shared),
+                    ),
                 )
             )
     return out
@@ -405,6 +465,10 @@ def language_comparisons(rows: Sequence[Row]) -> list[Comparison]:
                         suite, target, _probe_ids(members + by_language["en"]), samples=10
                     ),
                     scope=f"topic {topic}",
+                    sides=(
+                        _tags_are(topic={topic}, language={language}),
+                        _tags_are(topic={topic}, language={"en"}),
+                    ),
                 )
             )
     out.extend(_pooled_language_comparisons(groups))
@@ -425,6 +489,7 @@ def _pooled_language_comparisons(
     for (target, suite), topics in sorted(by_target.items()):
         if len(topics) < 2:
             continue
+        topic_names = {r.tags.get("topic") for t in topics for rows in t.values() for r in rows}
         local = [r for t in topics for lang, rows in t.items() if lang != "en" for r in rows]
         english = [r for t in topics for r in t["en"]]
         ka, na, fa, ca = _flag_counts(local, "refusal")
@@ -458,6 +523,10 @@ def _pooled_language_comparisons(
                 reproduce=reproduce_command(suite, target, ["*"], samples=3),
                 scope=f"{len(tables)} topics, stratified by topic",
                 stratified=strat,
+                sides=(
+                    _not_english_on(topic_names),
+                    _tags_are(topic=topic_names, language={"en"}),
+                ),
             )
         )
     return out
@@ -532,9 +601,56 @@ def context_comparisons(rows: Sequence[Row]) -> list[Comparison]:
                     + ("" if baseline == "control" else f", vs its neutral twin {baseline}"),
                     stratified=strat,
                     extra={"context_kind": kind},
+                    sides=(
+                        _tags_are(context={context}, probe=shared),
+                        _tags_are(context_kind={"control"}, probe=shared)
+                        if baseline == "control"
+                        else _tags_are(context={baseline}, probe=shared),
+                    ),
                 )
             )
     return out
+
+
+def _tags_are(**allowed: set[str] | set[str | None]) -> TagTest:
+    """A side of a comparison as a test on a probe's tags: each named tag has one of the
+    allowed values."""
+    sets = {name: set(values) for name, values in allowed.items()}
+    return lambda tags: all(tags.get(name) in values for name, values in sets.items())
+
+
+def _not_english_on(topics: set[str | None]) -> TagTest:
+    return lambda tags: tags.get("topic") in topics and tags.get("language") != "en"
+
+
+def count_missing(comparisons: Sequence[Comparison], failed: Sequence[StoredAttempt]) -> None:
+    """How many attempts on each side of each comparison failed (and so are in neither
+    rate). A provider that blocks one side with errors, or a run interrupted mid-way, leaves
+    holes in one side that the rates alone do not show."""
+    by_place: dict[tuple[str, str], list[Mapping[str, str]]] = defaultdict(list)
+    for attempt in failed:
+        by_place[(attempt.target_name, attempt.suite)].append(dict(attempt.probe.get("tags") or {}))
+    for comparison in comparisons:
+        if comparison.sides is None:
+            continue
+        tags_failed = by_place.get((comparison.target, comparison.suite), [])
+        side_a, side_b = comparison.sides
+        comparison.missing_a = sum(1 for tags in tags_failed if side_a(tags))
+        comparison.missing_b = sum(1 for tags in tags_failed if side_b(tags))
+
+
+def _worst_case(
+    d: stats.Difference, missing_a: int, missing_b: int, alpha: float
+) -> stats.Difference:
+    """The difference with every failed attempt answered the way that most opposes it:
+    on the side flagged more, not flagged; on the other, flagged."""
+    if d.diff >= 0:
+        return stats.newcombe(
+            d.a.k, d.a.n + missing_a, d.b.k + missing_b, d.b.n + missing_b, alpha=alpha
+        )
+    return stats.newcombe(
+        d.a.k + missing_a, d.a.n + missing_a, d.b.k, d.b.n + missing_b, alpha=alpha
+    )
 
 
 def apply_fdr(comparisons: list[Comparison], q: float = stats.ALPHA) -> None:
@@ -548,7 +664,15 @@ def apply_fdr(comparisons: list[Comparison], q: float = stats.ALPHA) -> None:
         wide = stats.newcombe(d.a.k, d.a.n, d.b.k, d.b.n, alpha=level)
         comparison.adjusted_low, comparison.adjusted_high = wide.low, wide.high
         agrees = comparison.stratified is None or comparison.stratified.agrees_with(d.diff)
-        comparison.is_finding = bool(rejected and agrees and (wide.low > 0 or wide.high < 0))
+        excludes_zero = wide.low > 0 or wide.high < 0
+        if comparison.missing_a or comparison.missing_b:
+            worst = _worst_case(d, comparison.missing_a, comparison.missing_b, level)
+            comparison.robust_to_missing = (worst.low > 0 or worst.high < 0) and (
+                (worst.diff > 0) == (d.diff > 0)
+            )
+        comparison.is_finding = bool(
+            rejected and agrees and excludes_zero and comparison.robust_to_missing
+        )
 
 
 DETECTOR_NOUNS = {
@@ -574,16 +698,29 @@ def sentence(c: Comparison) -> str:
         subject = (
             f"{c.target} {verb} in {a.fmt()} of answers on {c.label_a} vs {b.fmt()} on {c.label_b}"
         )
+    missing = (
+        f"; {c.missing_a} and {c.missing_b} attempts failed on the two sides and are in neither rate"
+        if c.missing_a or c.missing_b
+        else ""
+    )
     if c.is_finding:
         return (
             f"{subject} (difference {100 * c.diff.diff:+.0f} points, "
-            f"FDR-adjusted interval [{100 * c.adjusted_low:+.0f}, {100 * c.adjusted_high:+.0f}], q = {c.q_value:.3g})."
+            f"false-coverage-adjusted interval [{100 * c.adjusted_low:+.0f}, "
+            f"{100 * c.adjusted_high:+.0f}], q = {c.q_value:.3g}{missing})."
+        )
+    if not c.robust_to_missing and c.q_value <= stats.ALPHA:
+        return (
+            f"{subject} (difference {100 * c.diff.diff:+.0f} points, "
+            f"95 % interval [{100 * c.diff.low:+.0f}, {100 * c.diff.high:+.0f}], q = {c.q_value:.3g}{missing}; "
+            "not a finding: answered against it, the failed attempts could make the difference "
+            "vanish; resume the run to ask them again)."
         )
     # Not a finding: the FDR-adjusted interval is not the decision (q is), and one that
     # happened to exclude zero beside "not significant" read as a contradiction.
     return (
         f"{subject} (difference {100 * c.diff.diff:+.0f} points, "
-        f"95 % interval [{100 * c.diff.low:+.0f}, {100 * c.diff.high:+.0f}], q = {c.q_value:.3g}; "
+        f"95 % interval [{100 * c.diff.low:+.0f}, {100 * c.diff.high:+.0f}], q = {c.q_value:.3g}{missing}; "
         "not a finding)."
     )
 
@@ -615,6 +752,9 @@ def comparison_dict(c: Comparison) -> dict[str, Any]:
         "examples_b": c.examples_b,
         "reproduce": c.reproduce,
         "scope": c.scope,
+        "missing_a": c.missing_a,
+        "missing_b": c.missing_b,
+        "robust_to_missing": c.robust_to_missing,
         "stratified": None
         if c.stratified is None
         else {
@@ -846,8 +986,11 @@ def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
                 if tuple(pair) not in pairs[suite["name"]]:
                     pairs[suite["name"]].append((pair[0], pair[1]))
     comparisons = (
-        symmetry_comparisons(rows, pairs) + language_comparisons(rows) + context_comparisons(rows)
+        symmetry_comparisons(rows, pairs, failed)
+        + language_comparisons(rows)
+        + context_comparisons(rows)
     )
+    count_missing(comparisons, failed)
     apply_fdr(comparisons)
     for comparison in comparisons:
         behind = _runs_behind(comparison, runs)
@@ -889,6 +1032,7 @@ def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
         "rates": rate_tables(rows),
         "facts_by_government": facts_by_government(rows),
         "comparisons": [comparison_dict(c) for c in comparisons],
+        "uncompared": uncompared_pairs(rows, failed, pairs),
         "findings": [comparison_dict(c) for c in comparisons if c.is_finding],
         "choice_shifts": choice_shifts(rows),
         "cwe_table": cwe_table(rows),

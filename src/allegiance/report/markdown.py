@@ -100,6 +100,8 @@ def render_markdown(model: dict[str, Any]) -> str:
             "Nothing to compare in this report: no pair of entities, languages or contexts "
             "with answers on both sides."
         )
+    for pair in model.get("uncompared") or []:
+        lines += ["", f"*{cell(pair['sentence'])}*"]
     if model["comparisons"]:
         lines += [
             "",
