@@ -93,8 +93,9 @@ def test_reproduce_line_asks_afresh_and_finds_it_again(tmp_path: Path) -> None:
         words = shlex.split(finding["reproduce"])
         replay = cli(*words[1:], "--run-id", "b", "--format", "json", "--out", "out", cwd=tmp_path)
         assert replay.returncode == 0, replay.stderr
-        assert sum(server.counts.values()) - asked == 40
-    assert "(0 already stored, 40 new, 0 errors)" in replay.stdout
+        # twice the run's 12 samples, on each side
+        assert sum(server.counts.values()) - asked == 48
+    assert "(0 already stored, 48 new, 0 errors)" in replay.stdout
     again = json.loads((tmp_path / "out" / "b" / "report.json").read_text())
     assert [(f["a"], f["b"]) for f in again["findings"]] == [("china", "united-states")]
 
@@ -195,7 +196,7 @@ def test_symmetry_finding_with_numbers_examples_and_repro(tmp_path: Path) -> Non
     # the file (a file suite's name finds nothing), a seed no run used, and the database
     assert finding["reproduce"] == (
         f"allegiance run {tmp_path / 'sym.yaml'} --target openai:biased@{server.base_url} "
-        "--probe '*entity=china*' --probe '*entity=united-states*' --samples 20 "
+        "--probe '*entity=china*' --probe '*entity=united-states*' --samples 24 "
         f"--seed 1000 --db {tmp_path / 'r.db'}"
     )
     # France vs US: no difference, not a finding

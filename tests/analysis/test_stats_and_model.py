@@ -694,6 +694,28 @@ def test_reproduce_line_carries_the_runs_settings_and_absolute_paths(tmp_path: P
     ]  # fmt: skip
 
 
+def test_reproduce_line_samples_more_and_never_copies_a_greedy_answer() -> None:
+    """Found by a review on 2026-11-28: a run at --temperature 0 got a line asking 20 samples
+    at 0 (20 copies of each answer, counted as 20: a finding from nothing); a run of 8
+    samples was told to try 3; and a key named by --api-key-env was left off, so the line
+    sent none."""
+    import shlex
+
+    from allegiance.analysis.model import finish_reproduce
+
+    runs = [{"settings": {"samples": 8, "temperature": 0.0, "api_key_env": "MY_KEY",
+                          "suites": []}}]  # fmt: skip
+    words = shlex.split(finish_reproduce("allegiance run s --target m --samples 3", runs, None))
+    assert words[words.index("--samples") + 1] == "16"
+    assert words[words.index("--temperature") + 1] == "0.7"
+    assert words[words.index("--api-key-env") + 1] == "MY_KEY"
+    # a run that named no temperature: the engine's own choice for several samples
+    words = shlex.split(
+        finish_reproduce("allegiance run s --target m --samples 20", [{"settings": {}}], None)
+    )
+    assert "--temperature" not in words and words[words.index("--samples") + 1] == "20"
+
+
 def test_reproduce_line_says_quick_only_when_every_run_was_quick() -> None:
     from allegiance.analysis.model import finish_reproduce
 

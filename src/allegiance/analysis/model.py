@@ -283,6 +283,9 @@ def reproduce_command(suite: str, target: str, patterns: Sequence[str], *, sampl
 # A replication must ask afresh: attempts are keyed by their seed, so the run's own seed
 # would only re-read the stored answers.
 FRESH_SEED_OFFSET = 1000
+# what a replication of a greedy (temperature 0) run samples at: the engine's own default
+# for several samples
+GREEDY_REPLICATION_TEMPERATURE = 0.7
 
 
 # `load_rows` names two targets that share a name "NAME [id8]"; the command takes NAME
@@ -297,6 +300,7 @@ def finish_reproduce(command: str, runs: Sequence[Mapping[str, Any]], db_path: s
     words = shlex.split(command)
     arguments: dict[str, str] = {}
     seeds = [0]
+    samples = [1]
     asked: dict[str, Any] = {}
     # --quick only if every run asked the quick slice: a full run beside a quick one asked
     # probes outside the slice, which --quick would leave out
@@ -304,16 +308,27 @@ def finish_reproduce(command: str, runs: Sequence[Mapping[str, Any]], db_path: s
     for run in runs:
         settings = run.get("settings") or {}
         seeds.append(int(settings.get("seed") or 0))
+        samples.append(int(settings.get("samples") or 1))
         for suite in settings.get("suites", []):
             if suite.get("argument"):
                 arguments.setdefault(str(suite["name"]), str(suite["argument"]))
-        for key in ("config", "temperature", "max_tokens"):
+        for key in ("config", "temperature", "max_tokens", "api_key_env"):
             if settings.get(key) is not None:
                 asked.setdefault(key, settings[key])
     words[2] = arguments.get(words[2], words[2])
     words[4] = _RENAMED.sub("", words[4])
+    # more samples than any run asked (a run of 8 samples had been told to try 3)
+    at = words.index("--samples")
+    words[at + 1] = str(max(int(words[at + 1]), 2 * max(samples)))
+    # Several samples at temperature 0 are copies of one greedy answer, and counted as
+    # separate answers they would turn one answer into overwhelming evidence: a run asked at
+    # temperature 0 is replicated by sampling at 0.7. (A run that named no temperature
+    # gets the engine's own choice for several samples, at least 0.7.)
+    if asked.get("temperature") == 0:
+        asked["temperature"] = GREEDY_REPLICATION_TEMPERATURE
     for key, option in (("config", "--config"), ("temperature", "--temperature"),
-                        ("max_tokens", "--max-tokens")):  # fmt: skip
+                        ("max_tokens", "--max-tokens"),
+                        ("api_key_env", "--api-key-env")):  # fmt: skip
         if key in asked:
             words += [option, str(asked[key])]
     if quick:  # the quick slice, with its answer caps, as the run asked it

@@ -216,6 +216,8 @@ def run(request: RunRequest, config: Config, store: Store) -> RunResult:
         "targets": list(targets),
         "samples": request.samples,
         "seed": request.seed,
+        # the variable's *name* (never its value), for reproduce lines
+        "api_key_env": request.api_key_env,
         "max_tokens": request.max_tokens,
         "concurrency": request.concurrency,
         # what the artifact scan said of each local model file, for the report's target rows
