@@ -83,7 +83,7 @@ def test_cmh_with_an_infinite_odds_ratio() -> None:
 def test_rogan_gladen_estimate_is_not_rounded_to_whole_answers() -> None:
     """Before: the corrected rate was rounded to k/n (1 of 3 = 33 % for an estimate of
     39 %)."""
-    sensitivity, specificity = MEASURED["refusal"]
+    sensitivity, specificity = MEASURED["refusal"].sensitivity, MEASURED["refusal"].specificity
     shown = _rate_dict(stats.wilson(1, 3), "refusal")["corrected"]
     expected = (1 / 3 + specificity - 1) / (sensitivity + specificity - 1)
     assert shown["rate"] == pytest.approx(expected)
@@ -91,6 +91,23 @@ def test_rogan_gladen_estimate_is_not_rounded_to_whole_answers() -> None:
     # clipped to [0, 1]
     assert stats.corrected_rate(stats.wilson(0, 50), 0.8, 0.9).p == 0.0
     assert stats.corrected_rate(stats.wilson(50, 50), 0.8, 0.9).p == 1.0
+
+
+def test_the_corrected_interval_carries_the_detectors_own_uncertainty() -> None:
+    """Found by a review on 2026-11-28: only the Wilson bounds were transformed, as if the
+    sensitivity measured on 83 answers were exact; at n = 1,000 the interval was about half
+    as wide as it should be (0.512–0.586 against 0.49–0.62 by simulation)."""
+    measured = MEASURED["refusal"]
+    counts = (measured.true_positives, measured.false_negatives, measured.false_positives,
+              measured.true_negatives)  # fmt: skip
+    rate = stats.wilson(500, 1000)
+    plain = stats.corrected_rate(rate, measured.sensitivity, measured.specificity)
+    full = stats.corrected_rate(rate, measured.sensitivity, measured.specificity, counts)
+    assert full.p == plain.p
+    assert full.low == pytest.approx(0.49, abs=0.01) and full.high == pytest.approx(0.62, abs=0.01)
+    assert full == stats.corrected_rate(rate, measured.sensitivity, measured.specificity, counts)
+    shown = _rate_dict(rate, "refusal")["corrected"]
+    assert (shown["low"], shown["high"]) == (full.low, full.high)
 
 
 def test_benjamini_hochberg_ignores_a_nan() -> None:

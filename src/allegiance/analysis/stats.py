@@ -25,6 +25,7 @@ well-kept library, and this module only adapts inputs and outputs:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -123,12 +124,23 @@ class CorrectedRate:
     high: float
 
 
-def corrected_rate(rate: Rate, sensitivity: float, specificity: float) -> CorrectedRate:
-    """Rogan–Gladen: the true rate given a detector's measured error, with the Wilson
-    bounds transformed the same way and clipped to [0, 1].
+def corrected_rate(
+    rate: Rate,
+    sensitivity: float,
+    specificity: float,
+    measured_on: tuple[int, int, int, int] | None = None,
+) -> CorrectedRate:
+    """Rogan–Gladen: the true rate given a detector's measured error, clipped to [0, 1].
 
     The estimate is reported as computed, not rounded to a whole number of answers: with
     n = 3 a corrected 45 % must not be shown as 33 %.
+
+    The interval: given ``measured_on`` — the (TP, FN, FP, TN) counts behind the sensitivity
+    and specificity — a seeded parametric bootstrap that draws the observed rate, the
+    sensitivity and the specificity from their Jeffreys posteriors, so the detector's own
+    uncertainty widens it (transforming the Wilson bounds alone, as before, ignored that a
+    sensitivity measured on 83 answers is itself uncertain). Without counts, the Wilson
+    bounds transformed the same way as the estimate.
     """
     denominator = sensitivity + specificity - 1
     if not rate.n or not denominator > 0:
@@ -138,7 +150,30 @@ def corrected_rate(rate: Rate, sensitivity: float, specificity: float) -> Correc
     def fix(x: float) -> float:
         return min(1.0, max(0.0, (x + specificity - 1) / denominator))
 
-    return CorrectedRate(fix(rate.p), fix(rate.low), fix(rate.high))
+    estimate = fix(rate.p)
+    if measured_on is None:
+        return CorrectedRate(estimate, fix(rate.low), fix(rate.high))
+    low, high = _bootstrap_corrected(rate.k, rate.n, measured_on)
+    return CorrectedRate(estimate, min(low, estimate), max(high, estimate))
+
+
+CORRECTION_DRAWS = 20_000
+
+
+@functools.lru_cache(maxsize=4096)  # a report asks for the same (k, n) in many tables
+def _bootstrap_corrected(k: int, n: int, counts: tuple[int, int, int, int]) -> tuple[float, float]:
+    import numpy as np
+
+    tp, fn, fp, tn = counts
+    rng = np.random.default_rng(20261128)  # fixed: a report's numbers do not move
+    observed = rng.beta(k + 0.5, n - k + 0.5, CORRECTION_DRAWS)
+    sens = rng.beta(tp + 0.5, fn + 0.5, CORRECTION_DRAWS)
+    spec = rng.beta(tn + 0.5, fp + 0.5, CORRECTION_DRAWS)
+    denominator = sens + spec - 1
+    usable = denominator > 0
+    corrected = np.clip((observed[usable] + spec[usable] - 1) / denominator[usable], 0.0, 1.0)
+    half = ALPHA / 2
+    return float(np.quantile(corrected, half)), float(np.quantile(corrected, 1 - half))
 
 
 @dataclass(frozen=True)

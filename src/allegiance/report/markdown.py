@@ -126,8 +126,15 @@ def render_markdown(model: dict[str, Any]) -> str:
     ]
     for row in model["labels"]:
         labels = ", ".join(f"{k} {v}" for k, v in row["labels"].items())
+        corrected = row.get("corrected")
+        shown = row["text"] + (
+            f" (corrected for detector error: {100 * corrected['rate']:.0f} % "
+            f"[{100 * corrected['low']:.0f}–{100 * corrected['high']:.0f}])"
+            if corrected
+            else ""
+        )
         lines.append(
-            f"| {cell(row['detector'])} | {cell(row['target'])} | {row['text']} | {cell(labels)} |"
+            f"| {cell(row['detector'])} | {cell(row['target'])} | {shown} | {cell(labels)} |"
         )
     for table in model["rates"]:
         lines += [
