@@ -252,6 +252,13 @@ def test_a_key_echoed_by_the_server_is_redacted(monkeypatch: pytest.MonkeyPatch)
     answer = ask(Reply(200, completion({"content": f"your key is {secret}"})))
     assert isinstance(answer, ChatResponse)
     assert secret not in answer.text and secret not in str(answer.raw)
+    # echoed case-folded or base64-encoded (found by a review on 2026-11-28)
+    import base64
+
+    for form in (secret.lower(), base64.b64encode(f"Bearer {secret}".encode()).decode()):
+        failure = ask(Reply(400, f"bad credential {form}".encode()))
+        assert isinstance(failure, TargetCallError)
+        assert form not in str(failure) and "[redacted]" in str(failure)
 
 
 def test_a_quota_429_is_not_retried_for_hours() -> None:

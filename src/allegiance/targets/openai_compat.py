@@ -48,6 +48,20 @@ _HEADER_BREAKING = re.compile(r"[\x00-\x1f\x7f]")
 RETRY_AFTER_GIVE_UP = 120.0
 
 
+def _echoed_forms(secret: str) -> set[str]:
+    """The ways a server has been seen to echo a key back: as sent, case-folded, and
+    base64-encoded (alone or as a Basic/Bearer credential) — all redacted, not only the
+    exact string (a review found the lower-cased and base64 forms stored, 2026-11-28)."""
+    import base64
+
+    forms = {secret, secret.lower(), secret.upper()}
+    for raw in (secret, f"Bearer {secret}", f":{secret}"):
+        encoded = raw.encode()
+        for text in (base64.b64encode(encoded), base64.urlsafe_b64encode(encoded)):
+            forms.add(text.decode().rstrip("="))
+    return {form for form in forms if len(form) >= 8}
+
+
 def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
@@ -143,9 +157,10 @@ class OpenAICompatTarget:
         # error: the key, and header values that look like credentials.
         self._secrets = sorted(
             {
-                value
+                form
                 for key, value in [("authorization", api_key or ""), *(headers or {}).items()]
                 if len(value) >= 8 and re.search(r"auth|key|token|secret", key, re.IGNORECASE)
+                for form in _echoed_forms(value)
             },
             key=len,
             reverse=True,
