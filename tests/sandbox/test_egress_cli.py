@@ -54,3 +54,18 @@ def test_an_unwritable_out_is_found_before_the_command_runs(
     )  # fmt: skip
     assert done.returncode == 2 and "cannot write" in done.stderr
     assert not marker.exists()
+
+
+def test_an_isolation_record_adds_passes_and_never_forgets_an_attempt() -> None:
+    """Found by a review on 2026-11-28: a clean second isolated pass replaced the record of a
+    first pass that had caught an outbound attempt."""
+    from allegiance.sandbox.record import isolation_coverage, merged_isolation, note_unisolated
+
+    first = merged_isolation({}, {"outside": 1, "attempts": [{"destination": "192.0.2.1:443"}],
+                                  "method": "m"}, made=5, answered=5)  # fmt: skip
+    second = merged_isolation(first, {"outside": 0, "attempts": [], "method": "m"}, 2, 7)
+    assert second["outside_attempts"] == 1 and len(second["attempts"]) == 1
+    assert (second["answers_isolated"], second["answers_reused"], second["passes"]) == (7, 0, 2)
+    assert isolation_coverage(second) == "while 7 answer(s) were made"
+    later = note_unisolated(second, 3)
+    assert "3 answer(s) were added by a later resume without --isolate" in isolation_coverage(later)

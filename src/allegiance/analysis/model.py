@@ -21,6 +21,7 @@ from allegiance.analysis import stats
 from allegiance.analysis.accuracy import MEASURED
 from allegiance.detectors.base import get_detector
 from allegiance.engine.detect import apply_detectors
+from allegiance.sandbox.record import isolation_coverage
 from allegiance.store.sqlite import Store, StoredAttempt, StoredVerdict
 
 EXAMPLES_PER_SIDE = 2
@@ -1004,6 +1005,13 @@ def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
         if run["run_id"] not in {r["run_id"] for r in runs}:
             runs.append(run)  # `compare a a` or `compare latest RUN` name one run twice
     run_ids = [r["run_id"] for r in runs]
+    for run in runs:
+        if run.get("isolation"):
+            # what the egress check does not cover, said beside its verdict
+            run["isolation"] = {
+                **run["isolation"],
+                "coverage": isolation_coverage(run["isolation"]),
+            }
     rows, failed = load_rows(store, run_ids)
     pairs: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for run in runs:

@@ -58,7 +58,8 @@ def reexec_isolated() -> NoReturn:
     from allegiance.errors import ConfigError
     from allegiance.report import write_reports
     from allegiance.sandbox.egress import run_isolated
-    from allegiance.store.sqlite import Store
+    from allegiance.sandbox.record import isolation_coverage, merged_isolation
+    from allegiance.store.sqlite import Store, utc_now
 
     if os.environ.get(ISOLATED_ENV):
         raise ConfigError("already inside an isolated run")
@@ -86,15 +87,15 @@ def reexec_isolated() -> NoReturn:
                 )
     env = {**os.environ, ISOLATED_ENV: "1"}
     click.echo(f"isolating: run {run_id} in a network namespace with only loopback", err=True)
+    started = utc_now()
     result = run_isolated([sys.executable, "-m", "allegiance", *args], env=env, cwd=os.getcwd())
-    record = result.to_dict()
-    record["outside_attempts"] = len(result.outside_attempts)
-    record["checked"] = True
     with Store.open(db_path) as store:
         try:
-            store.get_run(run_id)
+            earlier_record = store.get_run(run_id).get("isolation") or {}
         except Exception:  # the run never started (bad input inside): nothing to annotate
             sys.exit(result.exit_code or 2)
+        made, answered = store.answers_made_since(run_id, started)
+        record = merged_isolation(earlier_record, result.to_dict(), made, answered)
         store.set_isolation(run_id, record)
         if "--no-report" not in args:
             write_reports(store, [run_id], Path(out_dir) / run_id, ["html", "md", "json"])
@@ -104,5 +105,9 @@ def reexec_isolated() -> NoReturn:
         for attempt in outside[:10]:
             click.echo(f"  {attempt.destination} ({attempt.kind}, {attempt.result})", err=True)
         sys.exit(1)
-    click.echo(f"egress: no outbound connection attempted. How: {result.method}", err=True)
+    click.echo(
+        f"egress: no outbound connection attempted ({isolation_coverage(record)}). "
+        f"How: {result.method}",
+        err=True,
+    )
     sys.exit(result.exit_code)

@@ -77,9 +77,10 @@ def render_markdown(model: dict[str, Any]) -> str:
                 if iso.get("outside_attempts") == 0
                 else f"{iso.get('outside_attempts')} outbound attempt(s) recorded"
             )
+            coverage = f" ({cell(iso['coverage'])})" if iso.get("coverage") else ""
             lines += [
                 "",
-                f"Network isolation ({code(run['run_id'])}): {verdict}. "
+                f"Network isolation ({code(run['run_id'])}): {verdict}{coverage}. "
                 f"How it was checked: {cell(iso.get('method'))}",
             ]
     lines += ["", "## Findings", ""]

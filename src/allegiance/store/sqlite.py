@@ -332,6 +332,15 @@ class Store:
     def set_isolation(self, run_id: str, isolation: dict[str, Any]) -> None:
         self._db.execute("UPDATE runs SET isolation=? WHERE run_id=?", (dumps(isolation), run_id))
 
+    def answers_made_since(self, run_id: str, since: str) -> tuple[int, int]:
+        """(answers of this run recorded at or after ``since``, all its recorded answers)."""
+        row = self._db.execute(
+            "SELECT sum(a.completed_at >= ?), count(*) FROM run_attempts ra"
+            " JOIN attempts a USING(attempt_id) WHERE ra.run_id=? AND a.status='ok'",
+            (since, run_id),
+        ).fetchone()
+        return int(row[0] or 0), int(row[1] or 0)
+
     def list_runs(self) -> list[dict[str, Any]]:
         rows = self._db.execute(
             "SELECT r.*, (SELECT count(*) FROM run_attempts ra WHERE ra.run_id=r.run_id) AS n,"
