@@ -289,3 +289,23 @@ def test_a_rejected_target_leaves_no_new_database(tmp_path: Path) -> None:
     _results_db(tmp_path / "r.db")
     cli("run", "smoke", "-t", "nonsense", "--db", "r.db", cwd=tmp_path)
     assert "r1" in cli("runs", "--db", "r.db", cwd=tmp_path).stdout
+
+
+def test_repro_warns_when_the_server_now_serves_another_model(tmp_path: Path) -> None:
+    """Found by a review on 2026-11-28: a hosted name can point at new weights; the server
+    said "m-v2" where the recorded answer said "m-v1", and repro compared them silently."""
+    from tests.targets.raw_server import RawServer, Reply, completion
+
+    served = {"model": "m-v1"}
+    (tmp_path / "p.txt").write_text("What is 2+2?\n")
+    with RawServer(lambda _: Reply(200, completion({"content": "Four."}, **served))) as server:
+        cli("run", "p.txt", "-t", f"openai:m@{server.base_url}", "--db", "r.db", "--no-report",
+            "--run-id", "a", cwd=tmp_path)  # fmt: skip
+        with Store.open(tmp_path / "r.db") as store:
+            (attempt,) = store.run_attempts("a")
+        same = cli("repro", attempt.attempt_id, "--db", "r.db", cwd=tmp_path)
+        served["model"] = "m-v2-totally-different"
+        changed = cli("repro", attempt.attempt_id, "--db", "r.db", cwd=tmp_path)
+    assert same.returncode == 0 and "different model" not in same.stderr
+    assert changed.returncode == 0, changed.stderr
+    assert "model: m-v1 -> m-v2-totally-different" in changed.stderr

@@ -39,6 +39,13 @@ def command(
             "the request as it is stored now",
             err=True,
         )
+    if result.served_changed:
+        click.echo(
+            "warning: the server now reports a different model than for the recorded answer ("
+            + terminal_safe("; ".join(result.served_changed))
+            + "): a difference below may be the model's, not chance",
+            err=True,
+        )
     if result.identity_changed:
         click.echo(
             "warning: the target's identity differs from the recorded one "

@@ -18,7 +18,7 @@ from allegiance.engine.runner import RunSettings, call_with_retries
 from allegiance.errors import StoreError
 from allegiance.store.sqlite import Store
 from allegiance.suites.model import Probe
-from allegiance.targets.base import ChatRequest, GenerationParams, Target, warm_up
+from allegiance.targets.base import ChatRequest, ChatResponse, GenerationParams, Target, warm_up
 from allegiance.targets.resolve import build_target, target_id
 
 
@@ -28,6 +28,9 @@ class ReproResult:
     target: str
     identical: int = 0
     identity_changed: bool = False
+    # what the server says it served now, where it differs from the recorded answer's
+    # ("model: m-v1 -> m-v2"): a hosted endpoint can change the model behind one name
+    served_changed: list[str] = field(default_factory=list)
     labels: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     # the stored request still hashes to its attempt id (False: edited after it was recorded,
@@ -73,11 +76,18 @@ def reproduce(
     answers = asyncio.run(_send(target, spec, times))
     recorded = store.verdicts([attempt.attempt_id]).get(attempt.attempt_id, {})
     texts = []
-    for text, error in answers:
-        if error is not None:
-            result.errors.append(error)
-        else:
-            texts.append(text or "")
+    for response, error in answers:
+        if error is not None or response is None:
+            result.errors.append(error or "no answer")
+            continue
+        texts.append(response.text or "")
+        for what, before, now in (
+            ("model", attempt.model_reported, response.model_reported),
+            ("system fingerprint", attempt.system_fingerprint, response.system_fingerprint),
+        ):
+            change = f"{what}: {before} -> {now}"
+            if before and now and before != now and change not in result.served_changed:
+                result.served_changed.append(change)
     result.identical = sum(1 for t in texts if t == (attempt.response_text or ""))
     for name in probe.detectors:
         if name not in recorded:
@@ -91,13 +101,13 @@ def reproduce(
 
 async def _send(
     target: Target, spec: AttemptSpec, times: int
-) -> list[tuple[str | None, str | None]]:
+) -> list[tuple[ChatResponse | None, str | None]]:
     settings = RunSettings(concurrency=1, progress=False)
-    out: list[tuple[str | None, str | None]] = []
+    out: list[tuple[ChatResponse | None, str | None]] = []
     try:
         for _ in range(times):
             response, error, _, _ = await call_with_retries(target, spec, settings)
-            out.append((response.text if response else None, error))
+            out.append((response, error))
     finally:
         await target.aclose()
     return out
