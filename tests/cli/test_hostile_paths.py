@@ -309,3 +309,40 @@ def test_repro_warns_when_the_server_now_serves_another_model(tmp_path: Path) ->
     assert same.returncode == 0 and "different model" not in same.stderr
     assert changed.returncode == 0, changed.stderr
     assert "model: m-v1 -> m-v2-totally-different" in changed.stderr
+
+
+@pytest.mark.parametrize(
+    ("update", "what"),
+    [
+        ("UPDATE attempts SET request='not json'", "an attempt's request is not valid JSON"),
+        ("UPDATE attempts SET probe='null'", "an attempt's probe is not a JSON dict"),
+        ("UPDATE verdicts SET evidence='{'", "a verdict's evidence is not valid JSON"),
+        ("UPDATE runs SET settings='['", "a run's settings is not valid JSON"),
+        ("UPDATE runs SET settings='[]'", "a run's settings is not a JSON dict"),
+        ("UPDATE targets SET identity='x'", "a target's identity is not valid JSON"),
+    ],
+)
+def test_a_damaged_database_is_one_line_not_a_traceback(
+    tmp_path: Path, update: str, what: str
+) -> None:
+    """Found by a review on 2026-11-28: each of these edits made report, show, runs or
+    compare end in a JSONDecodeError or AttributeError traceback."""
+    (tmp_path / "p.txt").write_text("What is 2+2?\n")
+    with ChatServer(reply="Four.") as server:
+        done = cli("run", "p.txt", "-t", f"openai:m@{server.base_url}", "--db", "r.db",
+                   "--no-report", "--run-id", "a", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(tmp_path / "r.db") as db:
+        attempt_id = db.execute("SELECT attempt_id FROM attempts").fetchone()[0]
+        db.execute(update)
+    failures = [
+        cli(*command, "--db", "r.db", cwd=tmp_path)
+        for command in (["report", "a", "--format", "md", "--out", "o.md"], ["show", attempt_id],
+                        ["runs"], ["compare", "a", "a", "--format", "md", "--out", "c.md"])
+    ]  # fmt: skip
+    assert all("Traceback" not in f.stderr for f in failures), [f.stderr for f in failures]
+    broken = [f for f in failures if f.returncode != 0]
+    assert broken, "at least one command reads the damaged column"
+    for failure in broken:
+        _assert_one_line_error(failure, "the results database is damaged")
+    assert any(what in f.stderr for f in broken)

@@ -9,6 +9,7 @@ as one line on stderr with a non-zero exit code, never a traceback.
 from __future__ import annotations
 
 import importlib
+import sqlite3
 import sys
 from typing import Any
 
@@ -97,6 +98,13 @@ def main(argv: list[str] | None = None) -> Any:
     except AllegianceError as error:
         click.echo(f"allegiance: error: {visible_controls(str(error))}", err=True)
         sys.exit(error.exit_code)
+    except sqlite3.DatabaseError as error:
+        # only the results database is SQLite: garbled pages inside a file that opened
+        click.echo(
+            f"allegiance: error: the results database is damaged or unreadable ({error})",
+            err=True,
+        )
+        sys.exit(2)
     except click.exceptions.Abort:
         click.echo("allegiance: interrupted", err=True)
         sys.exit(130)

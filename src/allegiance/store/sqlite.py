@@ -107,6 +107,18 @@ CREATE VIEW IF NOT EXISTS attempt_verdicts AS
 """
 
 
+def _stored_json(text: str, what: str, kind: type) -> Any:
+    """A JSON column read back: a damaged or hand-edited database gets one clear error
+    naming what is broken, not a JSONDecodeError or AttributeError traceback."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        raise StoreError(f"the results database is damaged: {what} is not valid JSON") from None
+    if not isinstance(value, kind):
+        raise StoreError(f"the results database is damaged: {what} is not a JSON {kind.__name__}")
+    return value
+
+
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -367,8 +379,12 @@ class Store:
     @staticmethod
     def _run_dict(row: sqlite3.Row) -> dict[str, Any]:
         data = dict(row)
-        data["settings"] = json.loads(data["settings"])
-        data["isolation"] = json.loads(data["isolation"]) if data.get("isolation") else None
+        data["settings"] = _stored_json(data["settings"], "a run's settings", dict)
+        data["isolation"] = (
+            _stored_json(data["isolation"], "a run's isolation record", dict)
+            if data.get("isolation")
+            else None
+        )
         return data
 
     # -- targets ------------------------------------------------------------------------
@@ -383,13 +399,16 @@ class Store:
 
     def targets(self) -> list[dict[str, Any]]:
         rows = self._db.execute("SELECT * FROM targets ORDER BY first_seen").fetchall()
-        return [{**dict(r), "identity": json.loads(r["identity"])} for r in rows]
+        return [
+            {**dict(r), "identity": _stored_json(r["identity"], "a target's identity", dict)}
+            for r in rows
+        ]
 
     def get_target(self, target_id: str) -> dict[str, Any]:
         row = self._db.execute("SELECT * FROM targets WHERE target_id=?", (target_id,)).fetchone()
         if row is None:
             raise StoreError(f"no target {target_id!r} in {self.path}")
-        return {**dict(row), "identity": json.loads(row["identity"])}
+        return {**dict(row), "identity": _stored_json(row["identity"], "a target's identity", dict)}
 
     # -- attempts -----------------------------------------------------------------------
     def link(self, run_id: str, attempt_ids: Iterable[str]) -> None:
@@ -511,8 +530,8 @@ class Store:
             probe_id=row["probe_id"],
             sample_index=row["sample_index"],
             seed=row["seed"],
-            request=json.loads(row["request"]),
-            probe=json.loads(row["probe"]),
+            request=_stored_json(row["request"], "an attempt's request", dict),
+            probe=_stored_json(row["probe"], "an attempt's probe", dict),
             status=row["status"],
             response_text=row["response_text"],
             finish_reason=row["finish_reason"],
@@ -559,7 +578,7 @@ class Store:
                 label=r["label"],
                 flagged=bool(r["flagged"]),
                 score=r["score"],
-                evidence=json.loads(r["evidence"]),
+                evidence=_stored_json(r["evidence"], "a verdict's evidence", dict),
                 probe_hash=r["probe_hash"],
             )
         return out
