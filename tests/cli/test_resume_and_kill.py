@@ -123,6 +123,9 @@ def test_ctrl_c_stops_cleanly_and_resume_completes(tmp_path: Path) -> None:
         report = cli("report", "interrupted", "--db", "r.db", "--format", "json", cwd=tmp_path)
         totals = json.loads(report.stdout)["totals"]
         assert totals["ok"] + totals["errors"] == kept and totals["unanswered"] == N - kept
+        # `runs` counts what was stored, of what was planned (it had shown the planned count)
+        listing = cli("runs", "--db", "r.db", cwd=tmp_path).stdout
+        assert f"{kept} of {N}" in listing, listing
         resumed = cli(*_run_args(tmp_path, server, "interrupted"), cwd=tmp_path)
         assert resumed.returncode == 0, resumed.stderr
         assert f"({kept} already stored" in resumed.stdout

@@ -17,14 +17,20 @@ def command(db_path: str) -> None:
     if not runs:
         click.echo(f"no runs in {db_path}")
         return
-    click.echo(f"{'run':<32} {'status':<22} {'attempts':>8} {'errors':>6}  created")
+    # attempts stored, of those planned (an interrupted run planned more than it asked)
+    click.echo(f"{'run':<32} {'status':<22} {'attempts':>11} {'errors':>6}  created")
     for run in runs:
         status = run["status"]
         if status == "running" and runner_gone(run["settings"].get("runner")):
             status = "stopped (killed?)"  # `kill -9` leaves no chance to say interrupted
         click.echo(
             terminal_safe(
-                f"{run['run_id']:<32} {status:<22} {run['n']:>8} {run['errors']:>6}  "
+                f"{run['run_id']:<32} {status:<22} {_attempts(run):>11} {run['errors']:>6}  "
                 f"{run['created_at']}"
             )
         )
+
+
+def _attempts(run: dict[str, object]) -> str:
+    stored, planned = run["stored"], run["n"]
+    return str(stored) if stored == planned else f"{stored} of {planned}"

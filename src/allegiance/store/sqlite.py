@@ -357,6 +357,8 @@ class Store:
         rows = self._db.execute(
             "SELECT r.*, (SELECT count(*) FROM run_attempts ra WHERE ra.run_id=r.run_id) AS n,"
             " (SELECT count(*) FROM run_attempts ra JOIN attempts a USING(attempt_id)"
+            "  WHERE ra.run_id=r.run_id) AS stored,"
+            " (SELECT count(*) FROM run_attempts ra JOIN attempts a USING(attempt_id)"
             "  WHERE ra.run_id=r.run_id AND a.status='error') AS errors"
             " FROM runs r ORDER BY created_at, run_id"
         ).fetchall()
