@@ -176,6 +176,11 @@ def test_a_templates_own_variable_is_not_a_risky_global() -> None:
             "template.private-attribute",
             Severity.HIGH,
         ),
+        (
+            "{{ [cycler]|join(attribute='__init__.__globals__.os.environ') }}",
+            "template.sandbox-escape",
+            Severity.CRITICAL,
+        ),
     ],
 )
 def test_attribute_paths_given_to_filters_are_checked(

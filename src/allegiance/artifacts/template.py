@@ -262,10 +262,19 @@ def _date_keyed(test: nodes.Node) -> str | None:
     return None
 
 
-# filters that look attributes up by a (dotted) name given as a string argument
-ATTRIBUTE_FILTERS = frozenset(
-    {"map", "sort", "groupby", "sum", "unique", "min", "max", "selectattr", "rejectattr"}
-)
+# filters that look attributes up by a (dotted) name: the position of that argument among
+# the filter's own arguments (``attribute=`` is checked on every filter)
+ATTRIBUTE_POSITION = {
+    "selectattr": 0,
+    "rejectattr": 0,
+    "groupby": 0,
+    "sum": 0,
+    "sort": 2,
+    "unique": 1,
+    "min": 1,
+    "max": 1,
+    "join": 1,
+}
 
 
 def _built_string(expr: nodes.Node) -> bool:
@@ -374,7 +383,7 @@ class _Analysis:
     def filter(self, node: nodes.Filter, line: int | None) -> None:
         args = list(node.args)
         attr_by_map = (
-            node.name in ("map", "select", "reject")
+            node.name == "map"
             and bool(args)
             and isinstance(args[0], nodes.Const)
             and args[0].value == "attr"
@@ -387,12 +396,16 @@ class _Analysis:
                 "(a known sandbox-bypass helper)",
                 line,
             )
-        if node.name != "attr" and node.name not in ATTRIBUTE_FILTERS:
-            return
-        # these filters follow a dotted attribute path given as a string ('a.b.c'), in a
-        # keyword or in a position: outside a sandbox, '__init__.__globals__.os.popen' there
-        # reaches a shell as surely as the same names written with dots
-        for arg in [*args, *(kw.value for kw in node.kwargs)]:
+        # The arguments that name an attribute (a dotted path, 'a.b.c'): outside a sandbox,
+        # '__init__.__globals__.os.popen' there reaches a shell as surely as the same names
+        # written with dots. Only those: selectattr('role', 'equalto', 'system') tests the
+        # role *value* 'system', which is no attribute.
+        named = [kw.value for kw in node.kwargs if kw.key == "attribute"]
+        if node.name == "attr" or attr_by_map:
+            named += args[1:] if attr_by_map else args
+        elif node.name in ATTRIBUTE_POSITION and len(args) > ATTRIBUTE_POSITION[node.name]:
+            named.append(args[ATTRIBUTE_POSITION[node.name]])
+        for arg in named:
             if isinstance(arg, nodes.Const):
                 if isinstance(arg.value, str):
                     for piece in arg.value.split("."):
