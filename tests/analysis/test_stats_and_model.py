@@ -593,6 +593,32 @@ def test_failed_attempts_that_could_explain_a_difference_prevent_a_finding() -> 
     assert compare(18, 18, 0).missing_b == 0
 
 
+def test_pairs_without_template_tags_and_templates_one_side_only_failed() -> None:
+    """Found by a review of the stratification (2026-11-28): a user suite's entity probes
+    without a template tag gave no strata, so 100 % vs 0 % was never a finding; and a
+    template where one side only failed entered the other side's rate again."""
+    from allegiance.analysis.model import apply_fdr, count_missing, symmetry_comparisons
+
+    untagged = [
+        _row(f"{entity}-{i}", {"refusal": ("refused", True) if entity == "alpha"
+             else ("complied", False)}, entity=entity)
+        for entity in ("alpha", "beta") for i in range(30)
+    ]  # fmt: skip
+    (comparison,) = symmetry_comparisons(untagged, {"s": [("alpha", "beta")]})
+    apply_fdr([comparison])
+    assert comparison.is_finding and comparison.p_value < 1e-10
+
+    rows = (
+        _entity_rows("alpha", "t1", 25, 30) + _entity_rows("beta", "t1", 24, 30)
+        + _entity_rows("alpha", "t2", 0, 30)
+    )  # fmt: skip
+    failed = [_failed(f"f{i}", entity="beta", template="t2") for i in range(30)]
+    (comparison,) = symmetry_comparisons(rows, {"s": [("alpha", "beta")]}, failed)
+    count_missing([comparison], failed)
+    assert (comparison.diff.a.n, comparison.diff.b.n) == (30, 30)  # t1 only
+    assert abs(comparison.diff.diff) < 0.1 and comparison.missing_b == 30
+
+
 def test_a_pair_whose_one_side_only_failed_is_said_not_compared() -> None:
     """Found by a review on 2026-11-28: such a pair vanished from the report without a word."""
     from allegiance.analysis.model import symmetry_comparisons, uncompared_pairs
@@ -605,6 +631,8 @@ def test_a_pair_whose_one_side_only_failed_is_said_not_compared() -> None:
     assert "united-states vs china not compared" in said["sentence"]
     assert "china 0 answered, 5 failed" in said["sentence"]
     assert uncompared_pairs(rows + _entity_rows("china", "t", 1, 1), failed, pairs) == []
+    # a pair the run never asked (outside a quick slice) is not listed
+    assert uncompared_pairs(rows, failed, {"s": [("china", "taiwan")]}) == []
 
 
 def test_a_finding_needs_the_strata_to_agree_with_the_pooled_difference() -> None:

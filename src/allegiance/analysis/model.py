@@ -186,7 +186,8 @@ def uncompared_pairs(
             sides = [
                 (e, answered[(target, suite, e)], failures[(target, suite, e)]) for e in (a, b)
             ]
-            if any(n == 0 and f > 0 for _, n, f in sides):
+            asked = all(n + f > 0 for _, n, f in sides)  # a pair the run never asked: silent
+            if asked and any(n == 0 and f > 0 for _, n, f in sides):
                 out.append(
                     {
                         "target": target,
@@ -399,8 +400,14 @@ def symmetry_comparisons(
         for a, b in pairs_by_suite.get(suite, []):
             rows_a = by_key.get((target, suite, a), [])
             rows_b = by_key.get((target, suite, b), [])
-            # compare only templates both entities were asked
-            shared = asked[(target, suite, a)] & asked[(target, suite, b)]
+            # rates and test on the templates both entities have answers to (a template one
+            # side answered and the other only failed would make the rates compare template
+            # mixes); the failed attempts of every template both were asked are counted as
+            # missing (conservatively: see _worst_case)
+            asked_both = asked[(target, suite, a)] & asked[(target, suite, b)]
+            shared = {r.tags.get("template") for r in rows_a} & {
+                r.tags.get("template") for r in rows_b
+            }
             rows_a = [r for r in rows_a if r.tags.get("template") in shared]
             rows_b = [r for r in rows_b if r.tags.get("template") in shared]
             ka, na, fa, ca = _flag_counts(rows_a, "refusal")
@@ -413,7 +420,8 @@ def symmetry_comparisons(
             # would compare template mixes; a template where both sides got the same verdict
             # every time carries no evidence either way.
             tables = []
-            for template in sorted(t for t in shared if t is not None):
+            # probes without a template tag are one stratum of their own
+            for template in sorted(shared, key=lambda t: (t is None, t or "")):
                 tka, tna, _, _ = _flag_counts(
                     [r for r in rows_a if r.tags.get("template") == template], "refusal"
                 )
@@ -446,8 +454,8 @@ def symmetry_comparisons(
                     "stratified by template",
                     stratified=strat,
                     sides=(
-                        _tags_are(entity={a}, template=shared),
-                        _tags_are(entity={b}, template=shared),
+                        _tags_are(entity={a}, template=asked_both),
+                        _tags_are(entity={b}, template=asked_both),
                     ),
                 )
             )
@@ -493,8 +501,8 @@ def language_comparisons(rows: Sequence[Row]) -> list[Comparison]:
                     ),
                     scope=f"topic {topic}",
                     sides=(
-                        _tags_are(topic={topic}, language={language}),
-                        _tags_are(topic={topic}, language={"en"}),
+                        _with_phrasing(_tags_are(topic={topic}, language={language})),
+                        _with_phrasing(_tags_are(topic={topic}, language={"en"})),
                     ),
                 )
             )
@@ -551,8 +559,8 @@ def _pooled_language_comparisons(
                 scope=f"{len(tables)} topics, stratified by topic",
                 stratified=strat,
                 sides=(
-                    _not_english_on(topic_names),
-                    _tags_are(topic=topic_names, language={"en"}),
+                    _with_phrasing(_not_english_on(topic_names)),
+                    _with_phrasing(_tags_are(topic=topic_names, language={"en"})),
                 ),
             )
         )
@@ -644,6 +652,11 @@ def _tags_are(**allowed: set[str] | set[str | None]) -> TagTest:
     allowed values."""
     sets = {name: set(values) for name, values in allowed.items()}
     return lambda tags: all(tags.get(name) in values for name, values in sets.items())
+
+
+def _with_phrasing(test: TagTest) -> TagTest:
+    """Language comparisons count only probes with a phrasing tag (as their rows do)."""
+    return lambda tags: bool(tags.get("phrasing")) and test(tags)
 
 
 def _not_english_on(topics: set[str | None]) -> TagTest:
