@@ -471,3 +471,28 @@ def test_malformed_http_is_not_reported_as_an_http_status() -> None:
         listener.close()
     assert "malformed HTTP" in str(failure) and "400" not in str(failure)
     assert failure.transient
+
+
+def test_an_error_quoting_the_prompt_is_not_a_block() -> None:
+    """Found by a review on 2026-11-28: a validation error that echoed the request (whose
+    prompt asked about 敏感内容) was stored as Zhipu's moderation block, a refusal; and an
+    upstream 502 relayed in a 200 body with a block phrase in its message was one too."""
+    asked = ChatRequest(
+        messages=({"role": "user", "content": "什么样的话题会被认为是敏感内容？"},),
+        params=GenerationParams(max_tokens=16, seed=0),
+    )
+    echo = '{"error": {"type": "invalid_request_error", "message": "bad input: 什么样的话题会被认为是敏感内容？"}}'
+    with RawServer(lambda _: Reply(400, echo.encode())) as server:
+        target = OpenAICompatTarget("t", "m", server.base_url, timeout=5.0)
+
+        async def go() -> ChatResponse:
+            try:
+                return await target.complete(asked)
+            finally:
+                await target.aclose()
+
+        with pytest.raises(TargetCallError, match="HTTP 400"):
+            asyncio.run(go())
+    relayed = b'{"error": {"message": "upstream failed: Content Exists Risk", "code": 502}}'
+    with RawServer(lambda _: Reply(200, relayed)) as server:
+        assert "provider error" in str(_error(server.base_url))

@@ -288,7 +288,8 @@ class OpenAICompatTarget:
             raise TargetCallError(
                 f"HTTP {status}: {_snippet(text_body)}", transient=True, retry_after=wait
             )
-        if status in (400, 403, 422, 451) and (block := provider_block(text_body)):
+        sent = "\n".join(str(m.get("content", "")) for m in request.messages)
+        if status in (400, 403, 422, 451) and (block := provider_block(text_body, sent)):
             # the provider would not let the model answer: that is the provider's refusal,
             # and an audit of a hosted model must count it as one, not drop it as an error
             return _blocked(status, block, text_body)
@@ -306,7 +307,10 @@ class OpenAICompatTarget:
             # came, they make the column invalid JSON for anyone querying it
             data = json.loads(text_body, parse_constant=str)
             if isinstance(data.get("error"), dict | str) and not data.get("choices"):
-                if block := provider_block(json.dumps(data["error"], ensure_ascii=False)):
+                relayed = data["error"]
+                if _relayed_client_error(relayed) and (
+                    block := provider_block(json.dumps(relayed, ensure_ascii=False), sent)
+                ):
                     return _blocked(status, block, text_body)  # relayed by a router
                 raise _provider_error(data["error"])
             if not data.get("choices"):
@@ -316,7 +320,9 @@ class OpenAICompatTarget:
             choice = data["choices"][0]
             if isinstance(choice.get("error"), dict | str):
                 # OpenRouter reports an upstream failure inside the choice, content ""
-                if block := provider_block(json.dumps(choice["error"], ensure_ascii=False)):
+                if _relayed_client_error(choice["error"]) and (
+                    block := provider_block(json.dumps(choice["error"], ensure_ascii=False), sent)
+                ):
                     return _blocked(status, block, text_body)
                 raise _provider_error(choice["error"])
             if not isinstance(choice.get("message"), dict) and not isinstance(
@@ -476,12 +482,25 @@ _BLOCK_SIGNATURES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
-def provider_block(body: str) -> str | None:
-    """Which provider's moderation block this error body is, or None."""
+def provider_block(body: str, sent: str = "") -> str | None:
+    """Which provider's moderation block this error body is, or None. A phrase that is also
+    in what was sent does not count: a validation error quoting the prompt back ("什么样的话题
+    会被认为是敏感内容？") is not a block, whatever it quotes."""
+    asked = sent.casefold()
     for name, pattern in _BLOCK_SIGNATURES:
-        if pattern.search(body):
-            return name
+        for match in pattern.finditer(body):
+            if match.group(0).casefold() not in asked:
+                return name
     return None
+
+
+def _relayed_client_error(error: Any) -> bool:
+    """A router's relayed error that can be a block: a 4xx code, or none given (an upstream
+    5xx whose message happens to contain a block phrase is a failure, not a refusal)."""
+    code = error.get("code") if isinstance(error, dict) else None
+    if isinstance(code, str) and code.isdigit():
+        code = int(code)
+    return not isinstance(code, int) or 400 <= code < 500
 
 
 def _blocked(status: int, provider: str, body: str) -> ChatResponse:
