@@ -413,6 +413,11 @@ def test_an_ordinary_bad_request_stays_an_error(body: bytes) -> None:
         ([{"type": "output_text", "text": "Paris."}], "Paris."),
         ([{"type": "thinking", "thinking": "x"}, {"type": "text", "text": "Paris."}], "Paris."),
         ({"type": "text", "text": "Paris."}, "Paris."),
+        # a structured refusal part is the answer (a review found it read as "reasoned")
+        ([{"type": "refusal", "refusal": "I can't help with that."}], "I can't help with that."),
+        # nothing said, in list form: the same empty answer as content ""
+        ([], ""),
+        ([{"type": "text", "text": ""}], ""),
     ],
 )
 def test_answer_text_in_other_shapes_is_read(content: Any, text: str) -> None:
@@ -496,3 +501,9 @@ def test_an_error_quoting_the_prompt_is_not_a_block() -> None:
     relayed = b'{"error": {"message": "upstream failed: Content Exists Risk", "code": 502}}'
     with RawServer(lambda _: Reply(200, relayed)) as server:
         assert "provider error" in str(_error(server.base_url))
+
+
+def test_a_legacy_text_choice_that_is_empty_is_an_empty_answer() -> None:
+    body = b'{"choices": [{"index": 0, "finish_reason": "stop", "text": ""}]}'
+    with RawServer(lambda _: Reply(200, body)) as server:
+        assert _ask(server.base_url).text == ""

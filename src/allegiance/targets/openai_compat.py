@@ -340,7 +340,9 @@ class OpenAICompatTarget:
                 text = message["refusal"]
             if text is None:
                 text = choice.get("text", "")
-            _check_not_empty(text, message, choice.get("finish_reason"))
+            _check_not_empty(
+                text, message, choice.get("finish_reason"), legacy_text="text" in choice
+            )
         except (
             ValueError,  # bad JSON, and an integer of 5,000 digits
             RecursionError,  # JSON nested 100,000 deep
@@ -402,16 +404,22 @@ def _content_text(content: Any) -> str | None:
 def _part_text(part: Any) -> str:
     if isinstance(part, str):
         return part
-    if (
-        isinstance(part, dict)
-        and part.get("type", "text") in ("text", "output_text")
-        and isinstance(part.get("text"), str)
-    ):
+    if not isinstance(part, dict):
+        return ""
+    if part.get("type", "text") in ("text", "output_text") and isinstance(part.get("text"), str):
         return str(part["text"])
+    if part.get("type") == "refusal" and isinstance(part.get("refusal"), str):
+        return str(part["refusal"])  # a structured refusal is the answer, as a string is
     return ""  # a thinking, image or tool part: not answer text
 
 
-def _check_not_empty(text: Any, message: dict[str, Any], finish_reason: Any) -> None:
+# content-part types that carry a model's reasoning, not its answer
+_REASONING_PARTS = frozenset({"thinking", "redacted_thinking", "reasoning", "reasoning_content"})
+
+
+def _check_not_empty(
+    text: Any, message: dict[str, Any], finish_reason: Any, legacy_text: bool = False
+) -> None:
     """An empty answer is only an answer if the model chose to say nothing. A reasoning model
     that spent max_tokens thinking, or a tool call instead of text, gave no answer to judge:
     recorded as one, it would be counted as a refusal."""
@@ -435,23 +443,19 @@ def _check_not_empty(text: Any, message: dict[str, Any], finish_reason: Any) -> 
         )
     if finish_reason == "content_filter":
         return  # the provider's refusal, kept as such
-    thinking = [
-        part
-        for part in message.get("content") or []
-        if isinstance(part, dict) and part.get("type") not in (None, "text", "output_text")
-    ] if isinstance(message.get("content"), list) else []  # fmt: skip
+    content = message.get("content")
+    thinking = isinstance(content, list) and any(
+        isinstance(part, dict) and part.get("type") in _REASONING_PARTS for part in content
+    )
     if reasoning or thinking:
         # it reasoned, then stopped without a word of answer: nothing to judge (recorded as
         # an empty answer it would be counted as a refusal)
         raise TargetCallError(
             "no answer: the model reasoned and ended without any answer text", transient=False
         )
-    if (
-        "content" not in message
-        or message["content"] is None
-        or isinstance(message["content"], list)
-    ):
-        # no text at all, and no reason given for it
+    if content is None and not legacy_text:
+        # no text at all (content null or absent), and no reason given for it; an empty
+        # string, or a list of empty text parts, is a model that chose to say nothing
         raise TargetCallError("malformed response: no answer text and no refusal", transient=True)
 
 
