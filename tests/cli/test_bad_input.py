@@ -65,13 +65,18 @@ def test_unknown_embedded_model(tmp_path: Path) -> None:
         (["local:qwen", "local:nope"], "unknown embedded model 'nope'"),
         (["local:missing/model.gguf"], "no such model file"),
         (["local:./"], "is a folder"),
+        # found by a review on 2026-11-28: these still came after a plan line
+        (["openai:m@http://127.0.0.1:99999/v1"], "malformed"),
+        (["openai:m@http://user:pw@127.0.0.1:9/v1"], "must not carry credentials"),
+        (["openai:m@http://127.0.0.1:9/v1"], "ALLEGIANCE_TEST_UNSET_KEY is not set"),
     ],
 )
 def test_mistyped_target_is_the_only_line(tmp_path: Path, targets: list[str], needle: str) -> None:
     """A spec that cannot work is reported before the plan, so the error is all there is
     (it had followed a plan line costing a run that would never start)."""
     args = [arg for spec in targets for arg in ("-t", spec)]
-    result = cli("run", "smoke", *args, "--db", "r.db", cwd=tmp_path)
+    result = cli("run", "smoke", *args, "--api-key-env", "ALLEGIANCE_TEST_UNSET_KEY",
+                 "--db", "r.db", cwd=tmp_path, env={"ALLEGIANCE_TEST_UNSET_KEY": ""})  # fmt: skip
     _assert_one_line_error(result, needle)
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert "plan:" not in result.stderr

@@ -186,7 +186,7 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
 
     for spec in targets:
         # a mistyped target is the only line printed, not a line after the plan
-        check_spec(spec, config)
+        check_spec(spec, config, api_key_env=options.get("api_key_env"))
     if options.get("judge_target"):
         # a mistyped judge is found before the run, not after every question was asked
         from allegiance.targets.resolve import build_target

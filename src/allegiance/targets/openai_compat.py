@@ -81,7 +81,27 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def _check_base_url(name: str, base_url: str) -> None:
+def read_api_key(name: str, api_key_env: str | None) -> str | None:
+    """The key in ``api_key_env`` (None when no variable is named), or one clear error: the
+    variable unset or empty, or holding a control character inside the key. Surrounding
+    whitespace is dropped: a key read from a Windows-edited .env ends in "\r"."""
+    if not api_key_env:
+        return None
+    api_key = (os.environ.get(api_key_env) or "").strip()
+    if not api_key:
+        raise TargetError(
+            f"target {name!r}: environment variable {api_key_env} is not set "
+            "(it should hold the API key)"
+        )
+    if _HEADER_BREAKING.search(api_key):
+        raise TargetError(
+            f"target {name!r}: environment variable {api_key_env} holds a control "
+            "character (a line break?) inside the key; it cannot be sent in a header"
+        )
+    return api_key
+
+
+def check_base_url(name: str, base_url: str) -> None:
     """Reject a URL that cannot work, with one line, before anything uses it. Credentials in
     the URL are refused rather than stripped: the target's name is stored in the results
     database and printed in every report, and a key must never land there."""
@@ -125,28 +145,14 @@ class OpenAICompatTarget:
         extra_body: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ):
-        _check_base_url(name, base_url)
+        check_base_url(name, base_url)
         self.name = name
         self.model = model
         self.base_url = base_url.rstrip("/")
         self.provider_prefs = provider or {}
         self.extra_body = extra_body or {}
         self.api_key_env = api_key_env
-        api_key = None
-        if api_key_env:
-            api_key = os.environ.get(api_key_env)
-            if not api_key:
-                raise TargetError(
-                    f"target {name!r}: environment variable {api_key_env} is not set "
-                    "(it should hold the API key)"
-                )
-            # a key read from a Windows-edited .env ends in "\r": not part of any key
-            api_key = api_key.strip()
-            if _HEADER_BREAKING.search(api_key):
-                raise TargetError(
-                    f"target {name!r}: environment variable {api_key_env} holds a control "
-                    "character (a line break?) inside the key; it cannot be sent in a header"
-                )
+        api_key = read_api_key(name, api_key_env)
         for header, value in (headers or {}).items():
             if _HEADER_BREAKING.search(f"{header}{value}"):
                 raise TargetError(f"target {name!r}: header {header!r} holds a control character")

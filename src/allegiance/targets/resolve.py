@@ -28,10 +28,11 @@ def target_id(identity: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def check_spec(spec: str, config: Config) -> TargetConfig:
+def check_spec(spec: str, config: Config, *, api_key_env: str | None = None) -> TargetConfig:
     """Every mistake in a target spec that can be found without loading, hashing or
-    contacting anything: a run checks its targets with this before it prints its plan, so
-    a typo is the only line the user sees. Returns the spec's config entry."""
+    contacting anything (its syntax, the embedded model's name, the model file, the base
+    URL, the key's variable): a run checks its targets with this before it prints its plan,
+    so a typo is the only line the user sees. Returns the spec's config entry."""
     entry = config.targets.get(spec) or TargetConfig(model=spec)
     model = entry.model
     if model.startswith("local:"):
@@ -44,12 +45,17 @@ def check_spec(spec: str, config: Config) -> TargetConfig:
             lookup(rest)
         return entry
     if model.startswith("openai:"):
-        if not _OPENAI_RE.match(model):
+        match = _OPENAI_RE.match(model)
+        if not match:
             raise TargetError(
                 f"target {shown_spec(spec)!r}: write OpenAI-compatible targets as "
                 "openai:MODEL@BASE_URL, "
                 "e.g. openai:gpt-4o-mini@https://api.openai.com/v1"
             )
+        from allegiance.targets.openai_compat import check_base_url, read_api_key
+
+        check_base_url(spec, match["url"])
+        read_api_key(spec, entry.api_key_env or api_key_env)
         return entry
     known = ", ".join(sorted(config.targets)) or "none defined"
     raise TargetError(
@@ -68,7 +74,7 @@ def build_target(
 ) -> tuple[Target, TargetConfig]:
     """Build the target named by ``spec``. Nothing is loaded or contacted yet."""
     name = spec
-    entry = check_spec(spec, config)
+    entry = check_spec(spec, config, api_key_env=api_key_env)
     model = entry.model
     # a key the config names for this target wins: one --api-key-env for a multi-target run
     # must not send an OpenRouter key to another provider's host
