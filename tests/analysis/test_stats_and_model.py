@@ -759,6 +759,10 @@ def test_reproduce_line_samples_more_and_never_copies_a_greedy_answer() -> None:
         finish_reproduce("allegiance run s --target m --samples 20", [{"settings": {}}], None)
     )
     assert "--temperature" not in words and words[words.index("--samples") + 1] == "20"
+    # never more than `run --samples` accepts
+    many = [{"settings": {"samples": 6000}}]
+    words = shlex.split(finish_reproduce("allegiance run s --target m --samples 20", many, None))
+    assert words[words.index("--samples") + 1] == "10000"
 
 
 def test_reproduce_line_says_quick_only_when_every_run_was_quick() -> None:

@@ -149,6 +149,10 @@ def test_folder_of_configuration_only_says_its_weights_were_not_scanned(tmp_path
     (folder / "sub").mkdir()
     (folder / "sub" / "model.safetensors").write_bytes(tc.benign_safetensors())
     assert not [r for r in scan_paths([folder]).files if r.status == Status.SKIPPED]
+    # a tokenizer/ subfolder (diffusers) holds no weights by design: no row for it
+    (folder / "tokenizer").mkdir()
+    (folder / "tokenizer" / "tokenizer_config.json").write_text(json.dumps({}))
+    assert not [r for r in scan_paths([folder]).files if r.status == Status.SKIPPED]
 
 
 @pytest.mark.parametrize(

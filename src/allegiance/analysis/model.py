@@ -299,6 +299,8 @@ FRESH_SEED_OFFSET = 1000
 # what a replication of a greedy (temperature 0) run samples at: the engine's own default
 # for several samples
 GREEDY_REPLICATION_TEMPERATURE = 0.7
+# the most `run --samples` accepts
+MAX_SAMPLES = 10_000
 
 
 # `load_rows` names two targets that share a name "NAME [id8]"; the command takes NAME
@@ -332,7 +334,7 @@ def finish_reproduce(command: str, runs: Sequence[Mapping[str, Any]], db_path: s
     words[4] = _RENAMED.sub("", words[4])
     # more samples than any run asked (a run of 8 samples had been told to try 3)
     at = words.index("--samples")
-    words[at + 1] = str(max(int(words[at + 1]), 2 * max(samples)))
+    words[at + 1] = str(min(MAX_SAMPLES, max(int(words[at + 1]), 2 * max(samples))))
     # Several samples at temperature 0 are copies of one greedy answer, and counted as
     # separate answers they would turn one answer into overwhelming evidence: a run asked at
     # temperature 0 is replicated by sampling at 0.7. (A run that named no temperature

@@ -97,6 +97,7 @@ class FolderContext:
 
     family: str | None = None
     remote_code: set[Path] = field(default_factory=set)
+    has_model_config: bool = False  # config.json, not only tokenizer_config.json
     is_hf: bool = False
 
 
@@ -323,6 +324,7 @@ def folder_context(folder: Path) -> FolderContext:
         if not config.is_file():
             continue
         context.is_hf = True
+        context.has_model_config |= name == "config.json"
         data = read_json(config, FileResult(str(config)))
         if not isinstance(data, dict):
             continue
@@ -374,7 +376,7 @@ def _scan_folder(root: Path, report: ScanReport, limits: Limits) -> None:
         dirs.sort()
         here = Path(walked)
         context = folder_context(here)
-        if context.is_hf:
+        if context.has_model_config:  # a tokenizer/ subfolder holds no weights by design
             hf_folders.append(here)
         for name in dirs:
             link = here / name

@@ -271,8 +271,9 @@ class OpenAICompatTarget:
         except aiohttp.ClientResponseError as error:
             # raised while parsing what came back (a bad status line, a header over 8 KB,
             # broken chunking): its "status" is aiohttp's, not the server's
+            first_line = (str(error.message).strip().splitlines() or ["?"])[0]
             raise TargetCallError(
-                f"the server sent malformed HTTP ({error.message})", transient=True
+                f"the server sent malformed HTTP ({_snippet(first_line)})", transient=True
             ) from error
         except aiohttp.ClientError as error:
             raise TargetCallError(
@@ -357,9 +358,12 @@ class OpenAICompatTarget:
             TypeError,
             AttributeError,
         ) as error:
+            # a truncated body may come whole next time; one nested 100,000 deep or with a
+            # 5,000-digit number will not
+            hopeless = isinstance(error, RecursionError) or "digits" in str(error)
             raise TargetCallError(
                 f"unreadable response body ({type(error).__name__}): {_snippet(text_body)}",
-                transient=True,
+                transient=not hopeless,
             ) from error
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
         return ChatResponse(
