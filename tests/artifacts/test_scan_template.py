@@ -181,6 +181,18 @@ def test_a_templates_own_variable_is_not_a_risky_global() -> None:
             "template.sandbox-escape",
             Severity.CRITICAL,
         ),
+        # map(f, …) applies filter f to the rest: its arguments are f's (a re-review)
+        (
+            "{{ [[raise_exception]]|map('join', ',', '__globals__.os.name')|list }}",
+            "template.sandbox-escape",
+            Severity.CRITICAL,
+        ),
+        ("{{ x|map('map', 'attr', '__init__')|list }}", "template.attr-filter", Severity.HIGH),
+        (
+            "{% set f = 'attr' %}{{ x|map(f, '__init__')|list }}",
+            "template.sandbox-escape",
+            Severity.CRITICAL,
+        ),
     ],
 )
 def test_attribute_paths_given_to_filters_are_checked(
@@ -192,9 +204,16 @@ def test_attribute_paths_given_to_filters_are_checked(
 
 
 def test_ordinary_attribute_filters_stay_clean() -> None:
+    """A review (2026-11-28) found the first version of the filter check flagging the test
+    *values* of selectattr: OLMo-2's template, selectattr('role', 'equalto', 'system'), was
+    a HIGH 'code attribute' and its GGUF could no longer be audited."""
     text = (
         "{{ messages|map(attribute='content')|join(' ') }}"
         "{{ messages|selectattr('role', 'equalto', 'user')|list }}"
+        "{{ messages|selectattr('role', 'equalto', 'system')|list }}"
+        "{{ messages|rejectattr('role', 'equalto', 'system')|list }}"
+        "{{ names|map('replace', '_', ' ')|list }}"
+        "{{ names|map('default', 'system')|list }}"
         "{{ tools|sort(attribute='function.name')|map(attribute='function')|list }}"
         "{{ messages|groupby('role') }}"
     )

@@ -381,30 +381,12 @@ class _Analysis:
             )
 
     def filter(self, node: nodes.Filter, line: int | None) -> None:
-        args = list(node.args)
-        attr_by_map = (
-            node.name == "map"
-            and bool(args)
-            and isinstance(args[0], nodes.Const)
-            and args[0].value == "attr"
-        )
-        if node.name == "attr" or attr_by_map:
-            self.add(
-                Severity.HIGH,
-                "template.attr-filter",
-                "uses the |attr filter, which reaches attributes by computed name "
-                "(a known sandbox-bypass helper)",
-                line,
-            )
+        named = [kw.value for kw in node.kwargs if kw.key == "attribute"]
+        named += self.attribute_args(node.name, list(node.args), line)
         # The arguments that name an attribute (a dotted path, 'a.b.c'): outside a sandbox,
         # '__init__.__globals__.os.popen' there reaches a shell as surely as the same names
         # written with dots. Only those: selectattr('role', 'equalto', 'system') tests the
         # role *value* 'system', which is no attribute.
-        named = [kw.value for kw in node.kwargs if kw.key == "attribute"]
-        if node.name == "attr" or attr_by_map:
-            named += args[1:] if attr_by_map else args
-        elif node.name in ATTRIBUTE_POSITION and len(args) > ATTRIBUTE_POSITION[node.name]:
-            named.append(args[ATTRIBUTE_POSITION[node.name]])
         for arg in named:
             if isinstance(arg, nodes.Const):
                 if isinstance(arg.value, str):
@@ -418,6 +400,34 @@ class _Analysis:
                     "(how '__globals__' is spelled to get past a check for the word)",
                     line,
                 )
+
+    def attribute_args(
+        self, name: str | None, args: list[nodes.Expr], line: int | None
+    ) -> list[nodes.Expr]:
+        """The positional arguments of filter ``name`` that name attributes. ``map(f, …)``
+        applies filter ``f`` with the rest of its arguments, so they are read as ``f``'s
+        (``map('join', ',', '__globals__.os')``, ``map('map', 'attr', …)``); a filter name
+        that is not a constant could be any filter, so all its arguments are checked."""
+        if name == "attr":
+            self.add(
+                Severity.HIGH,
+                "template.attr-filter",
+                "uses the |attr filter, which reaches attributes by computed name "
+                "(a known sandbox-bypass helper)",
+                line,
+            )
+            return args
+        if name == "map":
+            if not args:
+                return []
+            first = args[0]
+            if isinstance(first, nodes.Const) and isinstance(first.value, str):
+                return self.attribute_args(first.value, args[1:], line)
+            return args[1:]
+        if name is None:
+            return args
+        position = ATTRIBUTE_POSITION.get(name)
+        return [args[position]] if position is not None and len(args) > position else []
 
     def branch(self, node: nodes.If | nodes.CondExpr, line: int | None) -> None:
         test = node.test

@@ -59,7 +59,7 @@ def reexec_isolated() -> NoReturn:
     from allegiance.report import write_reports
     from allegiance.sandbox.egress import run_isolated
     from allegiance.sandbox.record import isolation_coverage, merged_isolation
-    from allegiance.store.sqlite import Store, utc_now
+    from allegiance.store.sqlite import Store
 
     if os.environ.get(ISOLATED_ENV):
         raise ConfigError("already inside an isolated run")
@@ -87,14 +87,17 @@ def reexec_isolated() -> NoReturn:
                 )
     env = {**os.environ, ISOLATED_ENV: "1"}
     click.echo(f"isolating: run {run_id} in a network namespace with only loopback", err=True)
-    started = utc_now()
+    answered_before: set[str] = set()
+    if Path(db_path).is_file():
+        with Store.open(db_path) as store:
+            answered_before = store.answered_ids()
     result = run_isolated([sys.executable, "-m", "allegiance", *args], env=env, cwd=os.getcwd())
     with Store.open(db_path) as store:
         try:
             earlier_record = store.get_run(run_id).get("isolation") or {}
         except Exception:  # the run never started (bad input inside): nothing to annotate
             sys.exit(result.exit_code or 2)
-        made, answered = store.answers_made_since(run_id, started)
+        made, answered = store.answers_made_after(run_id, answered_before)
         record = merged_isolation(earlier_record, result.to_dict(), made, answered)
         store.set_isolation(run_id, record)
         if "--no-report" not in args:

@@ -344,14 +344,23 @@ class Store:
     def set_isolation(self, run_id: str, isolation: dict[str, Any]) -> None:
         self._db.execute("UPDATE runs SET isolation=? WHERE run_id=?", (dumps(isolation), run_id))
 
-    def answers_made_since(self, run_id: str, since: str) -> tuple[int, int]:
-        """(answers of this run recorded at or after ``since``, all its recorded answers)."""
-        row = self._db.execute(
-            "SELECT sum(a.completed_at >= ?), count(*) FROM run_attempts ra"
-            " JOIN attempts a USING(attempt_id) WHERE ra.run_id=? AND a.status='ok'",
-            (since, run_id),
-        ).fetchone()
-        return int(row[0] or 0), int(row[1] or 0)
+    def answered_ids(self) -> set[str]:
+        """Every attempt id with an answer (status ok) in the store."""
+        return {r[0] for r in self._db.execute("SELECT attempt_id FROM attempts WHERE status='ok'")}
+
+    def answers_made_after(self, run_id: str, before: set[str]) -> tuple[int, int]:
+        """(this run's answers that were not in ``before``, all its answers): which answers a
+        pass made, by id (timestamps, whole seconds, could not tell a pass's own answers
+        from ones stored the same second before it began)."""
+        ids = [
+            r[0]
+            for r in self._db.execute(
+                "SELECT a.attempt_id FROM run_attempts ra JOIN attempts a USING(attempt_id)"
+                " WHERE ra.run_id=? AND a.status='ok'",
+                (run_id,),
+            )
+        ]
+        return sum(1 for i in ids if i not in before), len(ids)
 
     def list_runs(self) -> list[dict[str, Any]]:
         rows = self._db.execute(
