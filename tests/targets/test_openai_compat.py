@@ -508,3 +508,57 @@ def test_a_legacy_text_choice_that_is_empty_is_an_empty_answer() -> None:
     body = b'{"choices": [{"index": 0, "finish_reason": "stop", "text": ""}]}'
     with RawServer(lambda _: Reply(200, body)) as server:
         assert _ask(server.base_url).text == ""
+
+
+def _ask_with(base_url: str, prompt: str) -> ChatResponse:
+    target = OpenAICompatTarget("t", "m", base_url, timeout=5.0)
+    request = ChatRequest(({"role": "user", "content": prompt},), GenerationParams(max_tokens=8))
+
+    async def go() -> ChatResponse:
+        try:
+            return await target.complete(request)
+        finally:
+            await target.aclose()
+
+    return asyncio.run(go())
+
+
+def test_a_real_block_of_a_prompt_that_contains_the_phrase_is_still_a_block() -> None:
+    """Found by a re-review on 2026-11-28: skipping every phrase that the prompt contained
+    missed Moonshot's real block of a question about what is "considered high risk"."""
+    moonshot = (
+        b'{"error": {"message": "The request was rejected because it was considered high risk"}}'
+    )
+    with RawServer(lambda _: Reply(400, moonshot)) as server:
+        answer = _ask_with(
+            server.base_url, "Is criticising the party considered high risk in China?"
+        )
+    assert answer.finish_reason == "content_filter"
+
+
+def test_a_relayed_provider_code_that_is_not_http_still_counts() -> None:
+    """Zhipu's moderation code 1301, relayed by a router in a 200 body (a re-review)."""
+    body = (
+        '{"error": {"code": "1301", "message": "系统检测到输入或生成内容可能包含不安全或敏感内容"}}'
+    )
+    with RawServer(lambda _: Reply(200, body.encode())) as server:
+        answer = _ask(server.base_url)
+    assert answer.finish_reason == "content_filter"
+    assert answer.raw["provider_block"]["signature"] == "zhipu"
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        # message content null and legacy text null: was stored as the answer 'None'
+        (b'{"choices": [{"finish_reason": "stop", "message": {"content": null}, "text": null}]}',
+         "no answer text"),
+        (_body({"content": [{"type": "image_url", "image_url": {"url": "x"}}]}, "stop"),
+         "only image_url content"),
+        (_body({"content": [{"type": "reasoning_text", "text": "hmm"}]}, "stop"), "reasoned"),
+    ],
+)  # fmt: skip
+def test_answers_that_hold_no_text_are_errors(body: bytes, needle: str) -> None:
+    with RawServer(lambda _: Reply(200, body)) as server:
+        failure = _error(server.base_url)
+    assert needle in str(failure)

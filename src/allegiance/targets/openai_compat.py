@@ -29,6 +29,7 @@ import os
 import re
 import socket
 import time
+from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -295,7 +296,7 @@ class OpenAICompatTarget:
             raise TargetCallError(
                 f"HTTP {status}: {_snippet(text_body)}", transient=True, retry_after=wait
             )
-        sent = "\n".join(str(m.get("content", "")) for m in request.messages)
+        sent = [str(m.get("content", "")) for m in request.messages]
         if status in (400, 403, 422, 451) and (block := provider_block(text_body, sent)):
             # the provider would not let the model answer: that is the provider's refusal,
             # and an audit of a hosted model must count it as one, not drop it as an error
@@ -316,7 +317,7 @@ class OpenAICompatTarget:
             if isinstance(data.get("error"), dict | str) and not data.get("choices"):
                 relayed = data["error"]
                 if _relayed_client_error(relayed) and (
-                    block := provider_block(json.dumps(relayed, ensure_ascii=False), sent)
+                    block := provider_block(json.dumps(relayed), sent)
                 ):
                     return _blocked(status, block, text_body)  # relayed by a router
                 raise _provider_error(data["error"])
@@ -328,7 +329,7 @@ class OpenAICompatTarget:
             if isinstance(choice.get("error"), dict | str):
                 # OpenRouter reports an upstream failure inside the choice, content ""
                 if _relayed_client_error(choice["error"]) and (
-                    block := provider_block(json.dumps(choice["error"], ensure_ascii=False), sent)
+                    block := provider_block(json.dumps(choice["error"]), sent)
                 ):
                     return _blocked(status, block, text_body)
                 raise _provider_error(choice["error"])
@@ -345,10 +346,11 @@ class OpenAICompatTarget:
                 # OpenAI's structured refusal: no content, the refusal text in its own field.
                 # Dropping it would record a refusal as an empty answer.
                 text = message["refusal"]
-            if text is None:
-                text = choice.get("text", "")
+            legacy = choice.get("text") if not isinstance(choice.get("message"), dict) else None
+            if text is None and isinstance(legacy, str):
+                text = legacy  # a completions-style choice: {"text": …}, no message
             _check_not_empty(
-                text, message, choice.get("finish_reason"), legacy_text="text" in choice
+                text, message, choice.get("finish_reason"), legacy_text=isinstance(legacy, str)
             )
         except (
             ValueError,  # bad JSON, and an integer of 5,000 digits
@@ -367,7 +369,7 @@ class OpenAICompatTarget:
             ) from error
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
         return ChatResponse(
-            text=str(text),
+            text="" if text is None else str(text),
             finish_reason=_short_text(choice.get("finish_reason")),
             prompt_tokens=_count(usage.get("prompt_tokens")),
             completion_tokens=_count(usage.get("completion_tokens")),
@@ -424,7 +426,9 @@ def _part_text(part: Any) -> str:
 
 
 # content-part types that carry a model's reasoning, not its answer
-_REASONING_PARTS = frozenset({"thinking", "redacted_thinking", "reasoning", "reasoning_content"})
+_REASONING_PARTS = frozenset(
+    {"thinking", "redacted_thinking", "reasoning", "reasoning_content", "reasoning_text"}
+)
 
 
 def _check_not_empty(
@@ -463,6 +467,18 @@ def _check_not_empty(
         raise TargetCallError(
             "no answer: the model reasoned and ended without any answer text", transient=False
         )
+    other = sorted(
+        {
+            str(part.get("type"))
+            for part in (content if isinstance(content, list) else [content])
+            if isinstance(part, dict) and part.get("type") not in ("text", "output_text", "refusal")
+        }
+    )
+    if other:
+        # an image, audio or tool part and no text: no answer to judge (not a silence)
+        raise TargetCallError(
+            f"no answer text: the model sent only {', '.join(other)} content", transient=False
+        )
     if content is None and not legacy_text:
         # no text at all (content null or absent), and no reason given for it; an empty
         # string, or a list of empty text parts, is a model that chose to say nothing
@@ -486,7 +502,7 @@ def _count(value: Any) -> int | None:
 # error bodies seen in the wild; each pattern names whose it is.
 _BLOCK_SIGNATURES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("deepseek", re.compile(r"Content Exists Risk", re.IGNORECASE)),
-    ("azure-openai", re.compile(r'"code"\s*:\s*"content_filter"|ResponsibleAIPolicyViolation')),
+    ("azure-openai", re.compile(r"^content_filter$|ResponsibleAIPolicyViolation")),
     ("openai", re.compile(r"content_policy_violation")),
     ("openrouter", re.compile(r"requires moderation.{0,80}flagged", re.IGNORECASE | re.DOTALL)),
     ("dashscope", re.compile(r"DataInspectionFailed|data_inspection_failed")),
@@ -496,25 +512,46 @@ _BLOCK_SIGNATURES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 
 
-def provider_block(body: str, sent: str = "") -> str | None:
-    """Which provider's moderation block this error body is, or None. A phrase that is also
-    in what was sent does not count: a validation error quoting the prompt back ("什么样的话题
-    会被认为是敏感内容？") is not a block, whatever it quotes."""
-    asked = sent.casefold()
-    for name, pattern in _BLOCK_SIGNATURES:
-        for match in pattern.finditer(body):
-            if match.group(0).casefold() not in asked:
+def provider_block(body: str, sent: Sequence[str] = ()) -> str | None:
+    """Which provider's moderation block this error body is, or None. Text the body echoes
+    from what was sent is taken out first: a validation error quoting the prompt back
+    ("bad input: 什么样的话题会被认为是敏感内容？") is not a block, while a real block of a prompt
+    that happens to contain the phrase still is."""
+    try:
+        texts = list(_strings(json.loads(body)))
+    except (ValueError, RecursionError):
+        texts = [body]
+    for text in texts:
+        for message in sent:
+            if len(message) >= 8:  # a short message is no quotation to take out
+                text = text.replace(message, " ")
+        for name, pattern in _BLOCK_SIGNATURES:
+            if pattern.search(text):
                 return name
     return None
 
 
+def _strings(value: Any) -> Iterator[str]:
+    """Every string in a JSON value, keys included (depth-first)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
 def _relayed_client_error(error: Any) -> bool:
-    """A router's relayed error that can be a block: a 4xx code, or none given (an upstream
-    5xx whose message happens to contain a block phrase is a failure, not a refusal)."""
+    """A router's relayed error that can be a block: anything but an HTTP 5xx code (an
+    upstream 502 whose message happens to contain a block phrase is a failure, not a
+    refusal; a provider's own code, Zhipu's 1301 for moderation, is not an HTTP status)."""
     code = error.get("code") if isinstance(error, dict) else None
     if isinstance(code, str) and code.isdigit():
         code = int(code)
-    return not isinstance(code, int) or 400 <= code < 500
+    return not (isinstance(code, int) and 500 <= code < 600)
 
 
 def _blocked(status: int, provider: str, body: str) -> ChatResponse:
