@@ -633,6 +633,13 @@ def test_a_pair_whose_one_side_only_failed_is_said_not_compared() -> None:
     assert uncompared_pairs(rows + _entity_rows("china", "t", 1, 1), failed, pairs) == []
     # a pair the run never asked (outside a quick slice) is not listed
     assert uncompared_pairs(rows, failed, {"s": [("china", "taiwan")]}) == []
+    # each side answered only the template where the other failed (a re-review)
+    crossed = _entity_rows("alpha", "t1", 1, 5) + _entity_rows("beta", "t2", 1, 5)
+    crossed_failed = [_failed("a2", entity="alpha", template="t2"),
+                      _failed("b1", entity="beta", template="t1")]  # fmt: skip
+    assert symmetry_comparisons(crossed, {"s": [("alpha", "beta")]}, crossed_failed) == []
+    (said,) = uncompared_pairs(crossed, crossed_failed, {"s": [("alpha", "beta")]})
+    assert "no template has answers on both sides" in said["sentence"]
 
 
 def test_a_finding_needs_the_strata_to_agree_with_the_pooled_difference() -> None:

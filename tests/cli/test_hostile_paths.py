@@ -346,3 +346,6 @@ def test_a_damaged_database_is_one_line_not_a_traceback(
     for failure in broken:
         _assert_one_line_error(failure, "the results database is damaged")
     assert any(what in f.stderr for f in broken)
+    if "identity" in update:  # `models` lists the recorded targets: it says why it cannot
+        listing = cli("models", "--db", "r.db", cwd=tmp_path)
+        assert listing.returncode == 0 and what in listing.stderr

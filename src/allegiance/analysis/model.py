@@ -167,14 +167,18 @@ def uncompared_pairs(
     failed: Sequence[StoredAttempt],
     pairs_by_suite: dict[str, list[tuple[str, str]]],
 ) -> list[dict[str, Any]]:
-    """Entity pairs that no comparison speaks for because one side has no judged answer
-    while some of its attempts failed (a provider that errors on every question about one
-    country): said in the report, not silently dropped."""
+    """Entity pairs that the run asked on both sides but no comparison speaks for, because
+    no template has judged answers on both sides (a provider that errors on every question
+    about one country; each side answering only where the other failed): said in the
+    report, not silently dropped."""
+    templates: dict[tuple[str, str, str], set[str | None]] = defaultdict(set)
     answered: Counter[tuple[str, str, str]] = Counter()
     failures: Counter[tuple[str, str, str]] = Counter()
     for row in rows:
         if row.tags.get("entity") and "refusal" in row.verdicts:
-            answered[(row.target, row.attempt.suite, row.tags["entity"])] += 1
+            key = (row.target, row.attempt.suite, row.tags["entity"])
+            answered[key] += 1
+            templates[key].add(row.tags.get("template"))
     for attempt in failed:
         entity = (attempt.probe.get("tags") or {}).get("entity")
         if entity:
@@ -183,17 +187,18 @@ def uncompared_pairs(
     places = sorted({(t, s) for t, s, _ in answered} | {(t, s) for t, s, _ in failures})
     for target, suite in places:
         for a, b in pairs_by_suite.get(suite, []):
-            sides = [
-                (e, answered[(target, suite, e)], failures[(target, suite, e)]) for e in (a, b)
-            ]
-            asked = all(n + f > 0 for _, n, f in sides)  # a pair the run never asked: silent
-            if asked and any(n == 0 and f > 0 for _, n, f in sides):
+            keys = [(target, suite, e) for e in (a, b)]
+            asked = all(answered[k] + failures[k] > 0 for k in keys)  # never asked: silent
+            if asked and not templates[keys[0]] & templates[keys[1]]:
                 out.append(
                     {
                         "target": target,
                         "suite": suite,
-                        "sentence": f"{target}: {a} vs {b} not compared: "
-                        + "; ".join(f"{e} {n} answered, {f} failed" for e, n, f in sides),
+                        "sentence": f"{target}: {a} vs {b} not compared (no template has "
+                        "answers on both sides): "
+                        + "; ".join(
+                            f"{k[2]} {answered[k]} answered, {failures[k]} failed" for k in keys
+                        ),
                     }
                 )
     return out

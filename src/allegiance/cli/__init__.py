@@ -98,6 +98,10 @@ def main(argv: list[str] | None = None) -> Any:
     except AllegianceError as error:
         click.echo(f"allegiance: error: {visible_controls(str(error))}", err=True)
         sys.exit(error.exit_code)
+    except sqlite3.OperationalError as error:
+        # locked by another program, a full disk, an I/O error: the database may be fine
+        click.echo(f"allegiance: error: the results database could not be used ({error})", err=True)
+        sys.exit(2)
     except sqlite3.DatabaseError as error:
         # only the results database is SQLite: garbled pages inside a file that opened
         click.echo(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -22,7 +23,7 @@ from allegiance.cli.common import (
 def command(verify: bool, config_path: str | None, db_path: str) -> None:
     """List embedded models, configured targets and targets seen in the database."""
     from allegiance.config import load_config
-    from allegiance.errors import AllegianceError
+    from allegiance.errors import AllegianceError, StoreError
     from allegiance.targets.embedded import (
         CATALOGUE,
         DEFAULT_MODEL,
@@ -61,6 +62,10 @@ def command(verify: bool, config_path: str | None, db_path: str) -> None:
     try:
         with open_store(db_path, create=False) as store:  # listing must not create a db
             seen = store.targets()
+    except StoreError as error:
+        if Path(db_path).exists():  # a database that is there but unreadable is worth a word
+            click.echo(f"allegiance: warning: targets recorded in {db_path}: {error}", err=True)
+        seen = []
     except AllegianceError:
         seen = []
     if seen:
