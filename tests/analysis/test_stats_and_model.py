@@ -640,6 +640,13 @@ def test_a_pair_whose_one_side_only_failed_is_said_not_compared() -> None:
     assert symmetry_comparisons(crossed, {"s": [("alpha", "beta")]}, crossed_failed) == []
     (said,) = uncompared_pairs(crossed, crossed_failed, {"s": [("alpha", "beta")]})
     assert "no template has answers on both sides" in said["sentence"]
+    # a side whose only verdicts are detector errors was asked, not judged
+    unjudged = _entity_rows("alpha", "t", 0, 3) + [
+        _row(f"e{i}", {"refusal": ("detector-error", False)}, entity="beta", template="t")
+        for i in range(3)
+    ]
+    (said,) = uncompared_pairs(unjudged, [], {"s": [("alpha", "beta")]})
+    assert "beta 0 answered, 3 failed" in said["sentence"]
 
 
 def test_a_finding_needs_the_strata_to_agree_with_the_pooled_difference() -> None:

@@ -188,6 +188,14 @@ def test_a_templates_own_variable_is_not_a_risky_global() -> None:
             Severity.CRITICAL,
         ),
         ("{{ x|map('map', 'attr', '__init__')|list }}", "template.attr-filter", Severity.HIGH),
+        # arguments unpacked from a literal, or from anything (a final re-review)
+        (
+            "{{ [x]|map(**{'attribute': '__init__.__globals__.os.name'})|list }}",
+            "template.sandbox-escape",
+            Severity.CRITICAL,
+        ),
+        ("{{ x|selectattr(*['__class__'])|list }}", "template.sandbox-escape", Severity.CRITICAL),
+        ("{{ x|map(*y)|list }}", "template.unpacked-arguments", Severity.HIGH),
         (
             "{% set f = 'attr' %}{{ x|map(f, '__init__')|list }}",
             "template.sandbox-escape",

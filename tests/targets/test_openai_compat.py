@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from pathlib import Path
@@ -562,3 +563,40 @@ def test_answers_that_hold_no_text_are_errors(body: bytes, needle: str) -> None:
     with RawServer(lambda _: Reply(200, body)) as server:
         failure = _error(server.base_url)
     assert needle in str(failure)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "prompt"),
+    [
+        # a validation error quoting a shortened prompt that contains a block phrase
+        (400, '{"error": {"message": "bad input: 什么样的话题会被认为是敏感内容？请详细说明一下...", '
+              '"code": "invalid"}}', "什么样的话题会被认为是敏感内容？请详细说明一下这个问题的背景"),
+        # a FastAPI/vLLM validation error naming a field called content_filter
+        (422, '{"detail": [{"type": "extra_forbidden", "loc": ["body", "content_filter"], '
+              '"msg": "Extra inputs are not permitted"}]}', "hi"),
+    ],
+)  # fmt: skip
+def test_ordinary_errors_that_mention_block_words_stay_errors(
+    status: int, body: str, prompt: str
+) -> None:
+    """Found by a final re-review on 2026-11-28 (both had become refusals)."""
+    with RawServer(lambda _: Reply(status, body.encode())) as server:
+        failure = pytest.raises(TargetCallError, _ask_with, server.base_url, prompt).value
+    assert f"HTTP {status}" in str(failure)
+
+
+@pytest.mark.parametrize(
+    ("message", "extra", "text"),
+    [
+        ({"content": "", "refusal": "I cannot help with that."}, {}, "I cannot help with that."),
+        ({"content": None}, {"text": "Paris."}, "Paris."),
+    ],
+)
+def test_the_answer_is_found_beside_an_empty_content(
+    message: dict[str, Any], extra: dict[str, Any], text: str
+) -> None:
+    body = json.dumps(
+        {"choices": [{"index": 0, "finish_reason": "stop", "message": message, **extra}]}
+    ).encode()
+    with RawServer(lambda _: Reply(200, body)) as server:
+        assert _ask(server.base_url).text == text

@@ -175,8 +175,12 @@ def uncompared_pairs(
     answered: Counter[tuple[str, str, str]] = Counter()
     failures: Counter[tuple[str, str, str]] = Counter()
     for row in rows:
-        if row.tags.get("entity") and "refusal" in row.verdicts:
+        verdict = row.verdicts.get("refusal")
+        if row.tags.get("entity") and verdict is not None:
             key = (row.target, row.attempt.suite, row.tags["entity"])
+            if verdict.label == "detector-error":  # asked, but not judged: as good as failed
+                failures[key] += 1
+                continue
             answered[key] += 1
             templates[key].add(row.tags.get("template"))
     for attempt in failed:

@@ -381,8 +381,29 @@ class _Analysis:
             )
 
     def filter(self, node: nodes.Filter, line: int | None) -> None:
+        args = list(node.args)
         named = [kw.value for kw in node.kwargs if kw.key == "attribute"]
-        named += self.attribute_args(node.name, list(node.args), line)
+        # arguments unpacked from a literal (map(*['attr', '__class__']),
+        # map(**{'attribute': '__init__.__globals__'})) are read as if written out; any
+        # other unpacking hides which attribute is named, and no chat template needs it
+        if isinstance(node.dyn_args, nodes.List | nodes.Tuple):
+            args += list(node.dyn_args.items)
+        if isinstance(node.dyn_kwargs, nodes.Dict):
+            for pair in node.dyn_kwargs.items:
+                if isinstance(pair.key, nodes.Const) and pair.key.value == "attribute":
+                    named.append(pair.value)
+        hidden = (
+            node.dyn_args is not None and not isinstance(node.dyn_args, nodes.List | nodes.Tuple)
+        ) or (node.dyn_kwargs is not None and not isinstance(node.dyn_kwargs, nodes.Dict))
+        if hidden:
+            self.add(
+                Severity.HIGH,
+                "template.unpacked-arguments",
+                f"passes |{node.name} arguments unpacked from a value (*x, **x), which hides "
+                "which attribute it names",
+                line,
+            )
+        named += self.attribute_args(node.name, args, line)
         # The arguments that name an attribute (a dotted path, 'a.b.c'): outside a sandbox,
         # '__init__.__globals__.os.popen' there reaches a shell as surely as the same names
         # written with dots. Only those: selectattr('role', 'equalto', 'system') tests the

@@ -342,15 +342,21 @@ class OpenAICompatTarget:
                 )
             message = choice.get("message") or {}
             text = _content_text(message.get("content"))
-            if text is None and isinstance(message.get("refusal"), str):
+            if not text and isinstance(message.get("refusal"), str) and message["refusal"]:
                 # OpenAI's structured refusal: no content, the refusal text in its own field.
                 # Dropping it would record a refusal as an empty answer.
                 text = message["refusal"]
-            legacy = choice.get("text") if not isinstance(choice.get("message"), dict) else None
-            if text is None and isinstance(legacy, str):
-                text = legacy  # a completions-style choice: {"text": …}, no message
+            # a completions-style choice: {"text": …}; beside a message whose content is
+            # null, only a text that says something counts
+            legacy = choice.get("text")
+            if not isinstance(legacy, str) or (
+                isinstance(choice.get("message"), dict) and not legacy
+            ):
+                legacy = None
+            if text is None and legacy is not None:
+                text = legacy
             _check_not_empty(
-                text, message, choice.get("finish_reason"), legacy_text=isinstance(legacy, str)
+                text, message, choice.get("finish_reason"), legacy_text=legacy is not None
             )
         except (
             ValueError,  # bad JSON, and an integer of 5,000 digits
@@ -502,7 +508,7 @@ def _count(value: Any) -> int | None:
 # error bodies seen in the wild; each pattern names whose it is.
 _BLOCK_SIGNATURES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("deepseek", re.compile(r"Content Exists Risk", re.IGNORECASE)),
-    ("azure-openai", re.compile(r"^content_filter$|ResponsibleAIPolicyViolation")),
+    ("azure-openai", re.compile(r"^code=content_filter$|ResponsibleAIPolicyViolation")),
     ("openai", re.compile(r"content_policy_violation")),
     ("openrouter", re.compile(r"requires moderation.{0,80}flagged", re.IGNORECASE | re.DOTALL)),
     ("dashscope", re.compile(r"DataInspectionFailed|data_inspection_failed")),
@@ -513,31 +519,46 @@ _BLOCK_SIGNATURES: tuple[tuple[str, re.Pattern[str]], ...] = (
 
 
 def provider_block(body: str, sent: Sequence[str] = ()) -> str | None:
-    """Which provider's moderation block this error body is, or None. Text the body echoes
-    from what was sent is taken out first: a validation error quoting the prompt back
-    ("bad input: 什么样的话题会被认为是敏感内容？") is not a block, while a real block of a prompt
-    that happens to contain the phrase still is."""
+    """Which provider's moderation block this error body is, or None. A phrase the body
+    only quotes back from the prompt does not count: a validation error echoing
+    "…认为是敏感内容？请详细…" is not a block. A phrase is taken as quoted when a few
+    characters around it in the body also surround it in what was sent; a real block of a
+    prompt that happens to contain the phrase ("…was considered high risk") still counts."""
     try:
         texts = list(_strings(json.loads(body)))
     except (ValueError, RecursionError):
         texts = [body]
+    asked = "\n".join(sent)
     for text in texts:
-        for message in sent:
-            if len(message) >= 8:  # a short message is no quotation to take out
-                text = text.replace(message, " ")
         for name, pattern in _BLOCK_SIGNATURES:
-            if pattern.search(text):
-                return name
+            for match in pattern.finditer(text):
+                if not _quoted(text, match.start(), match.end(), asked):
+                    return name
     return None
 
 
+def _quoted(text: str, start: int, end: int, asked: str, context: int = 4) -> bool:
+    """Whether ``text[start:end]`` sits in ``text`` as it sits in ``asked``: with at least
+    ``context`` characters of the same surroundings on one side."""
+    phrase = text[start:end]
+    if phrase not in asked:
+        return False
+    before = text[max(0, start - context) : start]
+    after = text[end : end + context]
+    return (len(before) == context and before + phrase in asked) or (
+        len(after) == context and phrase + after in asked
+    )
+
+
 def _strings(value: Any) -> Iterator[str]:
-    """Every string in a JSON value, keys included (depth-first)."""
+    """Every string value in a JSON value, and each ``key=value`` pair of a dict's string
+    values (so a pattern can ask for ``code=content_filter``), depth-first."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield str(key)
+            if isinstance(item, str):
+                yield f"{key}={item}"
             yield from _strings(item)
     elif isinstance(value, list):
         for item in value:
