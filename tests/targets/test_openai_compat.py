@@ -580,9 +580,10 @@ def test_ordinary_errors_that_mention_block_words_stay_errors(
     status: int, body: str, prompt: str
 ) -> None:
     """Found by a final re-review on 2026-11-28 (both had become refusals)."""
-    with RawServer(lambda _: Reply(status, body.encode())) as server:
-        failure = pytest.raises(TargetCallError, _ask_with, server.base_url, prompt).value
-    assert f"HTTP {status}" in str(failure)
+    reply = Reply(status, body.encode())
+    with RawServer(lambda _: reply) as server, pytest.raises(TargetCallError) as caught:
+        _ask_with(server.base_url, prompt)
+    assert f"HTTP {status}" in str(caught.value)
 
 
 @pytest.mark.parametrize(
