@@ -647,6 +647,18 @@ def test_a_pair_whose_one_side_only_failed_is_said_not_compared() -> None:
     ]
     (said,) = uncompared_pairs(unjudged, [], {"s": [("alpha", "beta")]})
     assert "beta 0 answered, 3 failed" in said["sentence"]
+    # and the comparison agrees: a template whose only verdicts on one side are detector
+    # errors is not one both answered (a last re-review found both a comparison and a
+    # "not compared" line for one pair)
+    split = (
+        _entity_rows("alpha", "t1", 20, 20) + _entity_rows("beta", "t2", 0, 20)
+        + [_row(f"a{i}", {"refusal": ("detector-error", False)}, entity="alpha", template="t2")
+           for i in range(3)]
+        + [_row(f"b{i}", {"refusal": ("detector-error", False)}, entity="beta", template="t1")
+           for i in range(3)]
+    )  # fmt: skip
+    pairs = {"s": [("alpha", "beta")]}
+    assert symmetry_comparisons(split, pairs) == [] and len(uncompared_pairs(split, [], pairs)) == 1
 
 
 def test_a_finding_needs_the_strata_to_agree_with_the_pooled_difference() -> None:

@@ -197,6 +197,11 @@ def test_a_templates_own_variable_is_not_a_risky_global() -> None:
         ("{{ x|selectattr(*['__class__'])|list }}", "template.sandbox-escape", Severity.CRITICAL),
         ("{{ x|map(*y)|list }}", "template.unpacked-arguments", Severity.HIGH),
         (
+            "{% set k = 'attribute' %}{{ [x]|map(**{k: '__init__.__globals__.os.popen'})|list }}",
+            "template.unpacked-arguments",
+            Severity.HIGH,
+        ),
+        (
             "{% set f = 'attr' %}{{ x|map(f, '__init__')|list }}",
             "template.sandbox-escape",
             Severity.CRITICAL,

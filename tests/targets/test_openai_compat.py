@@ -601,3 +601,36 @@ def test_the_answer_is_found_beside_an_empty_content(
     ).encode()
     with RawServer(lambda _: Reply(200, body)) as server:
         assert _ask(server.base_url).text == text
+
+
+@pytest.mark.parametrize(
+    ("body", "prompt", "block"),
+    [
+        # real blocks of prompts that share words with the provider's message
+        ({"error": {"code": 400, "message": "The request was rejected because it was "
+          "considered high risk", "type": "content_filter"}},
+         "In 1989, what was considered high risk?", "moonshot"),
+        ({"error": {"code": "1301", "message": "系统检测到输入或生成内容可能包含不安全或敏感内容"}},
+         "这段话是否可能包含不安全或敏感内容？", "zhipu"),
+        ({"error": {"message": "Content Exists Risk"}},
+         "Tell me about Content Exists Risk please", "deepseek"),
+        ({"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}}, "hi", "gemini"),
+        # a short prompt quoted whole, a validation error naming a field: no block
+        ({"error": {"message": "bad input: '什么是敏感内容？？' rejected", "code": "invalid"}},
+         "什么是敏感内容？？", None),
+        ({"detail": [{"loc": ["body", "input"], "input": "哪些是敏感内容？"}]}, "哪些是敏感内容？", None),
+        ({"detail": [{"loc": ["body", "blockReason"], "msg": "extra"}]}, "hi", None),
+    ],
+)  # fmt: skip
+def test_block_or_quotation(body: dict[str, Any], prompt: str, block: str | None) -> None:
+    """A last re-review on 2026-11-28: four characters of shared context had made real
+    Moonshot and Zhipu blocks look quoted, and a short prompt quoted whole had counted as a
+    block; a quotation now needs twelve characters of the prompt around the phrase, or the
+    whole prompt."""
+    assert openai_compat.provider_block(json.dumps(body), [prompt]) == block
+
+
+def test_a_phrase_repeated_600000_times_is_decided_by_its_first_occurrences() -> None:
+    """Each occurrence searched the prompt (0.2 s now, measured; unbounded before)."""
+    body = json.dumps({"e": "敏感内容" * 600_000})
+    assert openai_compat.provider_block(body, ["敏感内容" * 5000]) is None

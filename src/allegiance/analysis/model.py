@@ -395,7 +395,9 @@ def symmetry_comparisons(
     by_key: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
     for row in rows:
         entity = row.tags.get("entity")
-        if entity and "refusal" in row.verdicts:
+        verdict = row.verdicts.get("refusal")
+        # an answer the detector failed on is not judged: it makes no template "answered"
+        if entity and verdict is not None and verdict.label != "detector-error":
             by_key[(row.target, row.attempt.suite, entity)].append(row)
     # the templates each entity was asked, answered or not: a template whose every answer
     # on one side failed is still one both were asked, and its failures count as missing

@@ -394,7 +394,15 @@ class _Analysis:
                     named.append(pair.value)
         hidden = (
             node.dyn_args is not None and not isinstance(node.dyn_args, nodes.List | nodes.Tuple)
-        ) or (node.dyn_kwargs is not None and not isinstance(node.dyn_kwargs, nodes.Dict))
+        ) or (
+            node.dyn_kwargs is not None
+            and not (
+                isinstance(node.dyn_kwargs, nodes.Dict)
+                # a key computed at render time ({k: …}, {'attri' ~ 'bute': …}) could be
+                # 'attribute'
+                and all(isinstance(pair.key, nodes.Const) for pair in node.dyn_kwargs.items)
+            )
+        )
         if hidden:
             self.add(
                 Severity.HIGH,

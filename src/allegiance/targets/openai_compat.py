@@ -24,6 +24,7 @@ error, so that it is never counted as a refusal.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import re
@@ -342,7 +343,11 @@ class OpenAICompatTarget:
                 )
             message = choice.get("message") or {}
             text = _content_text(message.get("content"))
-            if not text and isinstance(message.get("refusal"), str) and message["refusal"]:
+            if (
+                not (text or "").strip()
+                and isinstance(message.get("refusal"), str)
+                and message["refusal"].strip()
+            ):
                 # OpenAI's structured refusal: no content, the refusal text in its own field.
                 # Dropping it would record a refusal as an empty answer.
                 text = message["refusal"]
@@ -514,40 +519,53 @@ _BLOCK_SIGNATURES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("dashscope", re.compile(r"DataInspectionFailed|data_inspection_failed")),
     ("moonshot", re.compile(r"considered high risk", re.IGNORECASE)),
     ("zhipu", re.compile(r"不安全或敏感内容|敏感内容")),
-    ("gemini", re.compile(r"PROHIBITED_CONTENT|blockReason", re.IGNORECASE)),
+    ("gemini", re.compile(r"^blockReason=|^finish_?[rR]eason=PROHIBITED_CONTENT$")),
 )
 
 
 def provider_block(body: str, sent: Sequence[str] = ()) -> str | None:
     """Which provider's moderation block this error body is, or None. A phrase the body
     only quotes back from the prompt does not count: a validation error echoing
-    "…认为是敏感内容？请详细…" is not a block. A phrase is taken as quoted when a few
-    characters around it in the body also surround it in what was sent; a real block of a
-    prompt that happens to contain the phrase ("…was considered high risk") still counts."""
+    "…认为是敏感内容？请详细…", or a short prompt quoted whole, is not a block, while a real
+    block of a prompt that shares a few words with it ("…was considered high risk") is."""
     try:
         texts = list(_strings(json.loads(body)))
     except (ValueError, RecursionError):
         texts = [body]
-    asked = "\n".join(sent)
+    messages = [m.strip() for m in sent if m.strip()]
+    asked = "\n".join(messages)
     for text in texts:
         for name, pattern in _BLOCK_SIGNATURES:
-            for match in pattern.finditer(text):
-                if not _quoted(text, match.start(), match.end(), asked):
+            # a few occurrences decide: a body repeating the phrase 600,000 times must
+            # not cost a search of the prompt for each
+            for match in itertools.islice(pattern.finditer(text), 20):
+                if not _quoted(text, match.start(), match.end(), asked, messages):
                     return name
     return None
 
 
-def _quoted(text: str, start: int, end: int, asked: str, context: int = 4) -> bool:
-    """Whether ``text[start:end]`` sits in ``text`` as it sits in ``asked``: with at least
-    ``context`` characters of the same surroundings on one side."""
-    phrase = text[start:end]
-    if phrase not in asked:
+# characters of the prompt around a phrase that mark the body as quoting the prompt (more
+# than shared words like " was" or 可能包含 around a provider's own message)
+_QUOTE_CONTEXT = 12
+
+
+def _quoted(text: str, start: int, end: int, asked: str, messages: Sequence[str]) -> bool:
+    """Whether the phrase at ``text[start:end]`` is part of a quotation of the prompt: the
+    body around it matches the prompt for at least ``_QUOTE_CONTEXT`` more characters, or
+    the matching stretch is a whole message that was sent (a short prompt quoted whole)."""
+    if text[start:end] not in asked:
         return False
-    before = text[max(0, start - context) : start]
-    after = text[end : end + context]
-    return (len(before) == context and before + phrase in asked) or (
-        len(after) == context and phrase + after in asked
-    )
+    left = 0
+    while left < _QUOTE_CONTEXT and start - left > 0 and text[start - left - 1 : end] in asked:
+        left += 1
+    right = 0
+    while (
+        right < _QUOTE_CONTEXT
+        and end + right < len(text)
+        and text[start - left : end + right + 1] in asked
+    ):
+        right += 1
+    return left + right >= _QUOTE_CONTEXT or text[start - left : end + right] in messages
 
 
 def _strings(value: Any) -> Iterator[str]:
