@@ -67,5 +67,7 @@ def test_an_isolation_record_adds_passes_and_never_forgets_an_attempt() -> None:
     assert second["outside_attempts"] == 1 and len(second["attempts"]) == 1
     assert (second["answers_isolated"], second["answers_reused"], second["passes"]) == (7, 0, 2)
     assert isolation_coverage(second) == "while 7 answer(s) were made"
-    later = note_unisolated(second, 3)
+    later = note_unisolated(second, 3, answered=12)
     assert "3 answer(s) were added by a later resume without --isolate" in isolation_coverage(later)
+    # the other 2 came from the store (asked by another run) in that resume: reused, said so
+    assert "2 answer(s) were reused from earlier runs" in isolation_coverage(later)

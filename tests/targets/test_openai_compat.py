@@ -615,6 +615,9 @@ def test_the_answer_is_found_beside_an_empty_content(
         ({"error": {"message": "Content Exists Risk"}},
          "Tell me about Content Exists Risk please", "deepseek"),
         ({"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}}, "hi", "gemini"),
+        # a router relaying the upstream body as a JSON string (a README review)
+        ({"error": {"code": 400, "message": "Provider returned error", "metadata": {"raw":
+          '{"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}}'}}}, "hi", "gemini"),
         # a short prompt quoted whole, a validation error naming a field: no block
         ({"error": {"message": "bad input: '什么是敏感内容？？' rejected", "code": "invalid"}},
          "什么是敏感内容？？", None),

@@ -252,13 +252,17 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
                         Path(leftover).unlink(missing_ok=True)
             raise
         out = result.outcome
-        if out.completed and not os.environ.get(ISOLATED_ENV):
-            # answers added outside the sandbox to a run whose report vouches for isolation
+        if not os.environ.get(ISOLATED_ENV):
+            # answers added outside the sandbox (asked now, or taken from the store) to a
+            # run whose report vouches for isolation
             isolation = store.get_run(result.run_id).get("isolation")
             if isolation:
                 from allegiance.sandbox.record import note_unisolated
 
-                store.set_isolation(result.run_id, note_unisolated(isolation, out.completed))
+                _, answered = store.answers_made_after(result.run_id, set())
+                store.set_isolation(
+                    result.run_id, note_unisolated(isolation, out.completed, answered)
+                )
         verb = "resumed" if result.resumed else "stored"
         click.echo(
             f"{verb} run {result.run_id}: {out.planned} attempts "

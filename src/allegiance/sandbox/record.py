@@ -54,8 +54,14 @@ def isolation_coverage(isolation: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def note_unisolated(earlier: dict[str, Any], added: int) -> dict[str, Any]:
-    """The record after a resume without --isolate added ``added`` answers."""
+def note_unisolated(earlier: dict[str, Any], added: int, answered: int) -> dict[str, Any]:
+    """The record after a resume without --isolate asked ``added`` new answers and left the
+    run with ``answered`` in all: answers it took from the store (asked by other runs) are
+    counted as reused, not as covered."""
     record = dict(earlier)
     record["answers_unisolated"] = int(earlier.get("answers_unisolated") or 0) + added
+    record["answers_reused"] = max(
+        0,
+        answered - int(record.get("answers_isolated") or 0) - int(record["answers_unisolated"]),
+    )
     return record

@@ -568,19 +568,27 @@ def _quoted(text: str, start: int, end: int, asked: str, messages: Sequence[str]
     return left + right >= _QUOTE_CONTEXT or text[start - left : end + right] in messages
 
 
-def _strings(value: Any) -> Iterator[str]:
+def _strings(value: Any, depth: int = 0) -> Iterator[str]:
     """Every string value in a JSON value, and each ``key=value`` pair of a dict's string
-    values (so a pattern can ask for ``code=content_filter``), depth-first."""
+    values (so a pattern can ask for ``code=content_filter``), depth-first. A string that is
+    itself a JSON object is read too, twice over at most: routers relay the upstream body
+    that way (``"metadata": {"raw": "{\\"promptFeedback\\": …}"}``)."""
     if isinstance(value, str):
         yield value
+        if depth < 2 and value.lstrip().startswith("{") and len(value) < 1_000_000:
+            try:
+                inner = json.loads(value)
+            except (ValueError, RecursionError):
+                return
+            yield from _strings(inner, depth + 1)
     elif isinstance(value, dict):
         for key, item in value.items():
             if isinstance(item, str):
                 yield f"{key}={item}"
-            yield from _strings(item)
+            yield from _strings(item, depth)
     elif isinstance(value, list):
         for item in value:
-            yield from _strings(item)
+            yield from _strings(item, depth)
 
 
 def _relayed_client_error(error: Any) -> bool:
