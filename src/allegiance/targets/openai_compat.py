@@ -297,8 +297,7 @@ class OpenAICompatTarget:
             raise TargetCallError(
                 f"HTTP {status}: {_snippet(text_body)}", transient=True, retry_after=wait
             )
-        sent = [str(m.get("content", "")) for m in request.messages]
-        if status in (400, 403, 422, 451) and (block := provider_block(text_body, sent)):
+        if status in (400, 403, 422, 451) and (block := provider_block(text_body, _sent(request))):
             # the provider would not let the model answer: that is the provider's refusal,
             # and an audit of a hosted model must count it as one, not drop it as an error
             return _blocked(status, block, text_body)
@@ -316,12 +315,7 @@ class OpenAICompatTarget:
             # came, they make the column invalid JSON for anyone querying it
             data = json.loads(text_body, parse_constant=str)
             if isinstance(data.get("error"), dict | str) and not data.get("choices"):
-                relayed = data["error"]
-                if _relayed_client_error(relayed) and (
-                    block := provider_block(json.dumps(relayed), sent)
-                ):
-                    return _blocked(status, block, text_body)  # relayed by a router
-                raise _provider_error(data["error"])
+                return _relayed(data["error"], status, text_body, request)
             if not data.get("choices"):
                 raise TargetCallError(
                     f"malformed response: no choices: {_snippet(text_body)}", transient=True
@@ -329,11 +323,7 @@ class OpenAICompatTarget:
             choice = data["choices"][0]
             if isinstance(choice.get("error"), dict | str):
                 # OpenRouter reports an upstream failure inside the choice, content ""
-                if _relayed_client_error(choice["error"]) and (
-                    block := provider_block(json.dumps(choice["error"]), sent)
-                ):
-                    return _blocked(status, block, text_body)
-                raise _provider_error(choice["error"])
+                return _relayed(choice["error"], status, text_body, request)
             if not isinstance(choice.get("message"), dict) and not isinstance(
                 choice.get("text"), str
             ):
@@ -529,9 +519,15 @@ def provider_block(body: str, sent: Sequence[str] = ()) -> str | None:
     "…认为是敏感内容？请详细…", or a short prompt quoted whole, is not a block, while a real
     block of a prompt that shares a few words with it ("…was considered high risk") is."""
     try:
-        texts = list(_strings(json.loads(body)))
+        value: Any = json.loads(body)
     except (ValueError, RecursionError):
-        texts = [body]
+        value = body
+    return _block_signature(value, sent)
+
+
+def _block_signature(value: Any, sent: Sequence[str]) -> str | None:
+    """:func:`provider_block` on a body already parsed (a router's relayed error)."""
+    texts = list(_strings(value))
     messages = [m.strip() for m in sent if m.strip()]
     asked = "\n".join(messages)
     for text in texts:
@@ -591,14 +587,28 @@ def _strings(value: Any, depth: int = 0) -> Iterator[str]:
             yield from _strings(item, depth)
 
 
-def _relayed_client_error(error: Any) -> bool:
-    """A router's relayed error that can be a block: anything but an HTTP 5xx code (an
-    upstream 502 whose message happens to contain a block phrase is a failure, not a
-    refusal; a provider's own code, Zhipu's 1301 for moderation, is not an HTTP status)."""
+def _sent(request: ChatRequest) -> list[str]:
+    """The texts a request sent, which an error body may quote back."""
+    return [str(m.get("content", "")) for m in request.messages]
+
+
+def _error_code(error: Any) -> Any:
+    """A provider error's own ``code``, as a number when it is written as digits."""
     code = error.get("code") if isinstance(error, dict) else None
-    if isinstance(code, str) and code.isdigit():
-        code = int(code)
-    return not (isinstance(code, int) and 500 <= code < 600)
+    return int(code) if isinstance(code, str) and code.isdigit() else code
+
+
+def _relayed(error: Any, status: int, body: str, request: ChatRequest) -> ChatResponse:
+    """An error a router relays inside a 200 body: a moderation block is the provider's
+    refusal — unless its code is an HTTP 5xx (an upstream 502 whose message happens to
+    contain a block phrase is a failure; a provider's own code, Zhipu's 1301 for
+    moderation, is not an HTTP status); anything else is raised as the provider's error."""
+    code = _error_code(error)
+    if not (isinstance(code, int) and 500 <= code < 600) and (
+        block := _block_signature(error, _sent(request))
+    ):
+        return _blocked(status, block, body)
+    raise _provider_error(error)
 
 
 def _blocked(status: int, provider: str, body: str) -> ChatResponse:
@@ -615,9 +625,7 @@ def _provider_error(error: Any) -> TargetCallError:
     """An error a provider reports inside a 200 body (OpenRouter does, for upstream
     failures). Its own code decides: a 4xx other than 408/429 will not get better by
     asking again; anything else (5xx, no code) is retried."""
-    code = error.get("code") if isinstance(error, dict) else None
-    if isinstance(code, str) and code.isdigit():
-        code = int(code)
+    code = _error_code(error)
     permanent = isinstance(code, int) and 400 <= code < 500 and code not in (408, 429)
     return TargetCallError(f"provider error: {_snippet(str(error))}", transient=not permanent)
 
