@@ -98,8 +98,7 @@ def test_the_corrected_interval_carries_the_detectors_own_uncertainty() -> None:
     sensitivity measured on 83 answers were exact; at n = 1,000 the interval was about half
     as wide as it should be (0.512–0.586 against 0.49–0.62 by simulation)."""
     measured = MEASURED["refusal"]
-    counts = (measured.true_positives, measured.false_negatives, measured.false_positives,
-              measured.true_negatives)  # fmt: skip
+    counts = measured.counts
     rate = stats.wilson(500, 1000)
     plain = stats.corrected_rate(rate, measured.sensitivity, measured.specificity)
     full = stats.corrected_rate(rate, measured.sensitivity, measured.specificity, counts)

@@ -29,6 +29,16 @@ class Measured:
     def specificity(self) -> float:
         return self.true_negatives / (self.true_negatives + self.false_positives)
 
+    @property
+    def counts(self) -> tuple[int, int, int, int]:
+        """(TP, FN, FP, TN), as :func:`stats.corrected_rate` takes them."""
+        return (
+            self.true_positives,
+            self.false_negatives,
+            self.false_positives,
+            self.true_negatives,
+        )
+
 
 MEASURED: dict[str, Measured] = {
     # benchmarks/refusal_accuracy.py, test split (214 answers; 83 flagged), detector version 5

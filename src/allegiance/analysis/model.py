@@ -95,17 +95,7 @@ def _rate_dict(rate: stats.Rate, detector: str | None = None) -> dict[str, Any]:
     if detector in MEASURED and rate.n:
         measured = MEASURED[detector]
         sens, spec = measured.sensitivity, measured.specificity
-        corrected = stats.corrected_rate(
-            rate,
-            sens,
-            spec,
-            measured_on=(
-                measured.true_positives,
-                measured.false_negatives,
-                measured.false_positives,
-                measured.true_negatives,
-            ),
-        )
+        corrected = stats.corrected_rate(rate, sens, spec, measured_on=measured.counts)
         if math.isfinite(corrected.p):  # no correction for a detector no better than chance
             out["corrected"] = {
                 "rate": corrected.p,

@@ -27,10 +27,15 @@ def merged_isolation(
     record["attempts"] = [*(earlier.get("attempts") or []), *(checked.get("attempts") or [])]
     record["answers_isolated"] = int(earlier.get("answers_isolated") or 0) + made
     record["answers_unisolated"] = int(earlier.get("answers_unisolated") or 0)
-    record["answers_reused"] = max(
-        0, answered - record["answers_isolated"] - record["answers_unisolated"]
-    )
     record["passes"] = int(earlier.get("passes") or 0) + 1
+    return _with_reused(record, answered)
+
+
+def _with_reused(record: dict[str, Any], answered: int) -> dict[str, Any]:
+    """``record`` with its reused count: of the run's ``answered`` answers, those neither
+    made under the check nor added by a resume without it came from the store."""
+    covered = int(record.get("answers_isolated") or 0) + int(record["answers_unisolated"])
+    record["answers_reused"] = max(0, answered - covered)
     return record
 
 
@@ -60,8 +65,4 @@ def note_unisolated(earlier: dict[str, Any], added: int, answered: int) -> dict[
     counted as reused, not as covered."""
     record = dict(earlier)
     record["answers_unisolated"] = int(earlier.get("answers_unisolated") or 0) + added
-    record["answers_reused"] = max(
-        0,
-        answered - int(record.get("answers_isolated") or 0) - int(record["answers_unisolated"]),
-    )
-    return record
+    return _with_reused(record, answered)
