@@ -152,6 +152,43 @@ def current_verdicts(
     }
 
 
+EntityKey = tuple[str, str, str]  # (target, suite, entity)
+
+
+@dataclass
+class _EntityAnswers:
+    """Each entity's attempts in one place, for the pair comparisons and the pairs they
+    could not make: ``judged`` answers (a refusal verdict that is not a detector error),
+    the templates of its ``failed`` attempts, and how many attempts went ``unjudged``
+    (failed, or the detector failed on the answer)."""
+
+    judged: dict[EntityKey, list[Row]]
+    failed_templates: dict[EntityKey, set[str | None]]
+    unjudged: Counter[EntityKey]
+
+    def templates(self, key: EntityKey) -> set[str | None]:
+        return {r.tags.get("template") for r in self.judged.get(key, [])}
+
+
+def _entity_answers(rows: Sequence[Row], failed: Sequence[StoredAttempt]) -> _EntityAnswers:
+    out = _EntityAnswers(defaultdict(list), defaultdict(set), Counter())
+    for row in rows:
+        verdict = row.verdicts.get("refusal")
+        if row.tags.get("entity") and verdict is not None:
+            key = (row.target, row.attempt.suite, row.tags["entity"])
+            if verdict.label == "detector-error":  # asked, but not judged: as good as failed
+                out.unjudged[key] += 1
+            else:
+                out.judged[key].append(row)
+    for attempt in failed:
+        tags = attempt.probe.get("tags") or {}
+        if tags.get("entity"):
+            key = (attempt.target_name, attempt.suite, tags["entity"])
+            out.failed_templates[key].add(tags.get("template"))
+            out.unjudged[key] += 1
+    return out
+
+
 def uncompared_pairs(
     rows: Sequence[Row],
     failed: Sequence[StoredAttempt],
@@ -161,29 +198,17 @@ def uncompared_pairs(
     no template has judged answers on both sides (a provider that errors on every question
     about one country; each side answering only where the other failed): said in the
     report, not silently dropped."""
-    templates: dict[tuple[str, str, str], set[str | None]] = defaultdict(set)
-    answered: Counter[tuple[str, str, str]] = Counter()
-    failures: Counter[tuple[str, str, str]] = Counter()
-    for row in rows:
-        verdict = row.verdicts.get("refusal")
-        if row.tags.get("entity") and verdict is not None:
-            key = (row.target, row.attempt.suite, row.tags["entity"])
-            if verdict.label == "detector-error":  # asked, but not judged: as good as failed
-                failures[key] += 1
-                continue
-            answered[key] += 1
-            templates[key].add(row.tags.get("template"))
-    for attempt in failed:
-        entity = (attempt.probe.get("tags") or {}).get("entity")
-        if entity:
-            failures[(attempt.target_name, attempt.suite, entity)] += 1
+    entities = _entity_answers(rows, failed)
+    answered = {key: len(members) for key, members in entities.judged.items()}
+    failures = entities.unjudged
     out = []
     places = sorted({(t, s) for t, s, _ in answered} | {(t, s) for t, s, _ in failures})
     for target, suite in places:
         for a, b in pairs_by_suite.get(suite, []):
             keys = [(target, suite, e) for e in (a, b)]
-            asked = all(answered[k] + failures[k] > 0 for k in keys)  # never asked: silent
-            if asked and not templates[keys[0]] & templates[keys[1]]:
+            # a pair the run never asked: silent
+            asked = all(answered.get(k, 0) + failures[k] > 0 for k in keys)
+            if asked and not entities.templates(keys[0]) & entities.templates(keys[1]):
                 out.append(
                     {
                         "target": target,
@@ -191,7 +216,8 @@ def uncompared_pairs(
                         "sentence": f"{target}: {a} vs {b} not compared (no template has "
                         "answers on both sides): "
                         + "; ".join(
-                            f"{k[2]} {answered[k]} answered, {failures[k]} failed" for k in keys
+                            f"{k[2]} {answered.get(k, 0)} answered, {failures[k]} failed"
+                            for k in keys
                         ),
                     }
                 )
@@ -382,22 +408,16 @@ def symmetry_comparisons(
     """Entity A vs entity B under the same templates (pooled over templates for the rates,
     stratified by template for the test)."""
     out = []
-    by_key: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
-    for row in rows:
-        entity = row.tags.get("entity")
-        verdict = row.verdicts.get("refusal")
-        # an answer the detector failed on is not judged: it makes no template "answered"
-        if entity and verdict is not None and verdict.label != "detector-error":
-            by_key[(row.target, row.attempt.suite, entity)].append(row)
-    # the templates each entity was asked, answered or not: a template whose every answer
-    # on one side failed is still one both were asked, and its failures count as missing
-    asked: dict[tuple[str, str, str], set[str | None]] = defaultdict(set)
-    for key, members in by_key.items():
-        asked[key] |= {r.tags.get("template") for r in members}
-    for attempt in failed:
-        tags = attempt.probe.get("tags") or {}
-        if tags.get("entity"):
-            asked[(attempt.target_name, attempt.suite, tags["entity"])].add(tags.get("template"))
+    entities = _entity_answers(rows, failed)
+    # an answer the detector failed on is not judged: it makes no template "answered"
+    by_key = entities.judged
+
+    def asked(key: EntityKey) -> set[str | None]:
+        # the templates an entity was asked, answered or not: a template whose every
+        # answer on one side failed is still one both were asked, and its failures count
+        # as missing
+        return entities.templates(key) | entities.failed_templates.get(key, set())
+
     targets_suites = {(t, s) for t, s, _ in by_key}
     for target, suite in sorted(targets_suites):
         for a, b in pairs_by_suite.get(suite, []):
@@ -407,7 +427,7 @@ def symmetry_comparisons(
             # side answered and the other only failed would make the rates compare template
             # mixes); the failed attempts of every template both were asked are counted as
             # missing (conservatively: see _worst_case)
-            asked_both = asked[(target, suite, a)] & asked[(target, suite, b)]
+            asked_both = asked((target, suite, a)) & asked((target, suite, b))
             shared = {r.tags.get("template") for r in rows_a} & {
                 r.tags.get("template") for r in rows_b
             }
