@@ -27,16 +27,20 @@ from tests.targets.raw_server import RawServer, Reply, completion
 REQUEST = ChatRequest(({"role": "user", "content": "hi"},), GenerationParams())
 
 
-def _ask(base_url: str) -> ChatResponse:
-    target = OpenAICompatTarget("t", "m", base_url, timeout=5.0)
+def _complete(target: OpenAICompatTarget, request: ChatRequest = REQUEST) -> ChatResponse:
+    """One request through the real client, its session closed afterwards."""
 
     async def go() -> ChatResponse:
         try:
-            return await target.complete(REQUEST)
+            return await target.complete(request)
         finally:
             await target.aclose()
 
     return asyncio.run(go())
+
+
+def _ask(base_url: str) -> ChatResponse:
+    return _complete(OpenAICompatTarget("t", "m", base_url, timeout=5.0))
 
 
 def _error(base_url: str) -> TargetCallError:
@@ -233,15 +237,8 @@ def test_a_key_echoed_by_the_server_is_redacted(monkeypatch: pytest.MonkeyPatch)
     def ask(reply: Reply) -> ChatResponse | TargetCallError:
         with RawServer(lambda _: reply) as server:
             target = OpenAICompatTarget("t", "m", server.base_url, api_key_env="ECHO_KEY")
-
-            async def go() -> ChatResponse:
-                try:
-                    return await target.complete(REQUEST)
-                finally:
-                    await target.aclose()
-
             try:
-                return asyncio.run(go())
+                return _complete(target)
             except TargetCallError as error:
                 return error
 
@@ -352,14 +349,7 @@ def test_a_key_from_a_windows_env_file_is_used_without_its_line_end(
     monkeypatch.setenv("CRLF_KEY", "sk-abcdefgh123\r\n")
     with RawServer(lambda _: Reply(200, completion({"content": "Paris."}))) as server:
         target = OpenAICompatTarget("t", "m", server.base_url, api_key_env="CRLF_KEY")
-
-        async def go() -> ChatResponse:
-            try:
-                return await target.complete(REQUEST)
-            finally:
-                await target.aclose()
-
-        assert asyncio.run(go()).text == "Paris."
+        assert _complete(target).text == "Paris."
     monkeypatch.setenv("BROKEN_KEY", "sk-abc\nX-Injected: 1")
     with pytest.raises(TargetError, match="BROKEN_KEY holds a control character") as caught:
         OpenAICompatTarget("t", "m", "http://127.0.0.1:9/v1", api_key_env="BROKEN_KEY")
@@ -491,15 +481,8 @@ def test_an_error_quoting_the_prompt_is_not_a_block() -> None:
     echo = '{"error": {"type": "invalid_request_error", "message": "bad input: 什么样的话题会被认为是敏感内容？"}}'
     with RawServer(lambda _: Reply(400, echo.encode())) as server:
         target = OpenAICompatTarget("t", "m", server.base_url, timeout=5.0)
-
-        async def go() -> ChatResponse:
-            try:
-                return await target.complete(asked)
-            finally:
-                await target.aclose()
-
         with pytest.raises(TargetCallError, match="HTTP 400"):
-            asyncio.run(go())
+            _complete(target, asked)
     relayed = b'{"error": {"message": "upstream failed: Content Exists Risk", "code": 502}}'
     with RawServer(lambda _: Reply(200, relayed)) as server:
         assert "provider error" in str(_error(server.base_url))
@@ -514,14 +497,7 @@ def test_a_legacy_text_choice_that_is_empty_is_an_empty_answer() -> None:
 def _ask_with(base_url: str, prompt: str) -> ChatResponse:
     target = OpenAICompatTarget("t", "m", base_url, timeout=5.0)
     request = ChatRequest(({"role": "user", "content": prompt},), GenerationParams(max_tokens=8))
-
-    async def go() -> ChatResponse:
-        try:
-            return await target.complete(request)
-        finally:
-            await target.aclose()
-
-    return asyncio.run(go())
+    return _complete(target, request)
 
 
 def test_a_real_block_of_a_prompt_that_contains_the_phrase_is_still_a_block() -> None:
