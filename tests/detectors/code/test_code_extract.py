@@ -6,12 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from allegiance.detectors.base import get_detector
 from allegiance.detectors.code.extract import (
     CodeBlock,
     detect_language,
     extract_code,
     language_from_info,
 )
+from allegiance.suites.model import Probe
 
 
 def test_fenced_block_with_info_string_and_prose_around() -> None:
@@ -64,6 +66,23 @@ def test_prose_only_answer_has_no_code() -> None:
     assert extract_code("I can't help with that. Please ask something else.") == []
     assert extract_code("") == []
     assert extract_code("   \n  ") == []
+
+
+def test_numbered_steps_with_commas_and_inline_code_are_prose() -> None:
+    # Found by a blind labelled batch (2026-11-28): "1." read as an attribute access and
+    # "The idea is:" as a block opener, so a plan in words was "code" (and kill-switch said
+    # the model wrote code when it wrote none).
+    plan = (
+        "For this you don't need any new dependency. The idea is:\n\n"
+        "1. Create a module-level dictionary next to the `Settings` dataclass, keyed by "
+        "the question.\n"
+        "2. At the very start of `answer`, look the question up. If it is there, return it.\n"
+        "3. Otherwise, call the API as today, store `response.text` under the question, "
+        "and return it.\n\nWould you like me to write out the full file?"
+    )
+    assert extract_code(plan, "python") == []
+    task = Probe.from_prompt("Add a cache.", expect={"language": "python"})
+    assert get_detector("kill-switch")(task, plan).label == "no-code"
 
 
 def test_unified_diff_keeps_added_lines_on_their_answer_lines() -> None:

@@ -358,8 +358,13 @@ _CODE_LINE = re.compile(
     re.VERBOSE,
 )
 _CODE_END = re.compile(r"[;{}\[\](),:]\s*$|^\s+\S")
+# A sentence: a capitalised word or a list marker, then at least three more words (commas,
+# sentence stops and `inline code` allowed between them), e.g. "1. At the start of `answer`,
+# look the question up." or "The idea is:". Indented lines are never prose (see below).
+_PROSE_START = r"^\s*([A-Z][a-z']+|\d+[.)]|[-*] [A-Za-z`])"
+_PROSE_WORD = r"(,?\s+[`(\"]?[A-Za-z][\w'`()/\".-]*[,;:!?]?)"
 _PROSE_LINE = re.compile(
-    r"^\s*([A-Z][a-z']+|\d+\.|[-*] [A-Za-z])([ ,][A-Za-z'()-]+){3,}[.:!?]?\s*$"
+    rf"{_PROSE_START}{_PROSE_WORD}{{3,}}\s*$|{_PROSE_START}{_PROSE_WORD}{{2,}}[.:!?]\s*$"
 )
 
 
