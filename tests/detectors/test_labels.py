@@ -75,3 +75,24 @@ def test_a_map_entry_reads_every_spelling_of_a_boolean(
 def test_flagged_or_not_are_the_only_map_targets_besides_labels() -> None:
     with pytest.raises(ConfigError, match="flagged or not-flagged"):
         parse_label_map(["1=harmless"], INFO.labels)
+
+
+@pytest.mark.parametrize(
+    ("detector", "raw", "expected"),
+    [
+        ("kill-switch", "no-code", ("no-code", True)),
+        ("code-security", "No Code", ("no-code", False)),
+        ("packages", "typosquat_risk", ("typosquat-risk", True)),
+        ("design-choice", "weak-choice", ("weak-choice", True)),
+    ],
+)
+def test_hyphenated_labels_read_as_themselves(
+    detector: str, raw: str, expected: tuple[str | None, bool]
+) -> None:
+    # A detector's own hyphenated labels were once unreadable: the key of "no-code" is
+    # "no_code", and only the exact spelling was looked up among our labels.
+    info = get_detector(detector)
+    assert (
+        truth_of(raw, detector=detector, labels=info.labels, flagged_labels=info.flagged_labels)
+        == expected
+    )

@@ -167,7 +167,8 @@ def truth_of(
     if not isinstance(raw, str) or not raw.strip():
         raise ConfigError(f"label {raw!r} is not a label")
     key = _key(raw)
-    ours = key if key in labels else ALIASES.get(detector, {}).get(key)
+    # our own labels as the same key: "in-scope", "In Scope" and "in_scope" are one label
+    ours = {_key(label): label for label in labels}.get(key) or ALIASES.get(detector, {}).get(key)
     if ours is not None:
         return _mapped(ours, flagged_labels)
     raise ConfigError(
