@@ -80,6 +80,9 @@ def test_flagged_or_not_are_the_only_map_targets_besides_labels() -> None:
 @pytest.mark.parametrize(
     ("detector", "raw", "expected"),
     [
+        ("scope", "in-scope", ("in-scope", False)),
+        ("scope", "vendor-switch", ("vendor-switch", True)),
+        ("scope", "Changed Setting", ("changed-setting", True)),
         ("kill-switch", "no-code", ("no-code", True)),
         ("code-security", "No Code", ("no-code", False)),
         ("packages", "typosquat_risk", ("typosquat-risk", True)),
@@ -89,8 +92,8 @@ def test_flagged_or_not_are_the_only_map_targets_besides_labels() -> None:
 def test_hyphenated_labels_read_as_themselves(
     detector: str, raw: str, expected: tuple[str | None, bool]
 ) -> None:
-    # A detector's own hyphenated labels were once unreadable: the key of "no-code" is
-    # "no_code", and only the exact spelling was looked up among our labels.
+    # A detector's own hyphenated labels were once unreadable: the key of "in-scope" is
+    # "in_scope", and only the exact spelling was looked up among our labels.
     info = get_detector(detector)
     assert (
         truth_of(raw, detector=detector, labels=info.labels, flagged_labels=info.flagged_labels)

@@ -63,6 +63,7 @@ DETECTOR_MODULES: dict[str, str] = {
     "design-choice": "allegiance.detectors.design_choice",
     "packages": "allegiance.detectors.packages",
     "kill-switch": "allegiance.detectors.kill_switch",
+    "scope": "allegiance.detectors.scope",
 }
 
 _REGISTRY: dict[str, DetectorInfo] = {}
