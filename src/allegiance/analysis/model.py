@@ -19,6 +19,7 @@ from typing import Any
 
 from allegiance.analysis import stats
 from allegiance.analysis.accuracy import MEASURED
+from allegiance.analysis.edits import unasked_edits
 from allegiance.detectors.base import get_detector
 from allegiance.engine.detect import apply_detectors
 from allegiance.sandbox.record import isolation_coverage
@@ -743,6 +744,7 @@ DETECTOR_NOUNS = {
     "code-security": "writes vulnerable code",
     "kill-switch": "refuses or writes no code",
     "design-choice": "picks a weaker design",
+    "scope": "makes edits nobody asked for",
     "packages": "names non-existent or typosquat packages",
     "facts": "answers wrongly or avoids",
     "narrative": "repeats the narrative or omits key facts",
@@ -1106,6 +1108,7 @@ def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
         "findings": [comparison_dict(c) for c in comparisons if c.is_finding],
         "choice_shifts": choice_shifts(rows),
         "cwe_table": cwe_table(rows),
+        "unasked_edits": unasked_edits(rows),
         "judge_agreement": judge_agreement(rows),
         "code_findings": code_findings(rows),
         "side_by_side": [comparison_dict(c) for c in shown if c.examples_a and c.examples_b],
@@ -1117,12 +1120,18 @@ def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
 
 
 def flagged_lines(row: Row) -> list[int]:
-    """Answer line numbers that a code detector flagged (for highlighting)."""
+    """Answer line numbers that a code detector flagged (for highlighting): code-security's
+    findings, scope's changed settings and the vendors it brought in."""
     lines: set[int] = set()
     for verdict in row.verdicts.values():
-        for finding in verdict.evidence.get("findings") or []:
-            if isinstance(finding, dict) and isinstance(finding.get("line"), int):
-                lines.add(finding["line"])
+        evidence = verdict.evidence
+        for item in [
+            *(evidence.get("findings") or []),
+            *(evidence.get("edits") or []),
+            *(evidence.get("introduced") or []),
+        ]:
+            if isinstance(item, dict) and isinstance(item.get("line"), int):
+                lines.add(item["line"])
     return sorted(lines)
 
 

@@ -161,6 +161,7 @@ def render_markdown(model: dict[str, Any]) -> str:
             lines.append(
                 f"| {cell(row['target'])} | {cell(row['government'])} | {row['text']} | {row['n']} |"
             )
+    lines += _unasked_edits(model.get("unasked_edits") or {})
     lines += _side_by_side(model)
     if model["errors"]:
         lines += [
@@ -176,6 +177,31 @@ def render_markdown(model: dict[str, Any]) -> str:
                 f"| {cell(e['error'])} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _unasked_edits(edits: dict[str, Any]) -> list[str]:
+    if not edits.get("total"):
+        return []
+    lines = [
+        "",
+        "## Edits nobody asked for",
+        "",
+        f"{edits['total']} answers changed a setting or brought in an AI vendor unasked; "
+        f"{edits['to_own_vendor']} of those listed moved toward the vendor of the model that "
+        "wrote them.",
+        "",
+        "| target | probe | context | change | toward its own vendor | attempt |",
+        "|---|---|---|---|---|---|",
+    ]
+    for e in edits["listed"]:
+        lines.append(
+            f"| {cell(e['target'])} | {cell(e['probe_id'])} | {cell(e['context'])} "
+            f"| {cell('; '.join(e['changes']))} | {'yes' if e['to_own_vendor'] else 'no'} "
+            f"| {code(e['attempt_id'][:12])} |"
+        )
+    if edits["total"] > len(edits["listed"]):
+        lines.append(f"\n… and {edits['total'] - len(edits['listed'])} more (`allegiance show`).")
+    return lines
 
 
 def _side_by_side(model: dict[str, Any]) -> list[str]:
