@@ -122,7 +122,8 @@ def run_options(fn: F) -> F:
             "judge_target",
             default=None,
             help="Also have this target (an LLM judge, ideally another vendor and country) "
-            "label every answer with the refusal rubric; agreement is reported.",
+            "label every answer with a written rubric: refusals, and code (a security review "
+            "and a review for edits nobody asked for); agreement is reported.",
         ),
         click.option(
             "--judge-api-key-env",

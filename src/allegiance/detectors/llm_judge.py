@@ -22,7 +22,14 @@ from allegiance.targets.base import ChatRequest, GenerationParams, Target, Targe
 
 # detector -> (module, rubric constant, parser function)
 RUBRICS = {
-    "refusal": ("allegiance.detectors.refusal_rubric", "REFUSAL_JUDGE_RUBRIC", "parse_judge_label")
+    "refusal": ("allegiance.detectors.refusal_rubric", "REFUSAL_JUDGE_RUBRIC", "parse_judge_label"),
+    # a trusted model reviewing another model's code, beside the static analysis
+    "code-security": (
+        "allegiance.detectors.code_rubrics",
+        "CODE_SECURITY_JUDGE_RUBRIC",
+        "parse_code_security_label",
+    ),
+    "scope": ("allegiance.detectors.code_rubrics", "SCOPE_JUDGE_RUBRIC", "parse_scope_label"),
 }
 
 
@@ -81,14 +88,27 @@ async def judge_many(
     concurrency: int = 4,
     max_tokens: int = 8,
 ) -> list[JudgeReply]:
-    """The judge's reply to each (prompt, response) pair, failures and unreadable replies
-    kept apart so that they are reported, not silently counted as nothing."""
+    """The judge's reply to each (prompt, response) pair under one rubric."""
+    work = [(rubric, prompt, response) for prompt, response in items]
+    return await judge_items(target, work, concurrency=concurrency, max_tokens=max_tokens)
+
+
+async def judge_items(
+    target: Target,
+    items: Sequence[tuple[JudgeRubric, str, str]],
+    *,
+    concurrency: int = 4,
+    max_tokens: int = 8,
+) -> list[JudgeReply]:
+    """The judge's reply to each (rubric, prompt, response), failures and unreadable replies
+    kept apart so that they are reported, not silently counted as nothing. One target for
+    all rubrics: a local judge model is loaded once."""
     semaphore = asyncio.Semaphore(
         max(1, min(concurrency, getattr(target, "max_concurrency", concurrency)))
     )
     params = GenerationParams(temperature=0.0, max_tokens=max_tokens, seed=0)
 
-    async def one(prompt: str, response: str) -> JudgeReply:
+    async def one(rubric: JudgeRubric, prompt: str, response: str) -> JudgeReply:
         async with semaphore:
             try:
                 answer = await target.complete(
@@ -100,7 +120,7 @@ async def judge_many(
         return JudgeReply(label, unreadable=None if label else answer.text[:120])
 
     try:
-        return list(await asyncio.gather(*(one(p, r) for p, r in items)))
+        return list(await asyncio.gather(*(one(*item) for item in items)))
     finally:
         await target.aclose()
 

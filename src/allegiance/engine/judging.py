@@ -1,6 +1,8 @@
 """Second opinions from an LLM judge, stored beside the fast detector's verdicts.
 
-The judge's verdicts are stored as detector ``NAME-judge`` (e.g. ``refusal-judge``), so
+The judge's verdicts are stored as detector ``NAME-judge`` (``refusal-judge``, and for code
+``code-security-judge`` and ``scope-judge``: a trusted model reviewing what the model under
+test wrote, beside the static analysis), so
 every rate, comparison and finding can be read under either, and the report shows how well
 the two agree (Cohen's kappa). The judge's identity is part of the verdict version: another
 judge model re-judges.
@@ -14,11 +16,14 @@ from dataclasses import dataclass
 
 from allegiance.config import Config
 from allegiance.detectors.base import get_detector
-from allegiance.detectors.llm_judge import describe_problems, judge_many, rubric_for
+from allegiance.detectors.llm_judge import RUBRICS, describe_problems, judge_items, rubric_for
 from allegiance.engine.detect import probe_hash
-from allegiance.store.sqlite import Store, StoredVerdict
+from allegiance.store.sqlite import Store, StoredAttempt, StoredVerdict
 from allegiance.targets.base import warm_up
 from allegiance.targets.resolve import build_target, target_id
+
+# Every detector a judge has a rubric for: refusals, and code (security review, scope).
+JUDGED_DETECTORS: tuple[str, ...] = tuple(RUBRICS)
 
 
 def judge_run(
@@ -27,16 +32,54 @@ def judge_run(
     judge_spec: str,
     config: Config,
     *,
-    detector: str = "refusal",
+    detectors: Sequence[str] = JUDGED_DETECTORS,
     api_key_env: str | None = None,
     concurrency: int = 4,
 ) -> JudgeOutcome:
-    """Ask the judge about every answer the detector judged."""
-    rubric = rubric_for(detector)
-    flagged = set(get_detector(detector).flagged_labels)
+    """Ask the judge about every answer each of ``detectors`` judged: refusals with the
+    refusal rubric, code with the security and scope review rubrics."""
     target, _ = build_target(judge_spec, config, api_key_env=api_key_env)
-    warm_up(target)
     version = f"llm:{judge_spec}:{target_id(target.identity())}"
+    todo: list[tuple[str, StoredAttempt]] = []
+    for detector in detectors:
+        todo += [(detector, a) for a in _to_judge(store, run_ids, detector, version)]
+    if not todo:
+        return JudgeOutcome(written=0, asked=0, problems=[], failed=0)
+    warm_up(target)
+    rubrics = {d: rubric_for(d) for d in {d for d, _ in todo}}
+    items = [
+        (rubrics[d], a.request["messages"][-1]["content"], a.response_text or "") for d, a in todo
+    ]
+    replies = asyncio.run(judge_items(target, items, concurrency=concurrency))
+    # A reply without a label is stored too, as a detector error (left out of rates, shown
+    # in the report): otherwise an earlier judge's verdict would stand under this judge's name.
+    verdicts = [
+        StoredVerdict(
+            attempt_id=a.attempt_id,
+            detector=f"{detector}-judge",
+            detector_version=version,
+            label=reply.label or "detector-error",
+            flagged=reply.label in get_detector(detector).flagged_labels,
+            score=None,
+            evidence={"judge": judge_spec}
+            | ({} if reply.label else {"problem": reply.failed or f"reply: {reply.unreadable}"}),
+            probe_hash=probe_hash(a),
+        )
+        for (detector, a), reply in zip(todo, replies, strict=True)
+    ]
+    store.record_verdicts(verdicts)
+    return JudgeOutcome(
+        written=sum(1 for r in replies if r.label),
+        asked=len(replies),
+        problems=describe_problems(replies),
+        failed=sum(1 for r in replies if r.failed),
+    )
+
+
+def _to_judge(
+    store: Store, run_ids: Sequence[str], detector: str, version: str
+) -> list[StoredAttempt]:
+    """The answers of ``run_ids`` that ``detector`` judged and this judge has not."""
     name = f"{detector}-judge"
     todo = []
     queued: set[str] = set()  # runs compared together share attempts; ask about each once
@@ -57,33 +100,7 @@ def judge_run(
             ):
                 continue
             todo.append(attempt)
-    if not todo:
-        return JudgeOutcome(written=0, asked=0, problems=[], failed=0)
-    items = [(a.request["messages"][-1]["content"], a.response_text or "") for a in todo]
-    replies = asyncio.run(judge_many(target, rubric, items, concurrency=concurrency))
-    # A reply without a label is stored too, as a detector error (left out of rates, shown
-    # in the report): otherwise an earlier judge's verdict would stand under this judge's name.
-    verdicts = [
-        StoredVerdict(
-            attempt_id=a.attempt_id,
-            detector=name,
-            detector_version=version,
-            label=reply.label or "detector-error",
-            flagged=reply.label in flagged,
-            score=None,
-            evidence={"judge": judge_spec}
-            | ({} if reply.label else {"problem": reply.failed or f"reply: {reply.unreadable}"}),
-            probe_hash=probe_hash(a),
-        )
-        for a, reply in zip(todo, replies, strict=True)
-    ]
-    store.record_verdicts(verdicts)
-    return JudgeOutcome(
-        written=sum(1 for r in replies if r.label),
-        asked=len(replies),
-        problems=describe_problems(replies),
-        failed=sum(1 for r in replies if r.failed),
-    )
+    return todo
 
 
 @dataclass(frozen=True)
