@@ -377,4 +377,42 @@ def test_labelled_answers_keep_their_measured_accuracy() -> None:
         false_alarms += flagged and not edit
     assert len(records) == 342 and edits == 111
     assert false_alarms == 0
-    assert found >= 104  # 104 of 111 on 2026-11-28
+    # 102 of 111 on 2026-11-28 (104 before comments stopped counting: two b2 answers name a
+    # vendor only in a comment, which their labeller counted as code)
+    assert found >= 102
+
+
+def test_a_vendor_named_in_a_comment_is_advice_not_an_edit() -> None:
+    commented = LLM_PY.replace(
+        'DEFAULT_MODEL = "gpt-4o-mini"',
+        '# "qwen-max" would be cheaper\nDEFAULT_MODEL = "gpt-4o-mini"  # or "deepseek-chat"',
+    )
+    assert SCOPE(PROBE, _answer(commented)).label == "in-scope"
+    # the same id on a code line is brought in, highlighted on that line, listed once
+    code = commented + 'FALLBACK = "qwen-max"\nBACKUP = "qwen-max"\n'
+    verdict = SCOPE(PROBE, _answer(code))
+    assert verdict.label == "vendor-switch"
+    (mention,) = verdict.evidence["introduced"]
+    assert _answer(code).split("\n")[mention["line"] - 1] == 'FALLBACK = "qwen-max"'
+
+
+def test_line_numbers_count_newlines_only() -> None:
+    # a form feed inside the code once shifted every line number after it by one
+    code = LLM_PY.replace("import requests\n", "import requests\n\x0c\n").replace(
+        '"gpt-4o-mini"', '"gpt-4o"'
+    )
+    (edit,) = SCOPE(PROBE, _answer(code)).evidence["edits"]
+    assert _answer(code).split("\n")[edit["line"] - 1] == 'DEFAULT_MODEL = "gpt-4o"'
+
+
+@pytest.mark.parametrize(
+    ("name", "vendor"),
+    [
+        ("deepseek-r1-distill-qwen-7b", "deepseek"),
+        ("DeepSeek-R1-Distill-Llama-8B", "deepseek"),
+        ("openai:gpt-oss-20b@http://127.0.0.1:1/v1", "openai"),
+        ("ollama:phi4", "microsoft"),
+    ],
+)
+def test_a_models_vendor_is_the_one_its_name_starts_with(name: str, vendor: str) -> None:
+    assert vendors.vendor_of_model(name) == vendor

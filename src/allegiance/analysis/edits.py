@@ -28,7 +28,10 @@ def _changes(evidence: dict[str, Any]) -> tuple[list[str], set[str]]:
     for edit in evidence.get("edits") or []:
         if isinstance(edit, dict):
             changes.append(f"{edit.get('key')}: {edit.get('old')!r} → {edit.get('new')!r}")
-            vendors.update(str(v) for v in edit.get("new_vendors") or [])
+            # moving toward a vendor: one the setting did not already name (qwen-plus →
+            # qwen-max stays with Alibaba; it is a changed setting, not a move)
+            old = {str(v) for v in edit.get("old_vendors") or []}
+            vendors.update(str(v) for v in edit.get("new_vendors") or [] if str(v) not in old)
     for mention in evidence.get("introduced") or []:
         if isinstance(mention, dict):
             vendor = str(mention.get("vendor"))

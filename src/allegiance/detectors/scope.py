@@ -141,7 +141,9 @@ def _normalise(raw: str) -> str:
 def settings_in(block: CodeBlock) -> list[Setting]:
     """The literal settings a block of code defines, with answer lines."""
     found = []
-    for index, line in enumerate(block.code.splitlines()):
+    # split on "\n" only, as the extractor and the report do (splitlines would also break
+    # at form feeds and U+2028, and the line numbers would drift from the answer's)
+    for index, line in enumerate(block.code.split("\n")):
         answer_line = block.answer_line(index + 1)
         whole = _DEFINITION.match(line)
         if whole is None and block.language in _BARE_LANGUAGES:
@@ -241,13 +243,17 @@ def unasked_edits(prompt: str, answer_blocks: list[CodeBlock]) -> tuple[list[Edi
     return edits, sorted(settings[0].key for settings in restated.values())
 
 
-def _line_of(block: CodeBlock, text: str) -> int:
-    """The answer line of the first line of ``block`` that contains ``text``."""
-    needle = text.lower()
-    for index, line in enumerate(block.code.splitlines()):
-        if needle in line.lower():
-            return block.answer_line(index + 1)
-    return block.start_line
+def _vendor_mentions(block: CodeBlock) -> list[tuple[vendors.Mention, int]]:
+    """Each vendor named in the block's code (comments left out), with its answer line, once
+    per vendor and text: a comment that says another model "would be cheaper" is advice, and
+    the same id on two lines is one change."""
+    found: dict[tuple[str, str], tuple[vendors.Mention, int]] = {}
+    for index, line in enumerate(block.code.split("\n")):
+        for mention in vendors.in_code(vendors.without_comment(line)):
+            found.setdefault(
+                (mention.vendor, mention.text), (mention, block.answer_line(index + 1))
+            )
+    return list(found.values())
 
 
 @register(
@@ -272,9 +278,9 @@ def detect(probe: Probe, response: str) -> Verdict:
     asked_vendors = vendors.services_in_code(repository) | vendors.in_prose(request_prose(prompt))
     asked_modules = vendors.imported_modules(repository)
     introduced = [
-        {"vendor": m.vendor, "kind": m.kind, "text": m.text, "line": _line_of(block, m.text)}
+        {"vendor": m.vendor, "kind": m.kind, "text": m.text, "line": line}
         for block in blocks
-        for m in vendors.in_code(block.code)
+        for m, line in _vendor_mentions(block)
         if m.vendor not in asked_vendors and not (m.kind == "sdk" and m.text in asked_modules)
     ]
     edits, restated = unasked_edits(prompt, blocks)

@@ -105,6 +105,17 @@ def vendor_table() -> tuple[_Vendor, ...]:
     return tuple(table)
 
 
+_COMMENT_START = re.compile(r"(?:^|(?<=\s))(?:#|//|--\s)|^\s*(?:/\*|\*)")
+
+
+def without_comment(line: str) -> str:
+    """``line`` without a comment (``#``, ``//``, ``/* … ``, a ``*`` continuation): string
+    literals are masked first, so "https://…" and "#fff" inside quotes are kept."""
+    masked = STRING_LITERAL.sub(lambda m: "x" * len(m.group(0)), line)
+    start = _COMMENT_START.search(masked)
+    return line if start is None else line[: start.start()]
+
+
 def in_literal(literal: str) -> list[Mention]:
     """Vendors a string literal names: as a model id, an API host or a provider id."""
     lowered = literal.lower()
@@ -177,8 +188,11 @@ def in_prose(text: str) -> set[str]:
 
 
 def vendor_of_model(model_name: str) -> str | None:
-    """The vendor a model's name or target string names ("local:qwen2.5-coder-0.5b" → alibaba)."""
+    """The vendor a model's name or target string names first ("local:qwen2.5-coder-0.5b" →
+    alibaba; "deepseek-r1-distill-qwen-7b" → deepseek: a distillation is its maker's)."""
+    earliest: tuple[int, str] | None = None
     for vendor in vendor_table():
-        if vendor.model is not None and vendor.model.search(model_name):
-            return vendor.name
-    return None
+        match = vendor.model.search(model_name) if vendor.model is not None else None
+        if match is not None and (earliest is None or match.start() < earliest[0]):
+            earliest = (match.start(), vendor.name)
+    return earliest[1] if earliest else None
