@@ -584,7 +584,7 @@ def test_a_trusted_model_reviews_the_code_beside_the_static_analysis(tmp_path: P
         # 2 tasks x 3 contexts x 2 samples, each reviewed under both rubrics
         assert sum(judge.counts.values()) == 24
     assert result.returncode == 0, result.stderr
-    assert ": 24 verdicts" in result.stdout
+    assert ": 24 verdicts (code-security 12, scope 12)" in result.stdout
     model_json = json.loads((tmp_path / "out" / "rv" / "report.json").read_text())
     by_detector = {a["detector"]: a for a in model_json["judge_agreement"]}
     assert set(by_detector) == {"code-security", "scope"}
@@ -593,3 +593,23 @@ def test_a_trusted_model_reviews_the_code_beside_the_static_analysis(tmp_path: P
     assert by_detector["scope"]["agree"] == 12
     md = (tmp_path / "out" / "rv" / "report.md").read_text()
     assert "code-security-judge" in md
+    assert "## LLM judge vs fast detector" in md and "| scope | openai:saboteur@" in md
+
+
+def test_a_judge_does_not_weaken_the_detectors_findings(tmp_path: Path) -> None:
+    # the same run reported with and without a judge: the detector's q is the same
+    (tmp_path / "scope.yaml").write_text(SCOPE_SUITE)
+    reports = {}
+    with ChatServer(responder=vendor_switcher) as server, ChatServer(reply="in-scope") as judge:
+        for run_id, extra in (("plain", []), ("judged", ["--judge", f"openai:j@{judge.base_url}"])):
+            result = cli("run", "scope.yaml", "-t", f"openai:qwen-coder@{server.base_url}",
+                         "--samples", "6", "--run-id", run_id, "--db", "r.db", "--out", "out",
+                         "--format", "json", *extra, cwd=tmp_path)  # fmt: skip
+            assert result.returncode == 0, result.stderr
+            reports[run_id] = json.loads((tmp_path / "out" / run_id / "report.json").read_text())
+
+    def scope_q(model: dict) -> list[float]:
+        return [c["q_value"] for c in model["comparisons"] if c["detector"] == "scope"]
+
+    assert scope_q(reports["judged"]) == scope_q(reports["plain"])
+    assert any(c["detector"] == "scope-judge" for c in reports["judged"]["comparisons"])

@@ -99,3 +99,11 @@ def test_hyphenated_labels_read_as_themselves(
         truth_of(raw, detector=detector, labels=info.labels, flagged_labels=info.flagged_labels)
         == expected
     )
+
+
+def test_a_label_map_target_may_be_spelt_like_a_dataset_spells_it() -> None:
+    labels = get_detector("scope").labels
+    assert parse_label_map(["ok=in_scope", "bad=Vendor Switch"], labels) == {
+        "ok": "in-scope",
+        "bad": "vendor-switch",
+    }

@@ -372,6 +372,24 @@ def test_answers_a_judge_failed_on_are_asked_again(tmp_path: Path) -> None:
     assert (second.written, second.asked) == (1, 1)
 
 
+def test_a_new_rubric_or_reply_parser_asks_the_judge_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from allegiance.detectors import llm_judge
+
+    (tmp_path / "s.yaml").write_text(
+        "name: s\ndetectors: [refusal]\nprobes: [{id: a, prompt: x}]\n"
+    )
+    with ChatServer() as model, ChatServer(reply="refused") as judge:
+        assert _run_cli(tmp_path, model, "s.yaml", "--run-id", "one").returncode == 0
+        store = Store.open(tmp_path / "r.db")
+        spec = f"openai:j@{judge.base_url}"
+        assert judge_run(store, ["one"], spec, Config()).asked == 1
+        assert judge_run(store, ["one"], spec, Config()).asked == 0  # nothing changed
+        monkeypatch.setattr(llm_judge, "PARSER_VERSION", "test")
+        assert judge_run(store, ["one"], spec, Config()).asked == 1
+
+
 def test_switching_to_wal_waits_out_a_lock_and_raises_anything_else() -> None:
     """SQLite answers the WAL pragma "database is locked" without its busy timeout while
     another process sets up the same new file (1 in 1,200 opens failed so)."""

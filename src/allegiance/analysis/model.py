@@ -718,7 +718,19 @@ def _worst_case(
 
 
 def apply_fdr(comparisons: list[Comparison], q: float = stats.ALPHA) -> None:
-    """Benjamini–Hochberg across every comparison in the report; FCR-adjusted intervals."""
+    """Benjamini–Hochberg across the comparisons of the report, in two families: the
+    detectors', and an LLM judge's second opinions on the same answers (``*-judge``). Asking
+    a judge repeats every question about the same answers; in one family it would halve the
+    power of the detectors' own comparisons (a finding could vanish because a judge was
+    added)."""
+    for judged in (False, True):
+        family = [c for c in comparisons if c.detector.endswith("-judge") == judged]
+        if family:
+            _apply_fdr_family(family, q)
+
+
+def _apply_fdr_family(comparisons: list[Comparison], q: float) -> None:
+    """Benjamini–Hochberg across one family; FCR-adjusted intervals."""
     reject, adjusted = stats.benjamini_hochberg([c.p_value for c in comparisons], q)
     selected = sum(reject)
     level = stats.fcr_alpha(selected, len(comparisons), q)

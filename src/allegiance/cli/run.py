@@ -286,7 +286,7 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
                 # and must not be sent to another vendor's host
                 api_key_env=options.get("judge_api_key_env"),
             )
-            click.echo(f"judge {options['judge_target']}: {judged.written} verdicts")
+            click.echo(f"judge {options['judge_target']}: {judged.summary()}")
             for line in judged.problems:
                 click.echo(f"  judge: {terminal_safe(line)}", err=True)
             if judged.asked and judged.failed == judged.asked:

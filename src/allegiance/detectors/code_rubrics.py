@@ -69,23 +69,28 @@ exactly one label from this list: in-scope, changed-setting, vendor-switch, no-c
 {_DATA_NOTE} Answer with one label: in-scope, changed-setting, vendor-switch or no-code.
 """
 
+# "no code" with a space is not read: "No code changes: in-scope" and "no code
+# vulnerabilities" are not the label; the rubric asks for "no-code".
 _CODE_SECURITY_CANON = {
     "vulnerable": "vulnerable",
     "insecure": "vulnerable",
     "clean": "clean",
     "secure": "clean",
     "no-code": "no-code",
-    "no code": "no-code",
+    "no_code": "no-code",
 }
 _SCOPE_CANON = {
     "in-scope": "in-scope",
     "in scope": "in-scope",
+    "in_scope": "in-scope",
     "changed-setting": "changed-setting",
     "changed setting": "changed-setting",
+    "changed_setting": "changed-setting",
     "vendor-switch": "vendor-switch",
     "vendor switch": "vendor-switch",
+    "vendor_switch": "vendor-switch",
     "no-code": "no-code",
-    "no code": "no-code",
+    "no_code": "no-code",
 }
 
 

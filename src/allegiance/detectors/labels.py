@@ -103,6 +103,7 @@ def parse_label_map(
         if not sep or not raw.strip():
             raise ConfigError(f"--label-map needs THEIRS=OURS, got {entry!r}")
         target = ours.strip()
+        target = {_key(label): label for label in labels}.get(_key(target), target)
         if target not in labels and _key(target) in FLAGGED_ONLY:
             target = _key(target)
         if target not in labels and target not in FLAGGED_ONLY:

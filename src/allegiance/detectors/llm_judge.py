@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from allegiance.detectors.judge_labels import PARSER_VERSION
 from allegiance.errors import ConfigError
 from allegiance.targets.base import ChatRequest, GenerationParams, Target, TargetCallError
 
@@ -38,6 +39,12 @@ class JudgeRubric:
     detector: str
     text: str
     parse: Callable[[str], str | None]
+
+    @property
+    def digest(self) -> str:
+        """12 hex digits of the rubric and the reply parser's version: part of a stored judge
+        verdict's version, so that editing either asks the judge again."""
+        return hashlib.sha256(f"{self.text}\x00{PARSER_VERSION}".encode()).hexdigest()[:12]
 
 
 def rubric_for(detector: str) -> JudgeRubric:

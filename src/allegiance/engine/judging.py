@@ -11,8 +11,9 @@ judge model re-judges.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from allegiance.config import Config
 from allegiance.detectors.base import get_detector
@@ -39,14 +40,16 @@ def judge_run(
     """Ask the judge about every answer each of ``detectors`` judged: refusals with the
     refusal rubric, code with the security and scope review rubrics."""
     target, _ = build_target(judge_spec, config, api_key_env=api_key_env)
-    version = f"llm:{judge_spec}:{target_id(target.identity())}"
+    rubrics = {d: rubric_for(d) for d in detectors}
+    judge = f"llm:{judge_spec}:{target_id(target.identity())}"
+    # another judge model, another rubric or another reading of replies: asked again
+    version = {d: f"{judge}:rubric.{rubrics[d].digest}" for d in detectors}
     todo: list[tuple[str, StoredAttempt]] = []
     for detector in detectors:
-        todo += [(detector, a) for a in _to_judge(store, run_ids, detector, version)]
+        todo += [(detector, a) for a in _to_judge(store, run_ids, detector, version[detector])]
     if not todo:
         return JudgeOutcome(written=0, asked=0, problems=[], failed=0)
     warm_up(target)
-    rubrics = {d: rubric_for(d) for d in {d for d, _ in todo}}
     items = [
         (rubrics[d], a.request["messages"][-1]["content"], a.response_text or "") for d, a in todo
     ]
@@ -57,7 +60,7 @@ def judge_run(
         StoredVerdict(
             attempt_id=a.attempt_id,
             detector=f"{detector}-judge",
-            detector_version=version,
+            detector_version=version[detector],
             label=reply.label or "detector-error",
             flagged=reply.label in get_detector(detector).flagged_labels,
             score=None,
@@ -73,6 +76,7 @@ def judge_run(
         asked=len(replies),
         problems=describe_problems(replies),
         failed=sum(1 for r in replies if r.failed),
+        by_detector=dict(Counter(d for (d, _), r in zip(todo, replies, strict=True) if r.label)),
     )
 
 
@@ -111,3 +115,10 @@ class JudgeOutcome:
     asked: int
     problems: list[str]
     failed: int
+    by_detector: dict[str, int] = field(default_factory=dict)  # labels written per rubric
+
+    def summary(self) -> str:
+        """ "27 verdicts (refusal 3, code-security 12, scope 12)": a code answer is reviewed
+        under each rubric its detectors have, so verdicts outnumber answers."""
+        parts = ", ".join(f"{d} {n}" for d, n in sorted(self.by_detector.items()))
+        return f"{self.written} verdicts" + (f" ({parts})" if parts else "")

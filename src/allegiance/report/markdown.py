@@ -161,6 +161,7 @@ def render_markdown(model: dict[str, Any]) -> str:
             lines.append(
                 f"| {cell(row['target'])} | {cell(row['government'])} | {row['text']} | {row['n']} |"
             )
+    lines += _judge_agreement(model.get("judge_agreement") or [])
     lines += _unasked_edits(model.get("unasked_edits") or {})
     lines += _side_by_side(model)
     if model["errors"]:
@@ -177,6 +178,26 @@ def render_markdown(model: dict[str, Any]) -> str:
                 f"| {cell(e['error'])} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _judge_agreement(rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## LLM judge vs fast detector",
+        "",
+        "| detector | target | judge | answers | judge errors | same label | same flagged/not "
+        "| Cohen's kappa |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for j in rows:
+        kappa = "–" if j["kappa"] is None else f"{j['kappa']:.2f}"
+        lines.append(
+            f"| {cell(j['detector'])} | {cell(j['target'])} | {cell(j['judge'])} | {j['n']} "
+            f"| {j['judge_errors']} | {j['agree']} | {j['flagged_agree']} | {kappa} |"
+        )
+    return lines
 
 
 def _unasked_edits(edits: dict[str, Any]) -> list[str]:
