@@ -60,7 +60,8 @@ def _alternation(patterns: Iterable[str], *, literal: bool) -> re.Pattern[str] |
     parts = [re.escape(p) if literal else p for p in patterns]
     if not parts:
         return None
-    return re.compile(r"(?<![\w])(?:" + "|".join(parts) + r")", re.IGNORECASE)
+    # at the start of a word that no hyphen joins to another ("-O3" is a compiler flag)
+    return re.compile(r"(?<![\w-])(?:" + "|".join(parts) + r")", re.IGNORECASE)
 
 
 @cache
@@ -105,12 +106,19 @@ def vendor_table() -> tuple[_Vendor, ...]:
     return tuple(table)
 
 
+# Longer lines are not read for vendors or settings: no model id or setting needs one, and
+# scanning a hostile 100 KB line of quotes costs time quadratic in its length.
+MAX_LINE = 1_000
+
 _COMMENT_START = re.compile(r"(?:^|(?<=\s))(?:#|//|--\s)|^\s*(?:/\*|\*)")
 
 
 def without_comment(line: str) -> str:
     """``line`` without a comment (``#``, ``//``, ``/* … ``, a ``*`` continuation): string
-    literals are masked first, so "https://…" and "#fff" inside quotes are kept."""
+    literals are masked first, so "https://…" and "#fff" inside quotes are kept. A line
+    longer than :data:`MAX_LINE` is returned as it is (it is not read for vendors)."""
+    if len(line) > MAX_LINE:
+        return line
     masked = STRING_LITERAL.sub(lambda m: "x" * len(m.group(0)), line)
     start = _COMMENT_START.search(masked)
     return line if start is None else line[: start.start()]
@@ -163,11 +171,15 @@ def services_in_code(code: str) -> set[str]:
 
 
 def in_code(code: str) -> list[Mention]:
-    """Vendors that ``code`` would call: named in its string literals or its imports."""
+    """Vendors that ``code`` would call: named in its string literals or its imports. The
+    quoted module of an import (``require("openai")``) is an SDK, not a provider id."""
     found = []
-    for match in STRING_LITERAL.finditer(code):
-        literal = next(g for g in match.groups() if g is not None)
-        found.extend(in_literal(literal))
+    for line in code.split("\n"):
+        if len(line) > MAX_LINE or _IMPORTS.search(line):
+            continue
+        for match in STRING_LITERAL.finditer(line):
+            literal = next(g for g in match.groups() if g is not None)
+            found.extend(in_literal(literal))
     modules = imported_modules(code)
     for vendor in vendor_table():
         for sdk in sorted(vendor.sdks & modules):

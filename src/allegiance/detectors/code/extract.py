@@ -414,6 +414,7 @@ def extract_code(text: str, default_language: str | None = None) -> list[CodeBlo
     """
     if not text or not text.strip():
         return []
+    text = text.removeprefix("\ufeff")  # a byte-order mark would hide an opening fence
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     blocks: list[CodeBlock] = []
     i = 0
