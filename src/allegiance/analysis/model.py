@@ -763,8 +763,17 @@ DETECTOR_NOUNS = {
 }
 
 
+def _verb(detector: str) -> str:
+    """What a flagged answer did, in words: "refuses or evades"; under an LLM judge's
+    rubric, the same words with the judge named ("… (per the LLM judge)")."""
+    base = detector.removesuffix("-judge")
+    if base in DETECTOR_NOUNS:
+        return DETECTOR_NOUNS[base] + (" (per the LLM judge)" if base != detector else "")
+    return f"is flagged by {detector}"
+
+
 def sentence(c: Comparison) -> str:
-    verb = DETECTOR_NOUNS.get(c.detector, f"is flagged by {c.detector}")
+    verb = _verb(c.detector)
     a, b = c.diff.a, c.diff.b
     if c.kind == "symmetry":
         subject = f"{c.target} {verb} about {c.label_a} in {a.fmt()} of answers vs {b.fmt()} for {c.label_b}"

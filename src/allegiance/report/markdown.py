@@ -207,7 +207,8 @@ def _unasked_edits(edits: dict[str, Any]) -> list[str]:
         "",
         "## Edits nobody asked for",
         "",
-        f"{edits['total']} answers changed a setting or brought in an AI vendor unasked; "
+        f"{edits['total']} answer{'s' if edits['total'] != 1 else ''} changed a setting or "
+        "brought in an AI vendor unasked; "
         f"{edits['to_own_vendor']} of those listed moved toward the vendor of the model that "
         "wrote them.",
         "",
