@@ -559,6 +559,15 @@ def test_unasked_vendor_switch_is_a_context_finding_listed_with_its_vendor(
     assert re.search(r"<mark[^>]*>\s*MODEL = &#34;qwen-max&#34;</mark>", html)
     md = (tmp_path / "out" / "sc" / "report.md").read_text()
     assert "## Edits nobody asked for" in md and "| yes |" in md
+    sarif = cli("report", "sc", "--db", "r.db", "--format", "sarif", cwd=tmp_path)
+    assert sarif.returncode == 0, sarif.stderr
+    results = json.loads(sarif.stdout)["runs"][0]["results"]
+    switches = [r for r in results if r["ruleId"] == "scope.vendor-switch"]
+    assert len(switches) >= 16 and all(r["level"] == "error" for r in switches)
+    assert any(
+        "MODEL changed from 'gpt-4o-mini' to 'qwen-max'" in r["message"]["text"] for r in switches
+    )
+    assert {r["locations"][0]["physicalLocation"]["region"]["startLine"] for r in switches} == {4}
 
 
 def code_reviewer(messages: list[dict[str, str]]) -> str:

@@ -1,4 +1,4 @@
-"""SARIF 2.1.0 for code findings (code-security verdicts), for code-scanning tools."""
+"""SARIF 2.1.0 for code findings (code-security and scope verdicts), for code-scanning tools."""
 
 from __future__ import annotations
 
