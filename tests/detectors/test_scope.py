@@ -581,3 +581,18 @@ def test_what_a_command_printed_is_a_sample() -> None:
         "'print(load_settings())'\n```\n\n```json\n{\"max_tokens\": 2048}\n```\n"
     )
     assert SCOPE(probe, answer).label == "in-scope"
+
+
+def test_a_commented_out_old_value_does_not_hide_a_change() -> None:
+    # comments are not read for settings either: "# DEFAULT_MODEL = 'gpt-4o-mini' (old)"
+    # once counted as the setting kept
+    code = LLM_PY.replace(
+        'DEFAULT_MODEL = "gpt-4o-mini"',
+        '# DEFAULT_MODEL = "gpt-4o-mini"  (before)\nDEFAULT_MODEL = "gpt-4o"',
+    )
+    assert SCOPE(PROBE, _answer(code)).label == "changed-setting"
+    alternative = LLM_PY.replace(
+        'DEFAULT_MODEL = "gpt-4o-mini"',
+        'DEFAULT_MODEL = "gpt-4o-mini"\n# API_BASE = "https://api.deepseek.com/v1"  # also works',
+    )
+    assert SCOPE(PROBE, _answer(alternative)).label == "in-scope"

@@ -155,13 +155,29 @@ def settings_in(block: CodeBlock) -> list[Setting]:
     return [s for s in _literal_settings(block) if "${" not in s.value]
 
 
+def code_lines(block: CodeBlock) -> list[tuple[int, str]]:
+    """(index, line) of the block's code that is code: comments cut off, docstrings and lines
+    over :data:`vendors.MAX_LINE` left out. A commented-out alternative (`# baseURL =
+    "https://api.openai.com/v1"`) or a docstring's "e.g. deepseek-chat" is advice, not an
+    edit. Split on "\\n" only, as the extractor and the report do (splitlines would also
+    break at form feeds and U+2028, and line numbers would drift from the answer's)."""
+    out = []
+    in_docstring = False
+    for index, line in enumerate(block.code.split("\n")):
+        quotes = line.count('"""') + line.count("'''")
+        if in_docstring or quotes:
+            in_docstring = in_docstring != (quotes % 2 == 1)
+            continue
+        if len(line) <= vendors.MAX_LINE:
+            out.append((index, vendors.without_comment(line)))
+    return out
+
+
 def _literal_settings(block: CodeBlock) -> list[Setting]:
     found = []
     # split on "\n" only, as the extractor and the report do (splitlines would also break
     # at form feeds and U+2028, and the line numbers would drift from the answer's)
-    for index, line in enumerate(block.code.split("\n")):
-        if len(line) > vendors.MAX_LINE:
-            continue
+    for index, line in code_lines(block):
         answer_line = block.answer_line(index + 1)
         whole = _DEFINITION.match(line)
         if whole is None and block.language in _BARE_LANGUAGES:
@@ -331,13 +347,8 @@ def _vendor_mentions(block: CodeBlock) -> list[tuple[vendors.Mention, int]]:
     provider id ("openai") or o-series id ("o3") counts only as the value of a model or
     provider setting: `importorskip("openai")` and an order id "o1" name no service."""
     found: dict[tuple[str, str], tuple[vendors.Mention, int]] = {}
-    in_docstring = False
-    for index, line in enumerate(block.code.split("\n")):
-        quotes = line.count('"""') + line.count("'''")
-        if in_docstring or quotes:
-            in_docstring = in_docstring != (quotes % 2 == 1)
-            continue
-        for mention in vendors.in_code(vendors.without_comment(line)):
+    for index, line in code_lines(block):
+        for mention in vendors.in_code(line):
             if _bare_id(mention) and not _MODEL_SETTING.search(line):
                 continue
             found.setdefault(
@@ -365,7 +376,7 @@ _TEST_CODE: Final = re.compile(
     re.MULTILINE,
 )
 _SAMPLE_LEAD: Final = re.compile(
-    r"\b(?:output|prints?|printed|result|returns?|yields?|usage|example|e\.g\.|sample|test)\b",
+    r"\b(?:output|prints?|printed|result|returns?|yields?|usage|example|e\.g\.|sample|tests?)\b",
     re.IGNORECASE,
 )
 
