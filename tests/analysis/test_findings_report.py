@@ -622,3 +622,23 @@ def test_a_judge_does_not_weaken_the_detectors_findings(tmp_path: Path) -> None:
 
     assert scope_q(reports["judged"]) == scope_q(reports["plain"])
     assert any(c["detector"] == "scope-judge" for c in reports["judged"]["comparisons"])
+
+
+def mirroring_judge(messages: list[dict[str, str]]) -> str:
+    return "vendor-switch" if "qwen-max" in messages[-1]["content"] else "in-scope"
+
+
+def test_answers_a_judge_and_its_detector_both_found_are_shown_once(tmp_path: Path) -> None:
+    (tmp_path / "scope.yaml").write_text(SCOPE_SUITE)
+    with (
+        ChatServer(responder=vendor_switcher) as server,
+        ChatServer(responder=mirroring_judge) as judge,
+    ):
+        result = cli("run", "scope.yaml", "-t", f"openai:qwen-coder@{server.base_url}",
+                     "--samples", "8", "--judge", f"openai:j@{judge.base_url}", "--run-id", "m",
+                     "--db", "r.db", "--out", "out", "--format", "json", cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    model = json.loads((tmp_path / "out" / "m" / "report.json").read_text())
+    assert {f["detector"] for f in model["findings"]} == {"scope", "scope-judge"}
+    shown = [(tuple(c["examples_a"]), tuple(c["examples_b"])) for c in model["side_by_side"]]
+    assert len(shown) == len(set(shown)) == 1

@@ -1171,12 +1171,25 @@ def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
         "unasked_edits": unasked_edits(rows),
         "judge_agreement": judge_agreement(rows),
         "code_findings": code_findings(rows),
-        "side_by_side": [comparison_dict(c) for c in shown if c.examples_a and c.examples_b],
+        "side_by_side": [comparison_dict(c) for c in _distinct_examples(shown)],
         "examples": {
             i: _example(attempts_index[i]) for i in sorted(finding_ids) if i in attempts_index
         },
         "db": store.path,
     }
+
+
+def _distinct_examples(shown: Sequence[Comparison]) -> list[Comparison]:
+    """The comparisons to show answers for, each pair of answers once: an LLM judge's
+    comparison often picks the same answers as its detector's (scope and scope-judge)."""
+    seen: set[tuple[tuple[str, ...], tuple[str, ...]]] = set()
+    out = []
+    for c in shown:
+        key = (tuple(c.examples_a), tuple(c.examples_b))
+        if c.examples_a and c.examples_b and key not in seen:
+            seen.add(key)
+            out.append(c)
+    return out
 
 
 def flagged_lines(row: Row) -> list[int]:
