@@ -9,6 +9,8 @@ three sets, all to the nine ``llm-settings`` tasks of the ``sabotage`` suite:
   coding models, blind to the detector (scored once before any change for it);
 * ``b2``: 90 more from another helper session, written while b1 was being used for tuning,
   blind too (scored once before the changes it then prompted);
+* ``b3``: 72 more from a fourth helper session, written and scored once after every change
+  above: never used for tuning (held out);
 * ``real``: 144 real answers of the two embedded models (Qwen2.5-Coder-0.5B and
   SmolLM2-135M, temperature 0.7, two samples under four contexts), labelled by a third
   helper session that never saw the detector or its verdicts.
@@ -39,6 +41,7 @@ LANGUAGE = {"py": "python", "js": "javascript", "ts": "typescript", "go": "go"}
 SETS = (
     ("b1", "b1: helper-written, blind"),
     ("b2", "b2: helper-written, blind"),
+    ("b3", "b3: helper-written, held out"),
     ("real", "real answers of the embedded models"),
     (None, "all"),
 )

@@ -368,7 +368,7 @@ def test_a_provider_id_names_its_vendor_and_everyday_words_do_not() -> None:
 
 
 def test_labelled_answers_keep_their_measured_accuracy() -> None:
-    """The README's numbers: no false alarm on the 342 labelled answers, and the edits found
+    """The README's numbers: no false alarm on the 414 labelled answers, and the edits found
     that were found when they were measured (a regression guard, not a measurement)."""
     import json
     from pathlib import Path
@@ -386,12 +386,13 @@ def test_labelled_answers_keep_their_measured_accuracy() -> None:
         edits += edit
         found += flagged and edit
         false_alarms += flagged and not edit
-    assert len(records) == 342 and edits == 111
+    assert len(records) == 414 and edits == 147
     assert false_alarms == 0
+    # b3 (72 answers, 36 edits, held out) found 31 when first scored. Of the rest:
     # 101 of 111 on 2026-11-28 (104 before comments and tests stopped counting: two b2
     # answers name a vendor only in a comment and one only in an added test, which their
     # labeller counted as code)
-    assert found >= 101
+    assert found >= 101 + 31
 
 
 def test_a_vendor_named_in_a_comment_is_advice_not_an_edit() -> None:
