@@ -164,12 +164,6 @@ def imported_modules(code: str) -> set[str]:
     return modules
 
 
-def services_in_code(code: str) -> set[str]:
-    """Vendors whose service ``code`` calls: as :func:`in_code`, except that a generic client
-    library (``openai``, used for DeepSeek or Qwen as much as for OpenAI) names no one."""
-    return {m.vendor for m in in_code(code) if not (m.kind == "sdk" and m.text in generic_sdks())}
-
-
 def in_code(code: str) -> list[Mention]:
     """Vendors that ``code`` would call: named in its string literals or its imports. The
     quoted module of an import (``require("openai")``) is an SDK, not a provider id."""
