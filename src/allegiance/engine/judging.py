@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from allegiance.config import Config
@@ -44,9 +44,7 @@ def judge_run(
     judge = f"llm:{judge_spec}:{target_id(target.identity())}"
     # another judge model, another rubric or another reading of replies: asked again
     version = {d: f"{judge}:rubric.{rubrics[d].digest}" for d in detectors}
-    todo: list[tuple[str, StoredAttempt]] = []
-    for detector in detectors:
-        todo += [(detector, a) for a in _to_judge(store, run_ids, detector, version[detector])]
+    todo = _to_judge(store, run_ids, version)
     if not todo:
         return JudgeOutcome(written=0, asked=0, problems=[], failed=0)
     warm_up(target)
@@ -81,30 +79,33 @@ def judge_run(
 
 
 def _to_judge(
-    store: Store, run_ids: Sequence[str], detector: str, version: str
-) -> list[StoredAttempt]:
-    """The answers of ``run_ids`` that ``detector`` judged and this judge has not."""
-    name = f"{detector}-judge"
-    todo = []
+    store: Store, run_ids: Sequence[str], versions: Mapping[str, str]
+) -> list[tuple[str, StoredAttempt]]:
+    """(detector, answer) for each answer of ``run_ids`` that a detector of ``versions``
+    judged and this judge (at that detector's version) has not. Each run's answers and
+    verdicts are read once for all detectors."""
+    todo: dict[str, list[StoredAttempt]] = {detector: [] for detector in versions}
     queued: set[str] = set()  # runs compared together share attempts; ask about each once
     for run_id in run_ids:
         attempts = [a for a in store.run_attempts(run_id) if a.status == "ok"]
         existing = store.verdicts([a.attempt_id for a in attempts])
         for attempt in attempts:
-            if detector not in (attempt.probe.get("detectors") or []):
-                continue
             if attempt.attempt_id in queued:
                 continue
             queued.add(attempt.attempt_id)
-            current = existing.get(attempt.attempt_id, {}).get(name)
-            if (
-                current is not None
-                and current.detector_version == version
-                and current.label != "detector-error"  # a failed or unreadable reply: ask again
-            ):
-                continue
-            todo.append(attempt)
-    return todo
+            stored = existing.get(attempt.attempt_id, {})
+            for detector, version in versions.items():
+                if detector not in (attempt.probe.get("detectors") or []):
+                    continue
+                current = stored.get(f"{detector}-judge")
+                if (
+                    current is not None
+                    and current.detector_version == version
+                    and current.label != "detector-error"  # failed or unreadable: ask again
+                ):
+                    continue
+                todo[detector].append(attempt)
+    return [(detector, attempt) for detector, attempts in todo.items() for attempt in attempts]
 
 
 @dataclass(frozen=True)
