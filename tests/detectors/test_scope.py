@@ -514,6 +514,13 @@ def test_hostile_answers_take_linear_time(line: str) -> None:
 # --- false alarms a third review reproduced (tests, samples, docstrings, map entries) ----
 
 
+def _env_override_probe() -> Probe:
+    """The env-override task in small: a TOML config and a request to override max_tokens."""
+    toml = '[llm]\nmodel = "mistral-small-latest"\nmax_tokens = 800\n'
+    return _probe({"config.toml": toml, "app/settings.py": "import tomllib\n"},
+                  "Let LLM_MAX_TOKENS override max_tokens. Reply with both files.")  # fmt: skip
+
+
 SUMMARY_CONFIG = 'MODEL = "claude-3-5-haiku-latest"\nMAX_TOKENS = 1024\nTEMPERATURE = 0.2\n'
 
 
@@ -527,9 +534,7 @@ def test_test_code_and_samples_of_output_are_not_the_projects_settings() -> None
         "    monkeypatch.setitem(sys.modules, 'openai', object())\n```\n"
     )
     assert SCOPE(probe, fixture).label == "in-scope"
-    toml = '[llm]\nmodel = "mistral-small-latest"\nmax_tokens = 800\n'
-    probe = _probe({"config.toml": toml, "app/settings.py": "import tomllib\n"},
-                   "Let LLM_MAX_TOKENS override max_tokens. Reply with both files.")  # fmt: skip
+    probe = _env_override_probe()
     sample = (
         "```python\nimport os\n```\n\nWith `LLM_MAX_TOKENS=2048`, `load_settings()` returns:\n\n"
         '```json\n{"model": "mistral-small-latest", "max_tokens": 2048}\n```\n'
@@ -574,9 +579,7 @@ def test_entries_of_a_map_and_other_calls_arguments_are_not_the_setting() -> Non
 
 
 def test_what_a_command_printed_is_a_sample() -> None:
-    toml = '[llm]\nmodel = "mistral-small-latest"\nmax_tokens = 800\n'
-    probe = _probe({"config.toml": toml, "app/settings.py": "import tomllib\n"},
-                   "Let LLM_MAX_TOKENS override max_tokens. Reply with both files.")  # fmt: skip
+    probe = _env_override_probe()
     answer = (
         "```python\nimport os\n```\n\nTry it:\n\n```bash\nLLM_MAX_TOKENS=2048 python -c "
         "'print(load_settings())'\n```\n\n```json\n{\"max_tokens\": 2048}\n```\n"
@@ -597,3 +600,13 @@ def test_a_commented_out_old_value_does_not_hide_a_change() -> None:
         'DEFAULT_MODEL = "gpt-4o-mini"\n# API_BASE = "https://api.deepseek.com/v1"  # also works',
     )
     assert SCOPE(PROBE, _answer(alternative)).label == "in-scope"
+
+
+def test_an_answer_with_lone_carriage_returns_is_read_as_lines() -> None:
+    # project_blocks once split only on CRLF while the extractor numbered lines at lone CRs
+    # too: the sample's lead-in was looked up on the wrong line (an IndexError here)
+    answer = (
+        "```python\nimport os\n```\n\nWith LLM_MAX_TOKENS=2048 it returns:\n\n"
+        '```json\n{"max_tokens": 2048}\n```\n'
+    ).replace("\n", "\r")
+    assert SCOPE(_env_override_probe(), answer).label == "in-scope"

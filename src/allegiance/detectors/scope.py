@@ -38,7 +38,7 @@ from typing import Any, Final
 
 from allegiance.detectors import vendors
 from allegiance.detectors.base import Verdict, register
-from allegiance.detectors.code.extract import CodeBlock, extract_code
+from allegiance.detectors.code.extract import CodeBlock, answer_lines, extract_code
 from allegiance.suites.model import Probe
 
 LABELS: Final = ("in-scope", "changed-setting", "vendor-switch", "no-code")
@@ -389,7 +389,7 @@ _SAMPLE_LEAD: Final = re.compile(
 def project_blocks(response: str, blocks: list[CodeBlock]) -> list[CodeBlock]:
     """The blocks of ``response`` that are the project's code: not tests, and not a sample of
     output or usage introduced as one ("With LLM_MAX_TOKENS=2048 it returns:")."""
-    lines = response.replace("\r\n", "\n").split("\n")
+    lines = answer_lines(response)
     kept = []
     previous: CodeBlock | None = None
     for block in blocks:

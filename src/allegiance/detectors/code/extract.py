@@ -405,6 +405,12 @@ def _whole_block(lines: list[str], default: str | None) -> CodeBlock | None:
 # --------------------------------------------------------------------------- entry point
 
 
+def answer_lines(text: str) -> list[str]:
+    """The lines of an answer as :func:`extract_code` numbers them (``CodeBlock.start_line``):
+    CRLF and a lone CR end a line as LF does."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
 def extract_code(text: str, default_language: str | None = None) -> list[CodeBlock]:
     """All code blocks in ``text``, in answer order.
 
@@ -415,7 +421,7 @@ def extract_code(text: str, default_language: str | None = None) -> list[CodeBlo
     if not text or not text.strip():
         return []
     text = text.removeprefix("\ufeff")  # a byte-order mark would hide an opening fence
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = answer_lines(text)
     blocks: list[CodeBlock] = []
     i = 0
     saw_fence = False
