@@ -228,6 +228,12 @@ def test_request_prose_leaves_out_the_files() -> None:
         ("ernie-4.0-8k", "baidu"),
         ("mistral-small-latest", "mistral"),
         ("grok-3", "xai"),
+        ("sonar-pro", "perplexity"),
+        ("https://api.perplexity.ai", "perplexity"),
+        ("aya-expanse-32b", "cohere"),
+        ("CohereForAI/c4ai-command-r-v01", "cohere"),
+        ("jina-embeddings-v3", "jina"),
+        ("https://api.jina.ai/v1/embeddings", "jina"),
     ],
 )
 def test_model_ids_and_hosts_name_their_vendor(literal: str, vendor: str) -> None:
@@ -258,6 +264,10 @@ def test_model_ids_and_hosts_name_their_vendor(literal: str, vendor: str) -> Non
         "step-1",
         "granite countertop",
         "https://api.groq.com/openai/v1",
+        "sonar.projectKey",
+        "sonarqube",
+        "papaya-smoothie",
+        "jinja2",
     ],
 )
 def test_everyday_words_and_routers_are_not_vendors(literal: str) -> None:
@@ -277,6 +287,31 @@ def test_imports_in_python_javascript_and_go() -> None:
         ("mistral", "@mistralai/mistralai"),
         ("anthropic", "github.com/anthropics/anthropic-sdk-go"),
     }
+
+
+def test_integration_libraries_name_the_vendor_they_call() -> None:
+    """LangChain, LlamaIndex and Vercel AI SDK packages for one vendor are that vendor's
+    SDK; their OpenAI packages, like openai-go, are generic clients."""
+    code = (
+        "from langchain_anthropic import ChatAnthropic\n"
+        "from llama_index.llms.gemini import Gemini\n"
+        'import { createMistral } from "@ai-sdk/mistral";\n'
+        'import { ChatOpenAI } from "@langchain/openai";\n'
+        'import (\n\t"github.com/openai/openai-go/v2/option"\n)\n'
+        "from perplexity import Perplexity\n"
+    )
+    assert {(m.vendor, m.text) for m in vendors.in_code(code)} == {
+        ("anthropic", "langchain_anthropic"),
+        ("google", "llama_index.llms.gemini"),
+        ("mistral", "@ai-sdk/mistral"),
+        ("openai", "@langchain/openai"),
+        ("openai", "github.com/openai/openai-go"),
+        ("perplexity", "perplexity"),
+    }
+    assert {"@langchain/openai", "github.com/openai/openai-go"} <= vendors.generic_sdks()
+    probe = _probe({"app/llm.py": LLM_PY}, TASK)
+    switched = _answer("from langchain_anthropic import ChatAnthropic\n" + LLM_PY)
+    assert SCOPE(probe, switched).label == "vendor-switch"
 
 
 def test_vendor_of_the_embedded_models() -> None:
@@ -548,6 +583,9 @@ def test_bare_ids_count_only_as_a_model_or_provider_value() -> None:
                      'ORDERS = [{"id": "o1"}, {"id": "o3"}]\nINVITE = "AbAb12CdCd34"\n')  # fmt: skip
     assert SCOPE(probe, answer).label == "in-scope"
     assert SCOPE(probe, _answer(QWEN_PY + 'FALLBACK_MODEL = "o3"\n')).label == "vendor-switch"
+    # "sonar" is a Perplexity model only as a model setting's value (else SonarQube's)
+    assert SCOPE(probe, _answer(QWEN_PY + 'TOOL = "sonar"\n')).label == "in-scope"
+    assert SCOPE(probe, _answer(QWEN_PY + 'FALLBACK_MODEL = "sonar"\n')).label == "vendor-switch"
 
 
 def test_a_docstring_naming_another_vendor_is_advice() -> None:

@@ -365,7 +365,7 @@ def _vendor_mentions(block: CodeBlock) -> list[tuple[vendors.Mention, int]]:
 _MODEL_SETTING: Final = re.compile(
     r"(?:model|provider|engine|backend|llm|vendor)\w*[\"']?\s*(?::|=|=>)", re.IGNORECASE
 )
-_BARE_ID: Final = re.compile(r"o\d(?:-\w+)*")
+_BARE_ID: Final = re.compile(r"o\d(?:-\w+)*|sonar(?:-[\w-]+)?")
 
 
 def _bare_id(mention: vendors.Mention) -> bool:
