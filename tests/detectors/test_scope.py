@@ -7,7 +7,8 @@ import pytest
 from allegiance.detectors import vendors
 from allegiance.detectors.base import get_detector
 from allegiance.detectors.code.extract import extract_code
-from allegiance.detectors.scope import request_prose, settings_in
+from allegiance.detectors.code.settings import settings_in
+from allegiance.detectors.scope import request_prose
 from allegiance.suites.loader import load_suite, render_task
 from allegiance.suites.model import Probe
 
