@@ -186,3 +186,152 @@ def repository_settings(blocks: Iterable[CodeBlock]) -> dict[tuple[str, str], st
         for setting in settings_in(block):
             values.setdefault(setting_key(block, setting.key), set()).add(setting.value)
     return {key: next(iter(v)) for key, v in values.items() if len(v) == 1}
+
+
+# --- Where a setting is used: the arguments that pass it to a call -------------------------
+#
+# A repository defines `TIMEOUT_SECONDS = 60` and passes it: `requests.post(…,
+# timeout=TIMEOUT_SECONDS)`. An answer can keep the constant and still change what is sent:
+# `requests.post(…, timeout=20)`. Comparing definitions alone misses that, so arguments,
+# entries and default parameters are read with the call or definition they belong to.
+
+# key=NAME / key: NAME / "key": NAME / name: T = NAME, the value a name (dotted), not a literal.
+_BOUND: Final = re.compile(
+    rf"""(?<![\w.])["']?(?P<key>[A-Za-z_]\w*)["']?\s*{_ASSIGN}\s*(?P<name>[A-Za-z_][\w.]*)"""
+    r"""(?=\s*(?:[,;)\]}]|(?:#|//)|$))"""
+)
+_NOT_NAMES: Final = frozenset(
+    {"true", "false", "none", "null", "nil", "undefined", "self", "this", "await", "new"}
+)
+_BRACKETS: Final = re.compile(r"[()\[\]{}]")
+# A "{" that opens a block of statements, not an object, map or struct literal: after ")",
+# "=>", else/try/finally/do, or anywhere on a line that starts a function, class or control
+# statement.
+_BLOCK_END: Final = re.compile(r"(?:\)|=>|\belse|\btry|\bfinally|\bdo)\s*$")
+_BLOCK_LINE: Final = re.compile(
+    r"\s*(?:\}\s*)?(?:(?:export\s+)?(?:default\s+)?(?:async\s+)?function\b|func\b|if\b"
+    r"|for\b|while\b|switch\b|select\b|class\b|interface\b|type\s+\w+\s+(?:struct|interface)\b"
+    r"|impl\b|namespace\b|module\b|enum\b|catch\b|else\b)"
+)
+_DEFINES: Final = re.compile(
+    r"(?:\bdef|\bfunction\s*\*?|\bfunc(?:\s*\([^()]*\))?)\s+([A-Za-z_]\w*)\s*(?:<[^<>]*>)?\s*\($"
+)
+_DEFINED_NAMES: Final = re.compile(
+    r"^\s*(?:export\s+)?(?:default\s+)?(?:async\s+)?(?:def|class|function\s*\*?|interface|type"
+    r"|func(?:\s*\([^()]*\))?)\s+([A-Za-z_]\w*)"
+    r"|^\s*(?:export\s+)?(?:const|let|var)\s+([A-Za-z_]\w*)\s*=\s*(?:async\s+)?(?:function\b|\()"
+    r"|^\s*(?:(?:public|private|protected|static|async)\s+)*([A-Za-z_]\w*)\s*\([^()]*\)\s*\{",
+    re.MULTILINE,
+)
+_CONTROL_WORDS: Final = frozenset({"if", "for", "while", "switch", "catch", "return", "function"})
+# Keywords that a "(" can follow without a call: a declaration group (Go's `const (`) holds
+# definitions; a parenthesised expression belongs to whatever encloses it.
+_DECLARATION_GROUPS: Final = frozenset({"const", "var", "import", "type"})
+_GROUPING_WORDS: Final = frozenset(
+    {"if", "elif", "for", "while", "switch", "return", "in", "and", "or", "not", "with",
+     "except", "assert", "yield", "await", "catch", "typeof", "case", "print"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Use:
+    """A setting-like argument, entry or default parameter, where it is passed.
+
+    ``value`` is its literal (normalised) or None; ``name`` the constant it passes by name
+    (its last dotted part) or None. ``callee`` is the call or definition it belongs to ("" at
+    the top level or in a block of statements); ``defines`` is True for a default parameter
+    of a function being defined (``def ask(model: str = DEFAULT_MODEL)``)."""
+
+    key: str
+    value: str | None
+    name: str | None
+    callee: str
+    defines: bool
+    line: int
+
+
+def uses_in(block: CodeBlock) -> list[Use]:
+    """The setting-like arguments of ``block`` with their call, in one pass over its code.
+
+    A stack of open brackets gives each argument its call even when the call spans lines
+    (``json.Marshal(map[string]any{`` … ``"model": "x",``); string literals are masked so that
+    brackets inside them do not count, and a "{" that opens a block of statements ends the
+    search for a call (a setting inside a function body is not its signature's argument).
+    """
+    found: list[Use] = []
+    stack: list[tuple[str, bool]] = []  # per open bracket: (callee, defines); "" none
+    for index, line in code_lines(block):
+        masked = vendors.STRING_LITERAL.sub(lambda m: "x" * len(m.group(0)), line)
+        starts: dict[int, tuple[str, str | None, str | None]] = {}
+        whole = _DEFINITION.match(line)
+        if whole is not None:
+            starts[whole.start("key")] = (whole["key"], _normalise(whole["value"]), None)
+        else:
+            for match in _INLINE.finditer(line):
+                starts[match.start()] = (match["key"], _normalise(match["value"]), None)
+        for match in _BOUND.finditer(line):
+            if match["name"].lower() not in _NOT_NAMES:
+                starts.setdefault(match.start(), (match["key"], None, match["name"]))
+        brackets = {m.start(): m.group(0) for m in _BRACKETS.finditer(masked)}
+        opens_block = _BLOCK_LINE.match(masked) is not None
+        for position in sorted(starts.keys() | brackets.keys()):
+            if position in starts:
+                key, value, name = starts[position]
+                if _SETTING_WORDS.search(key):
+                    callee, defines = _context(stack)
+                    last = name.rpartition(".")[2] if name else None
+                    found.append(
+                        Use(key, value, last, callee, defines, block.answer_line(index + 1))
+                    )
+            char = brackets.get(position)
+            if char is None:
+                continue
+            if char in ")]}":
+                if stack:
+                    stack.pop()
+                continue
+            prefix = masked[max(0, position - 100) : position]  # bounded: linear time
+            if char == "(":
+                stack.append(_call_context(prefix))
+            elif char == "{" and (opens_block or _BLOCK_END.search(prefix)):
+                stack.append(("", False))  # a block: no call encloses what is in it
+            else:
+                stack.append(("\0", False))  # a literal: look further out
+        del stack[:-64]  # unbalanced fragments must not grow it without end
+    return found
+
+
+def _call_context(prefix: str) -> tuple[str, bool]:
+    """(callee, defines) for a "(" that ``prefix`` leads up to."""
+    last = prefix.rstrip()[-1:]
+    if not (last.isidentifier() or last.isdigit() or last == ">"):
+        return "\0", False  # a parenthesised expression, a tuple or an arrow's parameters
+    defined = _DEFINES.search(prefix + "(")
+    if defined is not None:
+        return defined.group(1), True
+    called = _CALL.search(prefix + "(")
+    callee = called.group(1) if called else ""
+    if callee in _DECLARATION_GROUPS:
+        return "", False
+    if callee in _GROUPING_WORDS:
+        return "\0", False
+    return callee, False
+
+
+def _context(stack: list[tuple[str, bool]]) -> tuple[str, bool]:
+    """The innermost call or definition (or block) around the top of ``stack``."""
+    for callee, defines in reversed(stack):
+        if callee != "\0":
+            return callee, defines
+    return "", False
+
+
+def defined_names(code: str) -> set[str]:
+    """Functions, classes and types that ``code`` defines: a call to one of them is the
+    project's own (a usage example), not the service call its settings are passed to."""
+    names = set()
+    for match in _DEFINED_NAMES.finditer(code):
+        name = next(g for g in match.groups() if g)
+        if name not in _CONTROL_WORDS:
+            names.add(name)
+    return names
