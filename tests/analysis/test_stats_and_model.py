@@ -660,6 +660,49 @@ def test_a_pair_whose_one_side_only_failed_is_said_not_compared() -> None:
     assert symmetry_comparisons(split, pairs) == [] and len(uncompared_pairs(split, [], pairs)) == 1
 
 
+def test_a_language_or_context_whose_one_side_only_failed_is_said_not_compared() -> None:
+    """Left alone since session 10: a topic whose every question in the local language
+    failed (a provider blocking Chinese) vanished from the language comparisons without a
+    word; so did a context whose every attempt failed."""
+    from allegiance.analysis.model import context_comparisons, language_comparisons
+    from allegiance.analysis.uncompared import uncompared_contexts, uncompared_languages
+
+    english = [
+        _row(f"en{i}", {"refusal": ("complied", False)}, topic="tiananmen", language="en",
+             phrasing="factual")
+        for i in range(4)
+    ]  # fmt: skip
+    blocked = [
+        _failed(f"zh{i}", topic="tiananmen", language="zh", phrasing="factual") for i in range(4)
+    ]
+    assert language_comparisons(english) == []
+    (said,) = uncompared_languages(english, blocked)
+    assert said["sentence"] == (
+        "model: tiananmen in zh vs in en not compared (no judged answers on one side): "
+        "in zh 0 answered, 4 failed; in en 4 answered, 0 failed"
+    )
+    answered_zh = _row("zh-ok", {"refusal": ("refused", True)}, topic="tiananmen",
+                       language="zh", phrasing="factual")  # fmt: skip
+    assert len(language_comparisons([*english, answered_zh])) == 1
+    assert uncompared_languages([*english, answered_zh], blocked) == []
+    assert uncompared_languages(english, []) == []  # asked in English only: nothing to say
+
+    control = [
+        _row(f"c{i}", {"code-security": ("secure", False)}, context="control",
+             context_kind="control", probe="p")
+        for i in range(3)
+    ]  # fmt: skip
+    lost = [_failed(f"t{i}", context="taiwan-isp", context_kind="trigger", probe="p")
+            for i in range(3)]  # fmt: skip
+    assert context_comparisons(control) == []
+    (said,) = uncompared_contexts(control, lost)
+    assert "context taiwan-isp vs control not compared" in said["sentence"]
+    assert "taiwan-isp 0 answered, 3 failed; control 3 answered, 0 failed" in said["sentence"]
+    trigger = [_row("t-ok", {"code-security": ("secure", False)}, context="taiwan-isp",
+                    context_kind="trigger", probe="p")]  # fmt: skip
+    assert uncompared_contexts(control + trigger, lost) == []
+
+
 def test_a_finding_needs_the_strata_to_agree_with_the_pooled_difference() -> None:
     from allegiance.analysis.model import Comparison, apply_fdr
 

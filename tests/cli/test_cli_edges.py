@@ -351,3 +351,31 @@ def test_reader_leaving_early_ends_like_a_unix_writer() -> None:
         os.close(write_end)
     assert proc.returncode == 141, proc.stderr
     assert proc.stderr == ""
+
+
+def test_a_language_a_provider_blocks_is_said_not_compared_in_the_report(tmp_path: Path) -> None:
+    """A provider that fails every question in Chinese: the report says that the English
+    vs Chinese comparison could not be made, instead of leaving it out without a word."""
+    import re
+
+    from tests.targets.raw_server import completion
+
+    def respond(payload: dict[str, object]) -> Reply:
+        text = json.dumps(payload, ensure_ascii=False)
+        if re.search(r"[\u4e00-\u9fff]", text):
+            return Reply(400, b'{"error": {"message": "content blocked"}}')
+        answer = "On 4 June 1989 troops fired on civilians in and around Tiananmen Square."
+        return Reply(200, completion({"role": "assistant", "content": answer}))
+
+    with RawServer(respond) as server:
+        result = cli(
+            "run", "censorship", "-t", f"openai:m@{server.base_url}", "--db", "r.db",
+            "--probe", "tiananmen-1989.*", "--no-report", "--retries", "0", cwd=tmp_path,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = cli("report", "--format", "md", "--db", "r.db", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert "tiananmen-1989 in zh vs in en not compared (no judged answers on one side)" in (
+        report.stdout
+    )
+    assert re.search(r"in zh 0 answered, \d+ failed; in en \d+ answered, 0 failed", report.stdout)

@@ -20,6 +20,13 @@ from typing import Any
 from allegiance.analysis import stats
 from allegiance.analysis.accuracy import MEASURED
 from allegiance.analysis.edits import scope_findings, unasked_edits
+from allegiance.analysis.uncompared import (
+    EntityKey,
+    entity_answers,
+    uncompared_contexts,
+    uncompared_languages,
+    uncompared_pairs,
+)
 from allegiance.detectors.base import get_detector
 from allegiance.engine.detect import apply_detectors
 from allegiance.sandbox.record import isolation_coverage
@@ -151,78 +158,6 @@ def current_verdicts(
         for name, verdict in verdicts.items()
         if name in listed or name.removesuffix("-judge") in listed
     }
-
-
-EntityKey = tuple[str, str, str]  # (target, suite, entity)
-
-
-@dataclass
-class _EntityAnswers:
-    """Each entity's attempts in one place, for the pair comparisons and the pairs they
-    could not make: ``judged`` answers (a refusal verdict that is not a detector error),
-    the templates of its ``failed`` attempts, and how many attempts went ``unjudged``
-    (failed, or the detector failed on the answer)."""
-
-    judged: dict[EntityKey, list[Row]]
-    failed_templates: dict[EntityKey, set[str | None]]
-    unjudged: Counter[EntityKey]
-
-    def templates(self, key: EntityKey) -> set[str | None]:
-        return {r.tags.get("template") for r in self.judged.get(key, [])}
-
-
-def _entity_answers(rows: Sequence[Row], failed: Sequence[StoredAttempt]) -> _EntityAnswers:
-    out = _EntityAnswers(defaultdict(list), defaultdict(set), Counter())
-    for row in rows:
-        verdict = row.verdicts.get("refusal")
-        if row.tags.get("entity") and verdict is not None:
-            key = (row.target, row.attempt.suite, row.tags["entity"])
-            if verdict.label == "detector-error":  # asked, but not judged: as good as failed
-                out.unjudged[key] += 1
-            else:
-                out.judged[key].append(row)
-    for attempt in failed:
-        tags = attempt.probe.get("tags") or {}
-        if tags.get("entity"):
-            key = (attempt.target_name, attempt.suite, tags["entity"])
-            out.failed_templates[key].add(tags.get("template"))
-            out.unjudged[key] += 1
-    return out
-
-
-def uncompared_pairs(
-    rows: Sequence[Row],
-    failed: Sequence[StoredAttempt],
-    pairs_by_suite: dict[str, list[tuple[str, str]]],
-) -> list[dict[str, Any]]:
-    """Entity pairs that the run asked on both sides but no comparison speaks for, because
-    no template has judged answers on both sides (a provider that errors on every question
-    about one country; each side answering only where the other failed): said in the
-    report, not silently dropped."""
-    entities = _entity_answers(rows, failed)
-    answered = {key: len(members) for key, members in entities.judged.items()}
-    failures = entities.unjudged
-    out = []
-    places = sorted({(t, s) for t, s, _ in answered} | {(t, s) for t, s, _ in failures})
-    for target, suite in places:
-        for a, b in pairs_by_suite.get(suite, []):
-            keys = [(target, suite, e) for e in (a, b)]
-            # a pair the run never asked: silent
-            asked = all(answered.get(k, 0) + failures[k] > 0 for k in keys)
-            if asked and not entities.templates(keys[0]) & entities.templates(keys[1]):
-                out.append(
-                    {
-                        "target": target,
-                        "suite": suite,
-                        "sentence": f"{target}: {a} vs {b} not compared (no template has "
-                        "answers on both sides): "
-                        + "; ".join(
-                            f"{k[2]} {answered.get(k, 0)} answered, {failures[k]} failed"
-                            for k in keys
-                        ),
-                    }
-                )
-    return out
 
 
 def _flag_counts(rows: Iterable[Row], detector: str) -> tuple[int, int, list[str], list[str]]:
@@ -409,7 +344,7 @@ def symmetry_comparisons(
     """Entity A vs entity B under the same templates (pooled over templates for the rates,
     stratified by template for the test)."""
     out = []
-    entities = _entity_answers(rows, failed)
+    entities = entity_answers(rows, failed)
     # an answer the detector failed on is not judged: it makes no template "answered"
     by_key = entities.judged
 
@@ -1131,7 +1066,9 @@ def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
         "rates": rate_tables(rows),
         "facts_by_government": facts_by_government(rows),
         "comparisons": [comparison_dict(c) for c in comparisons],
-        "uncompared": uncompared_pairs(rows, failed, pairs),
+        "uncompared": uncompared_pairs(rows, failed, pairs)
+        + uncompared_languages(rows, failed)
+        + uncompared_contexts(rows, failed),
         "findings": [comparison_dict(c) for c in comparisons if c.is_finding],
         "choice_shifts": choice_shifts(rows),
         "cwe_table": cwe_table(rows),

@@ -1,0 +1,206 @@
+"""Comparisons a run set out to make but could not, said in the report instead of dropped.
+
+Why: a provider that answers every question about one side with an error (a block, a
+filter, a rate limit that hit one language's batch) leaves that side with no judged
+answer, and a comparison with an empty side cannot be computed. Silently leaving it out
+would hide exactly the asymmetry a reader came for ("every question in Chinese failed"),
+so each such comparison gets a line with what each side had: answered and failed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from allegiance.analysis.model import Row
+    from allegiance.store.sqlite import StoredAttempt
+
+
+EntityKey = tuple[str, str, str]  # (target, suite, entity)
+
+
+@dataclass
+class EntityAnswers:
+    """Each entity's attempts in one place, for the pair comparisons and the pairs they
+    could not make: ``judged`` answers (a refusal verdict that is not a detector error),
+    the templates of its ``failed`` attempts, and how many attempts went ``unjudged``
+    (failed, or the detector failed on the answer)."""
+
+    judged: dict[EntityKey, list[Row]]
+    failed_templates: dict[EntityKey, set[str | None]]
+    unjudged: Counter[EntityKey]
+
+    def templates(self, key: EntityKey) -> set[str | None]:
+        return {r.tags.get("template") for r in self.judged.get(key, [])}
+
+
+def entity_answers(rows: Sequence[Row], failed: Sequence[StoredAttempt]) -> EntityAnswers:
+    out = EntityAnswers(defaultdict(list), defaultdict(set), Counter())
+    for row in rows:
+        verdict = row.verdicts.get("refusal")
+        if row.tags.get("entity") and verdict is not None:
+            key = (row.target, row.attempt.suite, row.tags["entity"])
+            if verdict.label == "detector-error":  # asked, but not judged: as good as failed
+                out.unjudged[key] += 1
+            else:
+                out.judged[key].append(row)
+    for attempt in failed:
+        tags = attempt.probe.get("tags") or {}
+        if tags.get("entity"):
+            key = (attempt.target_name, attempt.suite, tags["entity"])
+            out.failed_templates[key].add(tags.get("template"))
+            out.unjudged[key] += 1
+    return out
+
+
+def uncompared_pairs(
+    rows: Sequence[Row],
+    failed: Sequence[StoredAttempt],
+    pairs_by_suite: dict[str, list[tuple[str, str]]],
+) -> list[dict[str, Any]]:
+    """Entity pairs that the run asked on both sides but no comparison speaks for, because
+    no template has judged answers on both sides (a provider that errors on every question
+    about one country; each side answering only where the other failed): said in the
+    report, not silently dropped."""
+    entities = entity_answers(rows, failed)
+    answered = {key: len(members) for key, members in entities.judged.items()}
+    failures = entities.unjudged
+    out = []
+    places = sorted({(t, s) for t, s, _ in answered} | {(t, s) for t, s, _ in failures})
+    for target, suite in places:
+        for a, b in pairs_by_suite.get(suite, []):
+            keys = [(target, suite, e) for e in (a, b)]
+            # a pair the run never asked: silent
+            asked = all(answered.get(k, 0) + failures[k] > 0 for k in keys)
+            if asked and not entities.templates(keys[0]) & entities.templates(keys[1]):
+                out.append(
+                    {
+                        "target": target,
+                        "suite": suite,
+                        "sentence": f"{target}: {a} vs {b} not compared (no template has "
+                        "answers on both sides): "
+                        + "; ".join(
+                            f"{k[2]} {answered.get(k, 0)} answered, {failures[k]} failed"
+                            for k in keys
+                        ),
+                    }
+                )
+    return out
+
+
+def _judged(row: Row, detector: str) -> bool:
+    verdict = row.verdicts.get(detector)
+    return verdict is not None and verdict.label != "detector-error"
+
+
+def _line(target: str, suite: str, what: str, sides: list[tuple[str, int, int]]) -> dict[str, Any]:
+    return {
+        "target": target,
+        "suite": suite,
+        "sentence": f"{target}: {what} not compared (no judged answers on one side): "
+        + "; ".join(
+            f"{name} {answered} answered, {failed} failed" for name, answered, failed in sides
+        ),
+    }
+
+
+def uncompared_languages(
+    rows: Sequence[Row], failed: Sequence[StoredAttempt]
+) -> list[dict[str, Any]]:
+    """Topics asked in English and in a local language where one side has no judged answer
+    (the pair :func:`~allegiance.analysis.model.language_comparisons` skips)."""
+    answered: Counter[tuple[str, str, str, str]] = Counter()
+    failures: Counter[tuple[str, str, str, str]] = Counter()
+    for row in rows:
+        tags = row.tags
+        if tags.get("topic") and tags.get("language") and tags.get("phrasing"):
+            key = (row.target, row.attempt.suite, tags["topic"], tags["language"])
+            if _judged(row, "refusal"):
+                answered[key] += 1
+            elif "refusal" in row.verdicts:
+                failures[key] += 1  # the detector failed on the answer: as good as failed
+    for attempt in failed:
+        probe_tags = _tags(attempt.probe)
+        if probe_tags.get("topic") and probe_tags.get("language") and probe_tags.get("phrasing"):
+            failures[
+                (attempt.target_name, attempt.suite, probe_tags["topic"], probe_tags["language"])
+            ] += 1
+    languages: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    for target, suite, topic, language in answered.keys() | failures.keys():
+        languages[(target, suite, topic)].add(language)
+    out = []
+    for (target, suite, topic), asked in sorted(languages.items()):
+        if "en" not in asked:
+            continue
+        english = (target, suite, topic, "en")
+        for language in sorted(asked - {"en"}):
+            local = (target, suite, topic, language)
+            if answered[local] and answered[english]:
+                continue
+            out.append(
+                _line(
+                    target,
+                    suite,
+                    f"{topic} in {language} vs in en",
+                    [
+                        (f"in {language}", answered[local], failures[local]),
+                        ("in en", answered[english], failures[english]),
+                    ],
+                )
+            )
+    return out
+
+
+def uncompared_contexts(
+    rows: Sequence[Row], failed: Sequence[StoredAttempt]
+) -> list[dict[str, Any]]:
+    """Contexts asked where the context or the control has no answer at all (every attempt
+    failed), so :func:`~allegiance.analysis.model.context_comparisons` compares nothing."""
+    answered: Counter[tuple[str, str, str]] = Counter()
+    failures: Counter[tuple[str, str, str]] = Counter()
+    kinds: dict[tuple[str, str, str], str] = {}
+    for target, suite, tags, ok in [
+        (r.target, r.attempt.suite, r.tags, True) for r in rows if r.verdicts
+    ] + [(a.target_name, a.suite, _tags(a.probe), False) for a in failed]:
+        if not tags.get("context"):
+            continue
+        key = (target, suite, str(tags["context"]))
+        kinds[key] = str(tags.get("context_kind") or "")
+        if ok:
+            answered[key] += 1
+        else:
+            failures[key] += 1
+    places: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for target, suite, context in sorted(kinds):
+        places[(target, suite)].append(context)
+    out = []
+    for (target, suite), contexts in sorted(places.items()):
+        controls = [c for c in contexts if kinds[(target, suite, c)] == "control"]
+        if not controls:
+            continue
+        control = controls[0]
+        control_key = (target, suite, control)
+        for context in contexts:
+            key = (target, suite, context)
+            if context == control or (answered[key] and answered[control_key]):
+                continue
+            out.append(
+                _line(
+                    target,
+                    suite,
+                    f"context {context} vs {control}",
+                    [
+                        (context, answered[key], failures[key]),
+                        (control, answered[control_key], failures[control_key]),
+                    ],
+                )
+            )
+    return out
+
+
+def _tags(probe: Mapping[str, Any]) -> Mapping[str, Any]:
+    tags = probe.get("tags")
+    return tags if isinstance(tags, Mapping) else {}
