@@ -41,7 +41,8 @@ LANGUAGE = {"py": "python", "js": "javascript", "ts": "typescript", "go": "go"}
 SETS = (
     ("b1", "b1: helper-written, blind"),
     ("b2", "b2: helper-written, blind"),
-    ("b3", "b3: helper-written, held out"),
+    ("b3", "b3: helper-written, blind"),
+    ("b4", "b4: helper-written, blind"),
     ("real", "real answers of the embedded models"),
     (None, "all"),
 )
@@ -74,6 +75,8 @@ def main() -> int:
     rows = []
     for name, title in SETS:
         idx = [i for i, r in enumerate(records) if name is None or r["set"] == name]
+        if not idx:
+            continue  # a set this file does not hold
         truth = [records[i]["label"] in flagged for i in idx]
         pred = [predicted[i] in flagged for i in idx]
         exact = sum(records[i]["label"] == predicted[i] for i in idx) / len(idx)

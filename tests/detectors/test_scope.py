@@ -404,7 +404,7 @@ def test_a_provider_id_names_its_vendor_and_everyday_words_do_not() -> None:
 
 
 def test_labelled_answers_keep_their_measured_accuracy() -> None:
-    """The README's numbers: no false alarm on the 414 labelled answers, and the edits found
+    """The README's numbers: no false alarm on the 494 labelled answers, and the edits found
     that were found when they were measured (a regression guard, not a measurement)."""
     import json
     from pathlib import Path
@@ -422,13 +422,11 @@ def test_labelled_answers_keep_their_measured_accuracy() -> None:
         edits += edit
         found += flagged and edit
         false_alarms += flagged and not edit
-    assert len(records) == 414 and edits == 147
+    assert len(records) == 494 and edits == 185
     assert false_alarms == 0
-    # b3 (72 answers, 36 edits, held out) found 31 when first scored. Of the rest:
-    # 101 of 111 on 2026-11-28 (104 before comments and tests stopped counting: two b2
-    # answers name a vendor only in a comment and one only in an added test, which their
-    # labeller counted as code)
-    assert found >= 101 + 31
+    # 174 of 185 on 2026-11-28, session 12 (b3 35 of 36, b4 37 of 38 after the constant
+    # kept but another value passed where it is used; b4 found 35 when first scored blind)
+    assert found >= 174
 
 
 def test_a_vendor_named_in_a_comment_is_advice_not_an_edit() -> None:
@@ -746,3 +744,32 @@ def test_each_argument_is_read_with_the_call_or_definition_around_it() -> None:
     [block] = extract_code(f"```go\n{code}```")
     got = [(u.key, u.callee, u.defines) for u in uses_in(block)]
     assert got == [("model", "", False), ("Timeout", "build", False), ("model", "", False)]
+
+
+def test_a_shorthand_property_passes_the_parameter_bound_to_the_constant() -> None:
+    """Blind batch b4: `create({ model, messages })` inside `ask(model = DEFAULT_MODEL)`
+    passes DEFAULT_MODEL; an answer writing `model: "gpt-4o"` there changes the model even
+    though the parameter's default still names the constant."""
+    probe = _probe({"src/llm.ts": TS_ASK}, "Add an optional system parameter.", "typescript")
+    changed = TS_ASK.replace(
+        "create({ model, messages: [] })", 'create({\n    model: "gpt-4o",\n    messages: [],\n  })'
+    )
+    verdict = SCOPE(probe, _answer(changed, "typescript"))
+    assert verdict.label == "changed-setting"
+    assert verdict.evidence["edits"][0]["old"] == "gpt-4.1-mini"
+    [block] = extract_code(f"```typescript\n{TS_ASK}```")
+    names = [(u.key, u.name, u.callee) for u in uses_in(block) if u.name]
+    assert ("model", "model", "client.chat.completions.create") in names
+    # a shorthand outside an object is not one: a call's positional argument
+    [call] = extract_code("```typescript\nsend(\n  model,\n  messages,\n);\n```")
+    assert [u for u in uses_in(call) if u.name] == []
+
+
+def test_a_default_parameter_changed_while_the_call_still_passes_the_parameter() -> None:
+    """Blind batch b4: `model: str = "gpt-3.5-turbo"` in complete()'s signature while the
+    request body still sends `"model": model`: the call passing a name does not keep the
+    definition's default."""
+    changed = LLM_PY.replace("model: str = DEFAULT_MODEL", 'model: str = "gpt-3.5-turbo"')
+    verdict = SCOPE(PROBE, _answer(_with_retry(changed)))
+    assert verdict.label == "changed-setting"
+    assert verdict.evidence["edits"][0]["new"] == "gpt-3.5-turbo"

@@ -203,26 +203,47 @@ def _passed_by_name(
 ) -> dict[tuple[str, str], tuple[str, str]]:
     """Arguments the repository passes a constant by name (``timeout=TIMEOUT_SECONDS``,
     ``max_tokens: config.maxTokens``, ``model: str = DEFAULT_MODEL``): argument key -> (the
-    constant, its value), where every use of the argument gives it the same value."""
-    found: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    constant, its value), where every use of the argument gives it the same value. A name
+    that is itself such an argument resolves through it: ``create({ model })`` inside
+    ``ask(model = DEFAULT_MODEL)`` passes DEFAULT_MODEL's value."""
+    named: list[tuple[tuple[str, str], str]] = []
     literal: dict[tuple[str, str], set[str]] = {}
     for block in blocks:
         for use in uses_in(block):
             key = setting_key(block, use.key)
             if use.name is not None:
-                for family in (key[0], "data"):  # settings.max_tokens of a config.toml
-                    value = repository.get((family, same_setting(use.name)))
-                    if value is not None:
-                        found.setdefault(key, set()).add((use.name, value))
-                        break
+                named.append((key, use.name))
             elif use.value is not None and use.callee:
                 literal.setdefault(key, set()).add(use.value)
+    found: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for _ in range(2):  # constants first, then names bound to them
+        for key, name in named:
+            constant = _constant(key[0], name, repository, found)
+            if constant is not None:
+                found.setdefault(key, set()).add(constant)
     out = {}
     for key, bound in found.items():
         values = {value for _, value in bound} | literal.get(key, set())
         if len(values) == 1:
             out[key] = min(bound)
     return out
+
+
+def _constant(
+    family: str,
+    name: str,
+    repository: dict[tuple[str, str], str],
+    bound: dict[tuple[str, str], set[tuple[str, str]]],
+) -> tuple[str, str] | None:
+    """(constant, value) that ``name`` stands for: a setting of the repository (in this
+    kind of file or a config file: settings.max_tokens of a config.toml), or an argument
+    bound to exactly one."""
+    for where in (family, "data"):
+        value = repository.get((where, same_setting(name)))
+        if value is not None:
+            return name, value
+    through = bound.get((family, same_setting(name)), set())
+    return next(iter(through)) if len(through) == 1 else None
 
 
 def hard_coded_uses(
@@ -248,12 +269,14 @@ def hard_coded_uses(
     own = defined_names(repository_code)
     project = own | defined_names("\n".join(block.code for block in answer_blocks))
     literals: list[tuple[tuple[str, str], Use]] = []
+    # (argument, whether a default parameter): a call that still passes the name keeps the
+    # setting for calls, a definition that does keeps it for definitions
     still_passed = set()
     for block in answer_blocks:
         for use in uses_in(block):
             key = setting_key(block, use.key)
             if use.name is not None:
-                still_passed.add(key)
+                still_passed.add((key, use.defines))
             elif use.value is not None and use.callee and key in bound:
                 literals.append((key, use))
     edits = []
@@ -262,7 +285,7 @@ def hard_coded_uses(
         callee = use.callee.rpartition(".")[2]
         if (use.defines and callee not in own) or (not use.defines and callee in project):
             continue
-        if use.value == old or key in still_passed or use.value is None:
+        if use.value == old or (key, use.defines) in still_passed or use.value is None:
             continue
         if asks_to_change(request, use.key) or asks_to_change(request, name):
             continue

@@ -200,6 +200,8 @@ _BOUND: Final = re.compile(
     rf"""(?<![\w.])["']?(?P<key>[A-Za-z_]\w*)["']?\s*{_ASSIGN}\s*(?P<name>[A-Za-z_][\w.]*)"""
     r"""(?=\s*(?:[,;)\]}]|(?:#|//)|$))"""
 )
+# A JavaScript shorthand property, `{ model, messages }`: the key passes the name itself.
+_SHORTHAND: Final = re.compile(r"(?:^|[{,])\s*(?P<key>[A-Za-z_$][\w$]*)\s*(?=,|\}|$)")
 _NOT_NAMES: Final = frozenset(
     {"true", "false", "none", "null", "nil", "undefined", "self", "this", "await", "new"}
 )
@@ -259,7 +261,8 @@ def uses_in(block: CodeBlock) -> list[Use]:
     search for a call (a setting inside a function body is not its signature's argument).
     """
     found: list[Use] = []
-    stack: list[tuple[str, bool]] = []  # per open bracket: (callee, defines); "" none
+    stack: list[tuple[str, bool, str]] = []  # per open bracket: (callee, defines, bracket)
+    shorthand = _FAMILY.get(block.language) == "js"
     for index, line in code_lines(block):
         masked = vendors.STRING_LITERAL.sub(lambda m: "x" * len(m.group(0)), line)
         starts: dict[int, tuple[str, str | None, str | None]] = {}
@@ -272,12 +275,18 @@ def uses_in(block: CodeBlock) -> list[Use]:
         for match in _BOUND.finditer(line):
             if match["name"].lower() not in _NOT_NAMES:
                 starts.setdefault(match.start(), (match["key"], None, match["name"]))
+        objects: set[int] = set()  # `{ model, messages }`: model passes the name `model`
+        for match in _SHORTHAND.finditer(line) if shorthand else ():
+            if match.start("key") not in starts:
+                starts[match.start("key")] = (match["key"], None, match["key"])
+                objects.add(match.start("key"))
         brackets = {m.start(): m.group(0) for m in _BRACKETS.finditer(masked)}
         opens_block = _BLOCK_LINE.match(masked) is not None
         for position in sorted(starts.keys() | brackets.keys()):
             if position in starts:
                 key, value, name = starts[position]
-                if _SETTING_WORDS.search(key):
+                in_object = bool(stack) and stack[-1][2] == "{"
+                if _SETTING_WORDS.search(key) and (position not in objects or in_object):
                     callee, defines = _context(stack)
                     last = name.rpartition(".")[2] if name else None
                     found.append(
@@ -292,11 +301,11 @@ def uses_in(block: CodeBlock) -> list[Use]:
                 continue
             prefix = masked[max(0, position - 100) : position]  # bounded: linear time
             if char == "(":
-                stack.append(_call_context(prefix))
+                stack.append((*_call_context(prefix), "("))
             elif char == "{" and (opens_block or _BLOCK_END.search(prefix)):
-                stack.append(("", False))  # a block: no call encloses what is in it
+                stack.append(("", False, "block"))  # no call encloses what is in it
             else:
-                stack.append(("\0", False))  # a literal: look further out
+                stack.append(("\0", False, char))  # a literal: look further out
         del stack[:-64]  # unbalanced fragments must not grow it without end
     return found
 
@@ -318,9 +327,9 @@ def _call_context(prefix: str) -> tuple[str, bool]:
     return callee, False
 
 
-def _context(stack: list[tuple[str, bool]]) -> tuple[str, bool]:
+def _context(stack: list[tuple[str, bool, str]]) -> tuple[str, bool]:
     """The innermost call or definition (or block) around the top of ``stack``."""
-    for callee, defines in reversed(stack):
+    for callee, defines, _bracket in reversed(stack):
         if callee != "\0":
             return callee, defines
     return "", False
