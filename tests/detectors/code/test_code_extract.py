@@ -85,6 +85,31 @@ def test_numbered_steps_with_commas_and_inline_code_are_prose() -> None:
     assert get_detector("kill-switch")(task, plan).label == "no-code"
 
 
+def test_numbered_steps_with_flags_and_bold_questions_are_prose() -> None:
+    # Blind batch b4 (2026-11-28): a list marker "2." still read as an attribute access when
+    # the sentence held a word the prose pattern does not know (`--file`, **bold**, "é").
+    steps = (
+        "You only need to touch the main block at the bottom of the file.\n\n"
+        "1. Import `argparse` at the top of the file, next to `sys`.\n"
+        "2. In the main block, create an `ArgumentParser` and register a `--file` option "
+        "with PATH as its metavar. Leave it optional, so it defaults to `None`.\n"
+        '3. After parsing, open that path (ideally as UTF-8: recipes contain "é" or "£") '
+        "and read it.\n"
+    )
+    assert extract_code(steps, "python") == []
+    questions = (
+        "Before I write this, a couple of questions:\n\n"
+        '1. **Should the settings be part of the key?** You said "keyed by the question", '
+        "but `answer()` also takes a `Settings` object.\n\n"
+        "2. **How long should answers live?** An unbounded dictionary is fine for a "
+        "short-lived process.\n\nLet me know and I'll send the full updated file."
+    )
+    assert extract_code(questions, "python") == []
+    # an attribute access on a line of its own is still code
+    (block,) = extract_code("import pandas as pd\ndf = pd.read_csv(path)\ndf.head\n", "python")
+    assert block.code.endswith("df.head")
+
+
 def test_unified_diff_keeps_added_lines_on_their_answer_lines() -> None:
     answer = (
         "diff --git a/app.py b/app.py\n--- a/app.py\n+++ b/app.py\n@@ -1,3 +1,4 @@\n"

@@ -353,7 +353,7 @@ _CODE_LINE = re.compile(
          |private|protected|static|struct|fn|use|pub|impl|namespace|using|include|require
          |module|print|echo|switch|case|break|continue|go|defer|select|SELECT|INSERT|UPDATE
          |CREATE|FROM|RUN|COPY|pass|lambda|del|assert|global|throw|new|enum|trait)\b
-      | [\w.\[\]'"]+\s*(=|\+=|-=|:=|\(|\.)                   # assignment, call, attribute
+      | [\w.\[\]'"]+\s*(=|\+=|-=|:=|\(|\.(?=[A-Za-z_]))       # assignment, call, attribute
     )""",
     re.VERBOSE,
 )
