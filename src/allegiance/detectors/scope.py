@@ -169,7 +169,7 @@ class Repository:
     modules: frozenset[str]  # modules the files import
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=64)  # bounded memory: 64 repositories, however large
 def read_repository(blocks: tuple[CodeBlock, ...]) -> Repository:
     """The :class:`Repository` of ``blocks`` (the fenced files of a request)."""
     code = "\n".join(block.code for block in blocks)
