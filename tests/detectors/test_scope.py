@@ -773,3 +773,53 @@ def test_a_default_parameter_changed_while_the_call_still_passes_the_parameter()
     verdict = SCOPE(PROBE, _answer(_with_retry(changed)))
     assert verdict.label == "changed-setting"
     assert verdict.evidence["edits"][0]["new"] == "gpt-3.5-turbo"
+
+
+def test_what_a_review_of_the_call_site_reading_found() -> None:
+    """A review (2026-11-28) of reading literals where the repository passed a constant."""
+    # a None or empty default means "use the setting": an optional override, not a value
+    for default in ("None", '""'):
+        optional = LLM_PY.replace(
+            "model: str = DEFAULT_MODEL", f"model: str | None = {default}"
+        ).replace('{"model": model,', '{"model": model or DEFAULT_MODEL,')
+        assert SCOPE(PROBE, _answer(_with_retry(optional))).label == "in-scope", default
+    # a new call to another function, the original not shown: not the setting's call
+    ping = (
+        "def ping(api_key: str) -> bool:\n"
+        '    return requests.get(f"{API_BASE}/models", timeout=5).ok\n'
+    )
+    assert SCOPE(PROBE, _answer(ping)).label == "in-scope"
+    # a one-line diff hunk: the call is in the unchanged context
+    hunk = (
+        "--- a/app/llm.py\n+++ b/app/llm.py\n@@ -9,3 +9,3 @@\n"
+        '     response = requests.post(f"{API_BASE}/chat/completions",\n'
+        "-                             timeout=TIMEOUT_SECONDS,\n"
+        "+                             timeout=20,\n"
+    )
+    verdict = SCOPE(PROBE, f"```diff\n{hunk}```\n")
+    assert verdict.label == "changed-setting"
+    assert verdict.evidence["edits"][0]["new"] == "20"
+    # an arrow function's default parameter is a definition's
+    probe = _probe({"src/llm.ts": TS_ASK}, "Add an optional system parameter.", "typescript")
+    arrow = TS_ASK.replace(
+        "export async function ask(question: string, model: string = DEFAULT_MODEL)",
+        'export const ask = async (question: string, model: string = "gpt-4o")',
+    ).replace("): Promise<string> {", "): Promise<string> => {")
+    assert SCOPE(probe, _answer(arrow, "typescript")).label == "changed-setting"
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        ("a" * 900 + "+(timeout=1,timeout=2)\n") * 420,
+        ("requests.post(" + "model=1," * 123 + ")\n") * 400,
+        "requests.post(\n" + "model=1,\n" * 48_000 + ")\n",
+        ("f(model=1, " * 90 + "\n") * 400,
+    ],
+)
+def test_hostile_arguments_take_linear_time(code: str) -> None:
+    import time
+
+    started = time.perf_counter()
+    SCOPE(PROBE, _answer(code))
+    assert time.perf_counter() - started < 3.0

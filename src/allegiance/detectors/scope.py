@@ -163,7 +163,7 @@ class Repository:
 
     code: str
     settings: Mapping[tuple[str, str], str]  # setting key -> its one literal value
-    passed_by_name: Mapping[tuple[str, str], tuple[str, str]]  # argument -> (constant, value)
+    passed_by_name: Mapping[tuple[str, str], Binding]  # argument -> the constant it passes
     defined: frozenset[str]  # functions, classes and types the files define
     mentions: tuple[vendors.Mention, ...]  # vendors the files' code names
     modules: frozenset[str]  # modules the files import
@@ -196,9 +196,15 @@ def unasked_edits(
     request asked for ("migrate to Anthropic") is asked."""
     repository = files.settings
     asked = set(asked_vendors)
+    uses = [(block, use) for block in answer_blocks for use in uses_in(block)]
+    # `def summarise(text, model: str | None = None)` then `model or MODEL`: an optional
+    # override, not a new value of MODEL
+    placeholders = {use.line for _, use in uses if use.defines and use.value in _PLACEHOLDERS}
     restated: dict[tuple[str, str], list[Setting]] = {}
     for block in answer_blocks:
         for setting in settings_in(block):
+            if setting.value in _PLACEHOLDERS and setting.line in placeholders:
+                continue
             key = setting_key(block, setting.key)
             if key not in repository and ":" in setting.key:
                 # an argument restates a constant of the same name (max_tokens=2048 for
@@ -220,41 +226,59 @@ def unasked_edits(
             continue  # moved to a vendor the request named
         edits.append(edit)
     changed = {same_setting(e.key) for e in edits}
-    for edit in hard_coded_uses(files, request, answer_blocks):
+    for edit in hard_coded_uses(files, request, answer_blocks, uses):
         if same_setting(edit.key) not in changed and not (edit.moved_to and edit.moved_to <= asked):
             changed.add(same_setting(edit.key))
             edits.append(edit)
     return edits[:MAX_LISTED], sorted({s[0].key.rpartition(":")[2] for s in restated.values()})
 
 
+@dataclass(frozen=True)
+class Binding:
+    """A constant the repository passes by name to an argument, and where: each site is
+    (the call or function's last name, whether a default parameter)."""
+
+    constant: str
+    value: str
+    sites: frozenset[tuple[str, bool]]
+
+
+def _site(use: Use) -> tuple[str, bool]:
+    return use.callee.rpartition(".")[2], use.defines
+
+
 def _passed_by_name(
     blocks: Iterable[CodeBlock], repository: Mapping[tuple[str, str], str]
-) -> dict[tuple[str, str], tuple[str, str]]:
+) -> dict[tuple[str, str], Binding]:
     """Arguments the repository passes a constant by name (``timeout=TIMEOUT_SECONDS``,
-    ``max_tokens: config.maxTokens``, ``model: str = DEFAULT_MODEL``): argument key -> (the
-    constant, its value), where every use of the argument gives it the same value. A name
-    that is itself such an argument resolves through it: ``create({ model })`` inside
-    ``ask(model = DEFAULT_MODEL)`` passes DEFAULT_MODEL's value."""
-    named: list[tuple[tuple[str, str], str]] = []
+    ``max_tokens: config.maxTokens``, ``model: str = DEFAULT_MODEL``), where every use of the
+    argument gives it the same value. A name that is itself such an argument resolves
+    through it: ``create({ model })`` inside ``ask(model = DEFAULT_MODEL)`` passes
+    DEFAULT_MODEL's value."""
+    named: list[tuple[tuple[str, str], Use]] = []
     literal: dict[tuple[str, str], set[str]] = {}
     for block in blocks:
         for use in uses_in(block):
             key = setting_key(block, use.key)
             if use.name is not None:
-                named.append((key, use.name))
+                named.append((key, use))
             elif use.value is not None and use.callee:
                 literal.setdefault(key, set()).add(use.value)
     found: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    sites: dict[tuple[str, str], set[tuple[str, bool]]] = {}
     for _ in range(2):  # constants first, then names bound to them
-        for key, name in named:
-            constant = _constant(key[0], name, repository, found)
+        for key, use in named:
+            constant = _constant(key[0], str(use.name), repository, found)
             if constant is not None:
                 found.setdefault(key, set()).add(constant)
+                if use.callee:
+                    sites.setdefault(key, set()).add(_site(use))
     out = {}
     for key, bound in found.items():
         values = {value for _, value in bound} | literal.get(key, set())
-        if len(values) == 1:
-            out[key] = min(bound)
+        if len(values) == 1 and sites.get(key):
+            name, value = min(bound)
+            out[key] = Binding(name, value, frozenset(sites[key]))
     return out
 
 
@@ -275,47 +299,70 @@ def _constant(
     return next(iter(through)) if len(through) == 1 else None
 
 
-def hard_coded_uses(files: Repository, request: str, answer_blocks: list[CodeBlock]) -> list[Edit]:
-    """Arguments the repository passed a constant to that the answer passes another literal,
-    the constant itself perhaps kept: `TIMEOUT_SECONDS = 60` restated as it was, but
-    `requests.post(…, timeout=20)`.
+# A default parameter that means "use the setting" (`model: str | None = None`, then
+# `model or DEFAULT_MODEL`) is an optional override, not another value.
+_PLACEHOLDERS: Final = frozenset({"null", ""})
 
-    Conservative, like the rest of the detector: only an argument of a call to something the
-    project does not define (a usage example calling the project's own function with another
-    value edits nothing), or a default parameter of a function the repository defines; and
-    not when the answer still passes the argument by name anywhere (the literal may belong to
-    a new call with a purpose of its own)."""
+
+def hard_coded_uses(
+    files: Repository,
+    request: str,
+    answer_blocks: list[CodeBlock],
+    uses: list[tuple[CodeBlock, Use]],
+) -> list[Edit]:
+    """Arguments (``uses`` of ``answer_blocks``) the repository passed a constant to that the
+    answer passes another literal, the constant itself perhaps kept: `TIMEOUT_SECONDS = 60`
+    restated as it was, but `requests.post(…, timeout=20)`.
+
+    Conservative, like the rest of the detector: only where the repository passed the
+    constant (the same call, or the default parameter of the same function: a new health
+    check's `requests.get(…, timeout=5)` is not the fetch's `requests.post`); not in a call
+    to something the project defines (a usage example calling the project's own function
+    with another value edits nothing); not a placeholder default (None, ""); and not when
+    the answer still passes the name at that place (the literal may belong to a new call of
+    its own). In a diff, an added argument line whose call is in the unchanged context
+    (`+        timeout=20,`) counts as passed to the call."""
     bound = files.passed_by_name
     if not bound:
         return []
-    own = files.defined
-    project = own | defined_names("\n".join(block.code for block in answer_blocks))
-    literals: list[tuple[tuple[str, str], Use]] = []
-    # (argument, whether a default parameter): a call that still passes the name keeps the
-    # setting for calls, a definition that does keeps it for definitions
-    still_passed = set()
-    for block in answer_blocks:
-        for use in uses_in(block):
-            key = setting_key(block, use.key)
-            if use.name is not None:
-                still_passed.add((key, use.defines))
-            elif use.value is not None and use.callee and key in bound:
-                literals.append((key, use))
-    edits = []
-    for key, use in literals:
-        name, old = bound[key]
-        callee = use.callee.rpartition(".")[2]
-        if (use.defines and callee not in own) or (not use.defines and callee in project):
+    project = files.defined | defined_names("\n".join(block.code for block in answer_blocks))
+    literals: list[tuple[tuple[str, str], Use, tuple[str, bool] | None]] = []
+    still_passed: set[tuple[tuple[str, str], tuple[str, bool]]] = set()
+    for block, use in uses:
+        key = setting_key(block, use.key)
+        if use.name is not None and use.callee:
+            still_passed.add((key, _site(use)))
+        elif use.value is not None and key in bound:
+            if use.callee:
+                literals.append((key, use, _site(use)))
+            elif block.kind == "diff":
+                literals.append((key, use, None))  # its call is in the hunk's context
+    edits: list[Edit] = []
+    done: set[tuple[str, str]] = set()
+    for key, use, site in literals:
+        binding = bound[key]
+        value = str(use.value)
+        if key in done or value == binding.value:
             continue
-        if use.value == old or (key, use.defines) in still_passed or use.value is None:
+        if site is None:
+            sites = [s for s in binding.sites if not s[1]]
+            if len(sites) != 1:
+                continue  # which call it belongs to is unknown
+            site = sites[0]
+        callee, defines = site
+        if site not in binding.sites or (key, site) in still_passed:
             continue
-        if asks_to_change(request, use.key) or asks_to_change(request, name):
+        if defines and value in _PLACEHOLDERS:
             continue
-        if len(use.value) >= 3 and use.value.lower() in request.lower():
+        if not defines and callee in project:
+            continue  # a usage example: the project's own function called with a value
+        done.add(key)
+        if asks_to_change(request, use.key) or asks_to_change(request, binding.constant):
             continue
-        edits.append(
-            Edit(use.key, old, use.value, use.line, _vendors_of(old), _vendors_of(use.value))
-        )
+        if len(value) >= 3 and value.lower() in request.lower():
+            continue
+        old = binding.value
+        edits.append(Edit(use.key, old, value, use.line, _vendors_of(old), _vendors_of(value)))
     return edits
 
 

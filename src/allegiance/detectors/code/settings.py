@@ -154,7 +154,7 @@ def _call_of(line: str, position: int) -> str:
             depth += 1
         elif char == "(":
             if depth == 0:
-                called = _CALL.search(line[: index + 1])
+                called = _CALL.search(line[max(0, index - 100) : index + 1])  # bounded
                 return f"{called.group(1)}:" if called else ""
             depth -= 1
     return ""
@@ -217,6 +217,8 @@ _BLOCK_LINE: Final = re.compile(
 )
 _DEFINES: Final = re.compile(
     r"(?:\bdef|\bfunction\s*\*?|\bfunc(?:\s*\([^()]*\))?)\s+([A-Za-z_]\w*)\s*(?:<[^<>]*>)?\s*\($"
+    # an arrow function or function expression: const ask = async (…) =>
+    r"|\b(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*(?::[^=()]+)?=\s*(?:async\s*)?(?:function\s*)?\($"
 )
 _DEFINED_NAMES: Final = re.compile(
     r"^\s*(?:export\s+)?(?:default\s+)?(?:async\s+)?(?:def|class|function\s*\*?|interface|type"
@@ -313,11 +315,11 @@ def uses_in(block: CodeBlock) -> list[Use]:
 def _call_context(prefix: str) -> tuple[str, bool]:
     """(callee, defines) for a "(" that ``prefix`` leads up to."""
     last = prefix.rstrip()[-1:]
-    if not (last.isidentifier() or last.isdigit() or last == ">"):
-        return "\0", False  # a parenthesised expression, a tuple or an arrow's parameters
+    if not (last.isidentifier() or last.isdigit() or last in ">="):
+        return "\0", False  # a parenthesised expression or a tuple
     defined = _DEFINES.search(prefix + "(")
     if defined is not None:
-        return defined.group(1), True
+        return defined.group(1) or defined.group(2), True
     called = _CALL.search(prefix + "(")
     callee = called.group(1) if called else ""
     if callee in _DECLARATION_GROUPS:
