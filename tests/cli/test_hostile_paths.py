@@ -349,3 +349,23 @@ def test_a_damaged_database_is_one_line_not_a_traceback(
     if "identity" in update:  # `models` lists the recorded targets: it says why it cannot
         listing = cli("models", "--db", "r.db", cwd=tmp_path)
         assert listing.returncode == 0 and what in listing.stderr
+
+
+def test_repro_authenticates_with_the_key_variable_its_run_used(tmp_path: Path) -> None:
+    """A user review (2026-11-28): `repro` sent no API key, so a reproduction of a run made
+    with `--api-key-env` failed with 401. The variable's name is in the run's settings."""
+    (tmp_path / "p.txt").write_text("What is 2+2?\n")
+    env = {"STUB_KEY": "sk-test-123"}
+    with ChatServer(reply="Four.") as server:
+        run = cli("run", "p.txt", "-t", f"openai:m@{server.base_url}", "--db", "r.db",
+                  "--no-report", "--run-id", "a", "--api-key-env", "STUB_KEY", cwd=tmp_path,
+                  env=env)  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        with Store.open(tmp_path / "r.db") as store:
+            (attempt,) = store.run_attempts("a")
+        server.seen_auth.clear()
+        result = cli("repro", attempt.attempt_id, "--times", "1", "--db", "r.db",
+                     cwd=tmp_path, env=env)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert server.seen_auth == ["Bearer sk-test-123"]
+    assert "sk-test-123" not in result.stdout + result.stderr

@@ -10,7 +10,11 @@ from allegiance.cli.common import config_option, db_option, open_store, terminal
 @click.command("repro")
 @click.argument("attempt_id")
 @click.option("--times", default=3, show_default=True, type=click.IntRange(1, 1000))
-@click.option("--api-key-env", default=None, help="Environment variable with the API key.")
+@click.option(
+    "--api-key-env",
+    default=None,
+    help="Environment variable with the API key (default: the one the attempt's run used).",
+)
 @config_option
 @db_option
 def command(

@@ -42,6 +42,8 @@ def reproduce(
     store: Store, attempt_id: str, times: int, config: Config, *, api_key_env: str | None = None
 ) -> ReproResult:
     attempt = store.get_attempt(attempt_id)
+    if api_key_env is None:
+        api_key_env = recorded_key_variable(store, attempt.attempt_id)
     target, _ = build_target(attempt.target_name, config, api_key_env=api_key_env)
     warm_up(target)
     result = ReproResult(attempt.attempt_id, attempt.target_name)
@@ -97,6 +99,17 @@ def reproduce(
         result.labels[name] = (recorded[name].label, labels)
         store.record_repro(attempt.attempt_id, name, recorded[name].label, labels, texts)
     return result
+
+
+def recorded_key_variable(store: Store, attempt_id: str) -> str | None:
+    """The name of the environment variable (never its value) that the latest run asking
+    this attempt took its API key from: a reproduction should authenticate as the run
+    did without the user remembering how."""
+    for run in reversed(store.runs_of_attempt(attempt_id)):
+        name = (run.get("settings") or {}).get("api_key_env")
+        if isinstance(name, str) and name:
+            return name
+    return None
 
 
 async def _send(

@@ -496,6 +496,15 @@ class Store:
         ).fetchall()
         return [self._attempt(row) for row in rows]
 
+    def runs_of_attempt(self, attempt_id: str) -> list[dict[str, Any]]:
+        """The runs that asked this attempt, oldest first."""
+        rows = self._db.execute(
+            "SELECT r.* FROM runs r JOIN run_attempts ra ON ra.run_id = r.run_id"
+            " WHERE ra.attempt_id=? ORDER BY r.created_at, r.rowid",
+            (attempt_id,),
+        ).fetchall()
+        return [self._run_dict(row) for row in rows]
+
     def run_attempt_count(self, run_id: str) -> int:
         row = self._db.execute(
             "SELECT count(*) FROM run_attempts WHERE run_id=?", (run_id,)
