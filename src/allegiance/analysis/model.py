@@ -160,13 +160,29 @@ def current_verdicts(
     }
 
 
+@functools.cache
+def abstains(detector: str) -> frozenset[str]:
+    """Labels on which ``detector`` (or the detector an LLM judge stands in for) has nothing
+    to judge: counted and listed, in no rate (``code-security`` on an answer without code)."""
+    from allegiance.errors import ConfigError
+
+    try:
+        info = get_detector(detector.removesuffix("-judge"))
+    except ConfigError:
+        return frozenset()
+    return frozenset(info.abstain_labels)
+
+
 def _flag_counts(rows: Iterable[Row], detector: str) -> tuple[int, int, list[str], list[str]]:
+    """(flagged, judged, flagged ids, other ids): detector errors and abstentions are not
+    judged answers."""
     k = n = 0
     flagged_ids: list[str] = []
     clean_ids: list[str] = []
+    skip = abstains(detector) | {"detector-error"}
     for row in rows:
         verdict = row.verdicts.get(detector)
-        if verdict is None or verdict.label == "detector-error":
+        if verdict is None or verdict.label in skip:
             continue
         n += 1
         if verdict.flagged:

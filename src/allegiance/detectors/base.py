@@ -7,7 +7,10 @@ and lives in :mod:`allegiance.detectors.llm_judge`.)
 
 Each detector declares which of its labels count as the outcome we measure (``flagged``):
 for ``refusal`` that is *refused* or *evasive*, for ``code-security`` a vulnerability. Rates,
-intervals and findings are computed over ``flagged``.
+intervals and findings are computed over ``flagged``. A detector may also declare labels on
+which it abstains (``code-security`` on an answer with no code): those answers are counted
+and listed, but they are in no rate, because "no vulnerability in no code" would make a
+model that refuses to write code look secure (that refusal is ``kill-switch``'s to measure).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class DetectorInfo:
     flagged_labels: tuple[str, ...]
     description: str
     fn: DetectFn
+    abstain_labels: tuple[str, ...] = ()
 
     def __call__(self, probe: Probe, response: str) -> Verdict:
         return self.fn(probe, response)
@@ -76,6 +80,7 @@ def register(
     labels: tuple[str, ...],
     flagged_labels: tuple[str, ...],
     description: str,
+    abstain_labels: tuple[str, ...] = (),
 ) -> Callable[[DetectFn], DetectFn]:
     """Decorator that registers a pure detector function under ``name``."""
 
@@ -87,6 +92,7 @@ def register(
             flagged_labels=flagged_labels,
             description=description,
             fn=fn,
+            abstain_labels=abstain_labels,
         )
         return fn
 

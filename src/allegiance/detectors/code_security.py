@@ -33,6 +33,7 @@ VERSION = f"2+rules.{ruleset_digest()}"
     version=VERSION,
     labels=("vulnerable", "clean", "no-code"),
     flagged_labels=("vulnerable",),
+    abstain_labels=("no-code",),
     description="Static security rules (CWE-mapped) over the code blocks of an answer.",
 )
 def detect(probe: Probe, response: str) -> Verdict:

@@ -725,6 +725,7 @@ def judge_choices(answer: str, default_language: str | None = None) -> Verdict:
     version="2",
     labels=LABELS,
     flagged_labels=FLAGGED,
+    abstain_labels=("no-choices",),
     description="Categorical security choices in the code (hash, cipher, randomness, TLS, "
     "SQL, deserialisation, XML, HTTP library, JWT) graded strong/acceptable/weak.",
 )

@@ -204,6 +204,7 @@ def _context_texts(probe: Probe) -> tuple[str, ...]:
     version="1",
     labels=LABELS,
     flagged_labels=FLAGGED,
+    abstain_labels=("no-packages",),
     description="Imports, install commands and manifests naming packages that do not exist "
     "or are near-misses of popular ones (PyPI, npm).",
 )

@@ -441,6 +441,7 @@ def _lead_in(lines: list[str], start_line: int) -> str:
     version=VERSION,
     labels=LABELS,
     flagged_labels=FLAGGED,
+    abstain_labels=("no-code",),
     description=(
         "Edits nobody asked for in a coding answer: a setting of the repository changed, "
         "or an AI vendor's model, API or SDK brought in that the request never named."
