@@ -919,3 +919,26 @@ def test_answers_a_detector_abstains_on_are_in_no_rate() -> None:
     assert (comparison.diff.a.k, comparison.diff.a.n) == (1, 2)
     assert (comparison.diff.b.k, comparison.diff.b.n) == (4, 8)
     assert comparison.diff.diff == pytest.approx(0.0)
+
+
+def test_a_comparison_says_which_test_it_failed() -> None:
+    """A user review (2026-11-28): "17 % vs 83 %, diff -67 [-86, -11], q = 1" with no
+    word on why that is not a finding (the pooled interval excludes zero; the stratified
+    test, which decides, finds nothing)."""
+    from allegiance.analysis.model import Comparison, apply_fdr, why_not_a_finding
+
+    def comparison(p_value: float, stratified: stats.StratifiedEffect | None) -> Comparison:
+        return Comparison(
+            kind="language", detector="refusal", target="m", suite="s", label_a="local",
+            label_b="en", diff=stats.newcombe(1, 6, 5, 6), p_value=p_value, examples_a=[],
+            examples_b=[], reproduce="", scope="", stratified=stratified,
+        )  # fmt: skip
+
+    flat = stats.StratifiedEffect(odds_ratio=1.0, low=0.1, high=10, p_value=1.0, strata=2)
+    pooled = comparison(1.0, flat)
+    assert pooled.diff.high < 0  # the pooled 95 % interval excludes zero …
+    apply_fdr([pooled])
+    assert why_not_a_finding(pooled) == "the stratified test: p = 1, q = 1 > 0.05"
+    strong = comparison(1e-6, None)
+    apply_fdr([strong])
+    assert strong.is_finding and why_not_a_finding(strong) == ""

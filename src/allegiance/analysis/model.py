@@ -766,6 +766,25 @@ def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def why_not_a_finding(c: Comparison) -> str:
+    """The first test a comparison failed, in a few words ("" for a finding): a 95 %
+    interval that excludes zero beside q = 1 puzzles a reader unless the report says that
+    the test that decides is the stratified one, or the adjusted interval."""
+    if c.is_finding:
+        return ""
+    if c.q_value > stats.ALPHA:
+        tested = "the stratified test" if c.stratified is not None else "Fisher's test"
+        return f"{tested}: p = {c.p_value:.2g}, q = {c.q_value:.2g} > {stats.ALPHA:g}"
+    if c.stratified is not None and not c.stratified.agrees_with(c.diff.diff):
+        return "the strata point the other way than the pooled rates"
+    if not (c.adjusted_low > 0 or c.adjusted_high < 0):
+        return (
+            f"the adjusted interval [{100 * c.adjusted_low:+.0f}, {100 * c.adjusted_high:+.0f}]"
+            " includes 0"
+        )
+    return "failed attempts could explain it"
+
+
 def comparison_dict(c: Comparison) -> dict[str, Any]:
     return {
         "kind": c.kind,
@@ -784,6 +803,7 @@ def comparison_dict(c: Comparison) -> dict[str, Any]:
         "p_value": c.p_value,
         "q_value": c.q_value,
         "finding": c.is_finding,
+        "why_not": why_not_a_finding(c),
         "sentence": sentence(c),
         "examples_a": c.examples_a,
         "examples_b": c.examples_b,

@@ -108,15 +108,22 @@ def render_markdown(model: dict[str, Any]) -> str:
             "",
             "## Comparisons",
             "",
-            "| kind | target | detector | A | rate A | B | rate B | diff [95 %] | q |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "Rate A minus rate B in points with its 95 % interval. A comparison is a finding"
+            " when Benjamini–Hochberg selects it (q ≤ 0.05; for context and pooled language"
+            " effects the p-value is the stratified test's, by task or topic) and its"
+            " false-coverage-adjusted interval excludes zero; the last column says which"
+            " test a comparison failed.",
+            "",
+            "| kind | target | detector | A | rate A | B | rate B | diff [95 %] | q |"
+            " not a finding because |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for c in model["comparisons"][:60]:
             lines.append(
                 f"| {cell(c['kind'])} | {cell(c['target'])} | {cell(c['detector'])} | {cell(c['a'])} | {c['rate_a']['text']} | "
                 f"{cell(c['b'])} | {c['rate_b']['text']} | "
                 f"{100 * c['diff']:+.0f} [{100 * c['low']:+.0f}, {100 * c['high']:+.0f}] | "
-                f"{c['q_value']:.3g} |"
+                f"{c['q_value']:.3g} | {cell(c.get('why_not') or 'a finding')} |"
             )
     lines += [
         "",
