@@ -231,3 +231,17 @@ def test_a_password_in_a_target_spec_is_never_printed(
     result = cli("run", "smoke", "-t", spec, "--db", "r.db", cwd=tmp_path)
     _assert_one_line_error(result, needle)
     assert "s3cretPW" not in result.stderr + result.stdout
+
+
+def test_a_judge_server_that_is_not_there_is_found_before_the_run(tmp_path: Path) -> None:
+    """A user review (2026-11-28): every question was asked, then the judge failed with a
+    'target … cannot reach' line that did not say it was the judge."""
+    from tests.support.chat_server import ChatServer
+
+    with ChatServer(reply="Sure.") as server:
+        result = cli("run", "smoke", "-t", f"openai:m@{server.base_url}", "--judge",
+                     "openai:j@http://127.0.0.1:1/v1", "--db", "r.db", cwd=tmp_path)  # fmt: skip
+        asked = sum(server.counts.values())
+    _assert_one_line_error(result, "judge: target", "cannot reach http://127.0.0.1:1/v1")
+    assert asked == 0
+    assert not (tmp_path / "r.db").exists()

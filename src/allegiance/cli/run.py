@@ -190,11 +190,20 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
         check_spec(spec, config, api_key_env=options.get("api_key_env"))
     if options.get("judge_target"):
         # a mistyped judge is found before the run, not after every question was asked
+        from allegiance.errors import TargetError
+        from allegiance.targets.base import warm_up
         from allegiance.targets.resolve import build_target
 
-        build_target(
+        judge_check, _ = build_target(
             str(options["judge_target"]), config, api_key_env=options.get("judge_api_key_env")
         )
+        if getattr(judge_check, "base_url", None):
+            # a judge server that is not there is found before every question is asked (a
+            # local judge model is loaded when it is needed, not held during the run)
+            try:
+                warm_up(judge_check)
+            except TargetError as problem:
+                raise TargetError(f"judge: {problem}") from None
     loaded = [load_suite(name) for name in suites]
     if options.get("quick"):
         loaded = [s.quick_slice() for s in loaded]
