@@ -379,3 +379,23 @@ def test_a_language_a_provider_blocks_is_said_not_compared_in_the_report(tmp_pat
         report.stdout
     )
     assert re.search(r"in zh 0 answered, \d+ failed; in en \d+ answered, 0 failed", report.stdout)
+
+
+def test_the_model_a_server_answered_as_is_shown(tmp_path: Path) -> None:
+    """A user review (2026-11-28): a target `openai:gpt-4o@…` answered by a server reporting
+    another model said so only in `show --json`."""
+    (tmp_path / "p.txt").write_text("hello\n")
+    with ChatServer(reply="Hi.") as server:  # the stub reports model "test-model"
+        result = cli("run", "p.txt", "-t", f"openai:gpt-4o@{server.base_url}", "--db", "r.db",
+                     "--run-id", "r", "--out", "out", cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = (tmp_path / "out" / "r" / "report.md").read_text()
+    assert "answered as (model the server reported)" in report
+    with sqlite3.connect(tmp_path / "r.db") as db:
+        attempt_id, served = db.execute(
+            "SELECT attempt_id, model_reported FROM attempts"
+        ).fetchone()
+    assert served and f"{served} (1)" in report
+    shown = cli("show", attempt_id, "--db", "r.db", cwd=tmp_path)
+    assert f"answered as {served}" in shown.stdout
+    assert "            rule: " in shown.stdout  # why the label, first

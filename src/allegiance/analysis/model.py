@@ -1071,8 +1071,15 @@ def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
     scans: dict[str, str] = {}
     for run in runs:
         scans.update((run.get("settings") or {}).get("artifact_scans") or {})
+    served: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in rows:
+        if row.attempt.model_reported:
+            served[row.attempt.target_id][row.attempt.model_reported] += 1
     for target in targets:
         target["artifact_scan"] = scans.get(str(target.get("name")))
+        # what the server said it served, with how many answers each: a router or an
+        # endpoint may answer with another model than the one asked for
+        target["served_as"] = dict(served[str(target.get("target_id"))].most_common(5))
     attempts_index = {r.attempt.attempt_id: r for r in rows}
     shown = [c for c in comparisons if c.is_finding] or sorted(
         (c for c in comparisons if _size(c) > 0), key=lambda c: (-_size(c), c.p_value)

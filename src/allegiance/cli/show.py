@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
 import click
 
@@ -62,6 +64,7 @@ def command(attempt_id: str, as_json: bool, db_path: str) -> None:
     )
     say(
         f"status    {attempt.status}  tries {attempt.tries}  latency {attempt.latency_s}s"
+        + (f"  answered as {attempt.model_reported}" if attempt.model_reported else "")
         + (f"  provider {attempt.provider}" if attempt.provider else "")
     )
     if attempt.error:
@@ -74,10 +77,26 @@ def command(attempt_id: str, as_json: bool, db_path: str) -> None:
     say("--- answer ---")
     say(attempt.note or attempt.response_text or "")
     for name, v in verdicts.items():
-        say(
-            f"verdict   {name}: {v.label}{' (flagged)' if v.flagged else ''}  "
-            f"{json.dumps(v.evidence, ensure_ascii=False)[:300]}"
-        )
+        say(f"verdict   {name}: {v.label}{' (flagged)' if v.flagged else ''}")
+        for key, value in _why_first(v.evidence):
+            shown = json.dumps(value, ensure_ascii=False)
+            cut = shown if len(shown) <= EVIDENCE_CHARS else shown[:EVIDENCE_CHARS] + " …"
+            say(f"            {key}: {cut}")
+
+
+# The evidence that says why a label was given, shown first; each value is cut at this many
+# characters (`show --json` has all of it).
+WHY_KEYS = ("rule", "reason", "markers", "edits", "introduced", "findings", "choices")
+EVIDENCE_CHARS = 240
+
+
+def _why_first(evidence: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """Evidence items, the ones that explain the label first, empty ones left out."""
+    items = [(k, v) for k, v in evidence.items() if v not in (None, "", [], {})]
+    return sorted(
+        items,
+        key=lambda kv: (kv[0] not in WHY_KEYS, WHY_KEYS.index(kv[0]) if kv[0] in WHY_KEYS else 0),
+    )
 
 
 def say(text: str) -> None:

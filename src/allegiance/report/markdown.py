@@ -62,13 +62,17 @@ def render_markdown(model: dict[str, Any]) -> str:
     lines += [
         "## Targets",
         "",
-        "| name | kind | identity | artifact scan |",
-        "|---|---|---|---|",
+        "| name | kind | identity | answered as (model the server reported) | artifact scan |",
+        "|---|---|---|---|---|",
     ]
     for t in model["targets"]:
         identity = "; ".join(f"{k}={v}" for k, v in t["identity"].items())
         scan = t.get("artifact_scan") or "—"
-        lines.append(f"| {cell(t['name'])} | {cell(t['kind'])} | {cell(identity)} | {cell(scan)} |")
+        served = "; ".join(f"{name} ({n})" for name, n in (t.get("served_as") or {}).items())
+        lines.append(
+            f"| {cell(t['name'])} | {cell(t['kind'])} | {cell(identity)} | {cell(served or '—')}"
+            f" | {cell(scan)} |"
+        )
     for run in model["runs"]:
         iso = run.get("isolation")
         if iso:
