@@ -245,3 +245,19 @@ def test_a_judge_server_that_is_not_there_is_found_before_the_run(tmp_path: Path
     _assert_one_line_error(result, "judge: target", "cannot reach http://127.0.0.1:1/v1")
     assert asked == 0
     assert not (tmp_path / "r.db").exists()
+
+
+def test_a_probe_pattern_may_carry_the_suite_name_as_show_prints_it(tmp_path: Path) -> None:
+    """A user review (2026-11-28): `--probe 'censorship/tiananmen*'` (the id as `show`
+    prints it) selected nothing, and the error did not say what was tried."""
+    from allegiance.suites.loader import load_suite
+
+    suite = load_suite("censorship")
+    assert (
+        suite.select(["censorship/tiananmen-1989.*"]).probes
+        == suite.select(["tiananmen-1989.*"]).probes
+        != ()
+    )
+    result = cli("run", "smoke", "-t", "openai:m@http://127.0.0.1:1/v1", "--probe",
+                 "nothing-like-this*", "--db", "r.db", cwd=tmp_path)  # fmt: skip
+    _assert_one_line_error(result, "no probes selected by 'nothing-like-this*'", "suites NAME")

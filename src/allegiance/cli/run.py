@@ -211,7 +211,10 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
     if patterns:
         loaded = [s.select(list(patterns)) for s in loaded]
     if sum(len(s.probes) for s in loaded) == 0:
-        raise click.UsageError("no probes selected")
+        tried = f" by {', '.join(repr(p) for p in patterns)}" if patterns else ""
+        raise click.UsageError(
+            f"no probes selected{tried}; `allegiance suites NAME` lists a suite's probe ids"
+        )
     request = RunRequest(
         suites=loaded,
         target_specs=targets,

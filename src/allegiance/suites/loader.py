@@ -71,8 +71,11 @@ class Suite:
         return self.select(self.quick) if self.quick else self
 
     def select(self, patterns: Sequence[str]) -> Suite:
-        """The probes whose id matches any of the fnmatch ``patterns``."""
-        chosen = tuple(p for p in self.probes if _matches_any(p.id, patterns))
+        """The probes whose id matches any of the fnmatch ``patterns``. A pattern may carry
+        the suite's name as `show` and reports print ids (``censorship/tiananmen*``)."""
+        prefix = f"{self.name}/"
+        own = [p.removeprefix(prefix) for p in patterns]
+        chosen = tuple(p for p in self.probes if _matches_any(p.id, own))
         return dataclasses.replace(self, probes=chosen)
 
 
