@@ -23,6 +23,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
@@ -108,6 +109,28 @@ def config_file(path: str | Path | None) -> Path | None:
     return next((Path(n) for n in DEFAULT_CONFIG_NAMES if Path(n).is_file()), None)
 
 
+# Keys people write that the config does not take, with what it takes instead.
+_INSTEAD = {
+    "api_key": "put the key in an environment variable and name it with api_key_env "
+    "(a key is never stored in a file allegiance reads)",
+    "apikey": "use api_key_env: the name of an environment variable holding the key",
+    "key": "use api_key_env: the name of an environment variable holding the key",
+    "spec": "the field is 'model' (a target spec such as openai:NAME@URL)",
+    "url": "the endpoint is part of 'model': openai:NAME@URL",
+    "base_url": "the endpoint is part of 'model': openai:NAME@URL",
+    "endpoint": "the endpoint is part of 'model': openai:NAME@URL",
+}
+
+
+def _explain(item: Mapping[str, Any]) -> str:
+    """Pydantic's message, with what to write instead for a key people often try."""
+    message = str(item["msg"])
+    last = str(item["loc"][-1]) if item.get("loc") else ""
+    if item.get("type") == "unexpected_keyword_argument" and last in _INSTEAD:
+        return f"not a setting: {_INSTEAD[last]}"
+    return message
+
+
 def load_config(path: str | Path | None) -> Config:
     """Load ``path``, or ``./allegiance.yaml`` if present, or built-in defaults."""
     file = config_file(path)
@@ -134,7 +157,7 @@ def load_config(path: str | Path | None) -> Config:
         config = TypeAdapter(Config).validate_python(raw)
     except ValidationError as error:
         problems = [
-            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
+            f"{'.'.join(str(part) for part in item['loc'])}: {_explain(item)}"
             for item in error.errors()[:3]
         ]
         raise ConfigError(f"{file}: {'; '.join(problems)}") from error

@@ -261,3 +261,15 @@ def test_a_probe_pattern_may_carry_the_suite_name_as_show_prints_it(tmp_path: Pa
     result = cli("run", "smoke", "-t", "openai:m@http://127.0.0.1:1/v1", "--probe",
                  "nothing-like-this*", "--db", "r.db", cwd=tmp_path)  # fmt: skip
     _assert_one_line_error(result, "no probes selected by 'nothing-like-this*'", "suites NAME")
+
+
+def test_an_api_key_in_the_config_says_to_use_api_key_env(tmp_path: Path) -> None:
+    """A user review (2026-11-28): `api_key:` in a target failed with pydantic's
+    'Unexpected keyword argument'. The value is never echoed."""
+    (tmp_path / "allegiance.yaml").write_text(
+        "targets:\n  gpt:\n    model: openai:gpt-4o@http://127.0.0.1:9/v1\n"
+        "    api_key: sk-do-not-print\n"
+    )
+    result = cli("run", "smoke", "-t", "gpt", "--db", "r.db", cwd=tmp_path)
+    _assert_one_line_error(result, "targets.gpt.api_key: not a setting", "api_key_env")
+    assert "sk-do-not-print" not in result.stderr + result.stdout
