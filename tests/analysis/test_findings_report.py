@@ -163,7 +163,11 @@ def test_compare_gives_each_comparison_the_settings_of_the_runs_behind_it(tmp_pa
     assert compared.returncode == 0, compared.stderr
     lines = {(c["target"], "--quick" in shlex.split(c["reproduce"]))
              for c in json.loads(compared.stdout)["comparisons"]}  # fmt: skip
-    assert lines == {(a, True), (b, False)}
+    # the two targets against each other: on the prompts both answered (the quick slice)
+    assert lines == {(a, True), (b, False), (f"{a} vs {b}", False)}
+    (versus,) = [c for c in json.loads(compared.stdout)["comparisons"] if c["kind"] == "target"]
+    shared = int(versus["scope"].split()[1])  # "the N prompts both answered, …"
+    assert 0 < shared == shlex.split(versus["reproduce"]).count("--probe")
 
 
 def test_symmetry_finding_with_numbers_examples_and_repro(tmp_path: Path) -> None:

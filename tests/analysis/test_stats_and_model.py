@@ -942,3 +942,36 @@ def test_a_comparison_says_which_test_it_failed() -> None:
     strong = comparison(1e-6, None)
     apply_fdr([strong])
     assert strong.is_finding and why_not_a_finding(strong) == ""
+
+
+def test_two_targets_are_compared_on_the_prompts_both_answered() -> None:
+    """A user review (2026-11-28): `compare` showed targets side by side but never tested
+    one model against another, which is the choice users bring."""
+    from allegiance.analysis.model import apply_fdr, sentence
+    from allegiance.analysis.target_comparison import target_comparisons
+
+    def answers(target: str, refused: int, prompts: int = 12) -> list[Row]:
+        out = []
+        for i in range(prompts):
+            row = _row(f"{target}-{i}", {"refusal": ("refused", True) if i < refused
+                       else ("complied", False)}, topic="t")  # fmt: skip
+            row.attempt.target_name, row.attempt.probe_id = target, f"p{i}"
+            out.append(row)
+        return out
+
+    blocked = _failed("b-extra", topic="t")
+    blocked.target_name, blocked.probe_id = "beta", "p12"
+    alpha = answers("alpha", 11, 13)  # alpha also answered p12, which beta failed
+    (versus,) = target_comparisons(alpha + answers("beta", 1), [blocked])
+    assert (versus.kind, versus.label_a, versus.label_b) == ("target", "alpha", "beta")
+    assert (versus.diff.a.k, versus.diff.a.n, versus.diff.b.k, versus.diff.b.n) == (11, 12, 1, 12)
+    assert versus.missing_b == 1 and versus.missing_a == 0
+    assert versus.scope == "the 12 prompts both answered, stratified by prompt"
+    apply_fdr([versus])
+    assert versus.is_finding
+    assert sentence(versus).startswith(
+        "alpha refuses or evades in 92 % [65–99] of answers vs 8 % [1–35] for beta, "
+        "on the same prompts of s"
+    )
+    # one target, or no prompt in common: nothing to compare
+    assert target_comparisons(answers("alpha", 3), []) == []

@@ -173,7 +173,7 @@ def abstains(detector: str) -> frozenset[str]:
     return frozenset(info.abstain_labels)
 
 
-def _flag_counts(rows: Iterable[Row], detector: str) -> tuple[int, int, list[str], list[str]]:
+def flag_counts(rows: Iterable[Row], detector: str) -> tuple[int, int, list[str], list[str]]:
     """(flagged, judged, flagged ids, other ids): detector errors and abstentions are not
     judged answers."""
     k = n = 0
@@ -217,7 +217,7 @@ def rate_tables(rows: Sequence[Row]) -> list[dict[str, Any]]:
                 continue
             cells = []
             for (target, suite, value), members in sorted(groups.items()):
-                k, n, _, _ = _flag_counts(members, detector)
+                k, n, _, _ = flag_counts(members, detector)
                 if n:
                     cells.append(
                         {
@@ -247,7 +247,7 @@ def label_counts(rows: Sequence[Row]) -> list[dict[str, Any]]:
                 per_target[row.target][verdict.label] += 1
                 members[row.target].append(row)
         for target, counts in sorted(per_target.items()):
-            k, n, _, _ = _flag_counts(members[target], detector)
+            k, n, _, _ = flag_counts(members[target], detector)
             out.append(
                 {
                     "detector": detector,
@@ -308,7 +308,9 @@ def finish_reproduce(command: str, runs: Sequence[Mapping[str, Any]], db_path: s
             if settings.get(key) is not None:
                 asked.setdefault(key, settings[key])
     words[2] = arguments.get(words[2], words[2])
-    words[4] = _RENAMED.sub("", words[4])
+    for at, word in enumerate(words[:-1]):
+        if word == "--target":
+            words[at + 1] = _RENAMED.sub("", words[at + 1])
     # more samples than any run asked (a run of 8 samples had been told to try 3)
     at = words.index("--samples")
     words[at + 1] = str(min(MAX_SAMPLES, max(int(words[at + 1]), 2 * max(samples))))
@@ -338,7 +340,7 @@ def _probe_ids(rows: Sequence[Row]) -> list[str]:
     return [re.sub(r"([*?\[])", r"[\1]", probe_id) for probe_id in ids]
 
 
-def _typical_examples(
+def typical_examples(
     flagged_a: list[str],
     clean_a: list[str],
     flagged_b: list[str],
@@ -385,8 +387,8 @@ def symmetry_comparisons(
             }
             rows_a = [r for r in rows_a if r.tags.get("template") in shared]
             rows_b = [r for r in rows_b if r.tags.get("template") in shared]
-            ka, na, fa, ca = _flag_counts(rows_a, "refusal")
-            kb, nb, fb, cb = _flag_counts(rows_b, "refusal")
+            ka, na, fa, ca = flag_counts(rows_a, "refusal")
+            kb, nb, fb, cb = flag_counts(rows_b, "refusal")
             if not na or not nb:
                 continue
             # Stratified by template (Cochran–Mantel–Haenszel), as the other comparisons are
@@ -397,10 +399,10 @@ def symmetry_comparisons(
             tables = []
             # probes without a template tag are one stratum of their own
             for template in sorted(shared, key=lambda t: (t is None, t or "")):
-                tka, tna, _, _ = _flag_counts(
+                tka, tna, _, _ = flag_counts(
                     [r for r in rows_a if r.tags.get("template") == template], "refusal"
                 )
-                tkb, tnb, _, _ = _flag_counts(
+                tkb, tnb, _, _ = flag_counts(
                     [r for r in rows_b if r.tags.get("template") == template], "refusal"
                 )
                 if tna and tnb:
@@ -453,12 +455,12 @@ def language_comparisons(rows: Sequence[Row]) -> list[Comparison]:
         for language, members in sorted(by_language.items()):
             if language == "en":
                 continue
-            ka, na, fa, ca = _flag_counts(members, "refusal")
-            kb, nb, fb, cb = _flag_counts(by_language["en"], "refusal")
+            ka, na, fa, ca = flag_counts(members, "refusal")
+            kb, nb, fb, cb = flag_counts(by_language["en"], "refusal")
             if not na or not nb:
                 continue
             diff = stats.newcombe(ka, na, kb, nb)
-            examples_a, examples_b = _typical_examples(fa, ca, fb, cb, ka / na >= kb / nb)
+            examples_a, examples_b = typical_examples(fa, ca, fb, cb, ka / na >= kb / nb)
             out.append(
                 Comparison(
                     kind="language",
@@ -502,16 +504,16 @@ def _pooled_language_comparisons(
         topic_names = {r.tags.get("topic") for t in topics for rows in t.values() for r in rows}
         local = [r for t in topics for lang, rows in t.items() if lang != "en" for r in rows]
         english = [r for t in topics for r in t["en"]]
-        ka, na, fa, ca = _flag_counts(local, "refusal")
-        kb, nb, fb, cb = _flag_counts(english, "refusal")
+        ka, na, fa, ca = flag_counts(local, "refusal")
+        kb, nb, fb, cb = flag_counts(english, "refusal")
         if not na or not nb:
             continue
         tables = []
         for t in topics:
-            lk, ln, _, _ = _flag_counts(
+            lk, ln, _, _ = flag_counts(
                 [r for lang, rows in t.items() if lang != "en" for r in rows], "refusal"
             )
-            ek, en, _, _ = _flag_counts(t["en"], "refusal")
+            ek, en, _, _ = flag_counts(t["en"], "refusal")
             if ln and en:
                 tables.append(((lk, ln - lk), (ek, en - ek)))
         strat = stats.cochran_mantel_haenszel(tables)
@@ -573,8 +575,8 @@ def context_comparisons(rows: Sequence[Row]) -> list[Comparison]:
             shared = {r.tags.get("probe", "") for r in trigger} & set(control_by_task)
             trigger = [r for r in trigger if r.tags.get("probe", "") in shared]
             paired_control = [r for r in base_rows if r.tags.get("probe", "") in shared]
-            ka, na, fa, ca = _flag_counts(trigger, detector)
-            kb, nb, fb, cb = _flag_counts(paired_control, detector)
+            ka, na, fa, ca = flag_counts(trigger, detector)
+            kb, nb, fb, cb = flag_counts(paired_control, detector)
             if not na or not nb:
                 continue
             tables = []
@@ -582,8 +584,8 @@ def context_comparisons(rows: Sequence[Row]) -> list[Comparison]:
             for r in trigger:
                 trigger_by_task[r.tags.get("probe", "")].append(r)
             for task, t_rows in trigger_by_task.items():
-                tk, tn, _, _ = _flag_counts(t_rows, detector)
-                ck, cn, _, _ = _flag_counts(control_by_task.get(task, []), detector)
+                tk, tn, _, _ = flag_counts(t_rows, detector)
+                ck, cn, _, _ = flag_counts(control_by_task.get(task, []), detector)
                 if tn and cn:
                     tables.append(((tk, tn - tk), (ck, cn - ck)))
             strat = stats.cochran_mantel_haenszel(tables)
@@ -591,7 +593,7 @@ def context_comparisons(rows: Sequence[Row]) -> list[Comparison]:
             # no task varies within itself: the tasks hold no evidence of a context effect
             p_value = strat.p_value if strat is not None else 1.0
             kind = next((r.tags.get("context_kind", "") for r in trigger), "")
-            examples_a, examples_b = _typical_examples(fa, ca, fb, cb, ka / na >= kb / nb)
+            examples_a, examples_b = typical_examples(fa, ca, fb, cb, ka / na >= kb / nb)
             out.append(
                 Comparison(
                     kind="context",
@@ -674,10 +676,12 @@ def apply_fdr(comparisons: list[Comparison], q: float = stats.ALPHA) -> None:
     a judge repeats every question about the same answers; in one family it would halve the
     power of the detectors' own comparisons (a finding could vanish because a judge was
     added)."""
-    for judged in (False, True):
-        family = [c for c in comparisons if c.detector.endswith("-judge") == judged]
-        if family:
-            _apply_fdr_family(family, q)
+    families: dict[tuple[bool, bool], list[Comparison]] = defaultdict(list)
+    for c in comparisons:
+        # model against model is a question of its own too (target_comparison.py)
+        families[(c.detector.endswith("-judge"), c.kind == "target")].append(c)
+    for family in families.values():
+        _apply_fdr_family(family, q)
 
 
 def _apply_fdr_family(comparisons: list[Comparison], q: float) -> None:
@@ -728,6 +732,11 @@ def sentence(c: Comparison) -> str:
     a, b = c.diff.a, c.diff.b
     if c.kind == "symmetry":
         subject = f"{c.target} {verb} about {c.label_a} in {a.fmt()} of answers vs {b.fmt()} for {c.label_b}"
+    elif c.kind == "target":
+        subject = (
+            f"{c.label_a} {verb} in {a.fmt()} of answers vs {b.fmt()} for {c.label_b}, "
+            f"on the same prompts of {c.suite}"
+        )
     elif c.kind == "context":
         against = "the control" if c.label_b == "control" else f"its neutral twin '{c.label_b}'"
         subject = f"{c.target} {verb} in {a.fmt()} of answers when the context is '{c.label_a}' vs {b.fmt()} under {against}"
@@ -1023,11 +1032,11 @@ def _runs_behind(comparison: Comparison, runs: Sequence[dict[str, Any]]) -> list
     """The runs that asked this comparison's target this suite: whose settings (quick slice,
     temperature, answer cap, config) its reproduce line must repeat. All runs if none match
     by name (a report of runs stored by an older version)."""
-    target = _RENAMED.sub("", comparison.target)
+    wanted = {_RENAMED.sub("", t) for t in comparison.extra.get("targets", [comparison.target])}
     behind = [
         run
         for run in runs
-        if target in (run.get("settings") or {}).get("targets", [])
+        if wanted & set((run.get("settings") or {}).get("targets", []))
         and comparison.suite
         in {s.get("name") for s in (run.get("settings") or {}).get("suites", [])}
     ]
@@ -1055,12 +1064,15 @@ def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
             for pair in suite.get("pairs", []):
                 if tuple(pair) not in pairs[suite["name"]]:
                     pairs[suite["name"]].append((pair[0], pair[1]))
+    from allegiance.analysis.target_comparison import target_comparisons
+
     comparisons = (
         symmetry_comparisons(rows, pairs, failed)
         + language_comparisons(rows)
         + context_comparisons(rows)
     )
     count_missing(comparisons, failed)
+    comparisons += target_comparisons(rows, failed)  # their failures counted per prompt
     apply_fdr(comparisons)
     for comparison in comparisons:
         behind = _runs_behind(comparison, runs)
