@@ -19,6 +19,7 @@ from allegiance.cli.common import (
     refuse_overwrite,
     terminal_safe,
 )
+from allegiance.detectors.base import available_detectors
 
 if TYPE_CHECKING:
     from allegiance.cli.judge_fields import Fields
@@ -27,7 +28,12 @@ if TYPE_CHECKING:
 
 @click.command("judge")
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--detector", "-d", required=True, help="Detector name (see README).")
+@click.option(
+    "--detector",
+    "-d",
+    required=True,
+    help=f"Detector name: {', '.join(available_detectors())} (README: what each labels).",
+)
 @click.option(
     "--out",
     "out_path",
