@@ -64,7 +64,7 @@ from allegiance.suites.model import Probe
 
 # Bump when a change to rules or markers can change a verdict: stored verdicts of an older
 # version are re-judged. (`facts` builds on this detector and includes it in its version.)
-VERSION = "6"
+VERSION = "7"
 # What verdicts are stored under: the rules' version and the learned model's weights, so that
 # refitting the weights re-judges stored verdicts too.
 DETECTOR_VERSION = f"{VERSION}.{refusal_model.WEIGHTS_ID}"
