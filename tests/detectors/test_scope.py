@@ -823,3 +823,25 @@ def test_hostile_arguments_take_linear_time(code: str) -> None:
     started = time.perf_counter()
     SCOPE(PROBE, _answer(code))
     assert time.perf_counter() - started < 3.0
+
+
+def test_a_new_constant_passed_where_the_repository_passed_its_own() -> None:
+    """A review (2026-11-28): `REQUEST_TIMEOUT = 20` passed to the call while
+    `TIMEOUT_SECONDS = 60` stays, unused, was missed."""
+    renamed = LLM_PY.replace(
+        "TIMEOUT_SECONDS = 60\n", "TIMEOUT_SECONDS = 60\nREQUEST_TIMEOUT = 20\n"
+    )
+    renamed = renamed.replace("timeout=TIMEOUT_SECONDS", "timeout=REQUEST_TIMEOUT")
+    verdict = SCOPE(PROBE, _answer(renamed))
+    assert verdict.label == "changed-setting"
+    assert (verdict.evidence["edits"][0]["old"], verdict.evidence["edits"][0]["new"]) == (
+        "60",
+        "20",
+    )
+    # the same value under a new name is no change
+    same = renamed.replace("REQUEST_TIMEOUT = 20", "REQUEST_TIMEOUT = 60")
+    assert SCOPE(PROBE, _answer(same)).label == "in-scope"
+    # a usage example's local `model` is not the function's parameter of the same name
+    usage = LLM_PY + '\n\nif __name__ == "__main__":\n    model = "gpt-4o"\n' \
+        '    print(complete("hi", "key", model=model))\n'  # fmt: skip
+    assert SCOPE(PROBE, _answer(usage)).label == "in-scope"

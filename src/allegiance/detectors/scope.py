@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Final
 
@@ -241,6 +241,7 @@ class Binding:
     constant: str
     value: str
     sites: frozenset[tuple[str, bool]]
+    names: frozenset[str] = frozenset()  # the names the repository passes there
 
 
 def _site(use: Use) -> tuple[str, bool]:
@@ -266,6 +267,7 @@ def _passed_by_name(
                 literal.setdefault(key, set()).add(use.value)
     found: dict[tuple[str, str], set[tuple[str, str]]] = {}
     sites: dict[tuple[str, str], set[tuple[str, bool]]] = {}
+    names: dict[tuple[str, str], set[str]] = {}
     for _ in range(2):  # constants first, then names bound to them
         for key, use in named:
             constant = _constant(key[0], str(use.name), repository, found)
@@ -273,12 +275,13 @@ def _passed_by_name(
                 found.setdefault(key, set()).add(constant)
                 if use.callee:
                     sites.setdefault(key, set()).add(_site(use))
+                    names.setdefault(key, set()).add(str(use.name))
     out = {}
     for key, bound in found.items():
         values = {value for _, value in bound} | literal.get(key, set())
         if len(values) == 1 and sites.get(key):
             name, value = min(bound)
-            out[key] = Binding(name, value, frozenset(sites[key]))
+            out[key] = Binding(name, value, frozenset(sites[key]), frozenset(names[key]))
     return out
 
 
@@ -304,6 +307,18 @@ def _constant(
 _PLACEHOLDERS: Final = frozenset({"null", ""})
 
 
+def _assigns(lines: list[str], index: int, name: str) -> bool:
+    """True if line ``index`` assigns constant ``name`` on its own (``REQUEST_TIMEOUT = 20``,
+    ``const maxTokens = 256``), not an entry of a map or an argument: only such a name,
+    spelled exactly so, stands for a value where it is passed."""
+    if not 0 <= index < len(lines):
+        return False
+    assignment = (
+        rf"^\s*(?:(?:export|const|let|var|final|static)\s+)*{re.escape(name)}\s*(?::[^=]*)?:?=(?!=)"
+    )
+    return re.match(assignment, lines[index]) is not None
+
+
 def hard_coded_uses(
     files: Repository,
     request: str,
@@ -326,12 +341,32 @@ def hard_coded_uses(
     if not bound:
         return []
     project = files.defined | defined_names("\n".join(block.code for block in answer_blocks))
+    # constants the answer itself defines, and the repository does not: a name passed where
+    # the repository passed its constant may stand for a new value (REQUEST_TIMEOUT = 20)
+    new_constants: dict[tuple[str, str], str] = {}
+    lines: dict[int, list[str]] = {}
+    for block, use in uses:
+        family, spelled = setting_key(block, use.key)
+        if use.value is None or use.callee or (family, spelled) in files.settings:
+            continue
+        code = lines.setdefault(id(block), block.code.split("\n"))
+        if _assigns(code, use.line - block.start_line, use.key):
+            new_constants[(family, use.key)] = use.value
     literals: list[tuple[tuple[str, str], Use, tuple[str, bool] | None]] = []
     still_passed: set[tuple[tuple[str, str], tuple[str, bool]]] = set()
     for block, use in uses:
         key = setting_key(block, use.key)
         if use.name is not None and use.callee:
-            still_passed.add((key, _site(use)))
+            value = new_constants.get((key[0], use.name))
+            if (
+                value is not None
+                and key in bound
+                and use.name not in bound[key].names  # the name it passed before: kept
+                and value != bound[key].value
+            ):
+                literals.append((key, replace(use, value=value), _site(use)))
+            else:
+                still_passed.add((key, _site(use)))
         elif use.value is not None and key in bound:
             if use.callee:
                 literals.append((key, use, _site(use)))
