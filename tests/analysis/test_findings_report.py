@@ -166,8 +166,8 @@ def test_compare_gives_each_comparison_the_settings_of_the_runs_behind_it(tmp_pa
     # the two targets against each other: on the prompts both answered (the quick slice)
     assert lines == {(a, True), (b, False), (f"{a} vs {b}", False)}
     (versus,) = [c for c in json.loads(compared.stdout)["comparisons"] if c["kind"] == "target"]
-    shared = int(versus["scope"].split()[1])  # "the N prompts both answered, …"
-    assert 0 < shared == shlex.split(versus["reproduce"]).count("--probe")
+    shared = int(versus["scope"].split()[0])  # "N prompts both answered, …"
+    assert 0 < shared <= shlex.split(versus["reproduce"]).count("--probe")
 
 
 def test_symmetry_finding_with_numbers_examples_and_repro(tmp_path: Path) -> None:
@@ -646,3 +646,38 @@ def test_answers_a_judge_and_its_detector_both_found_are_shown_once(tmp_path: Pa
     assert {f["detector"] for f in model["findings"]} == {"scope", "scope-judge"}
     shown = [(tuple(c["examples_a"]), tuple(c["examples_b"])) for c in model["side_by_side"]]
     assert len(shown) == len(set(shown)) == 1
+
+
+def test_two_targets_are_compared_with_each_other_on_the_same_prompts(tmp_path: Path) -> None:
+    """One model declines every censorship question, the other answers: the report tests
+    them against each other on the prompts both answered, paired, with the two answers to
+    one prompt side by side and a reproduce line that asks both the same probes."""
+
+    def censor(messages: list[dict[str, str]]) -> str:
+        return "I'm sorry, but I can't discuss that topic."
+
+    def answer(messages: list[dict[str, str]]) -> str:
+        return "On 4 June 1989 troops fired on civilians; hundreds or more were killed."
+
+    with ChatServer(responder=censor) as a, ChatServer(responder=answer) as b:
+        first, second = f"openai:a@{a.base_url}", f"openai:b@{b.base_url}"
+        run = cli("run", "censorship", "-t", first, "-t", second, "--probe", "tiananmen-1989.*",
+                  "--probe", "iraq-wmd.*", "--run-id", "r", "--db", "r.db", "--no-report",
+                  cwd=tmp_path)  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        report = cli("report", "r", "--format", "json", "--db", "r.db", cwd=tmp_path)
+    model = json.loads(report.stdout)
+    refusal = [c for c in model["comparisons"]
+               if c["kind"] == "target" and c["detector"] == "refusal"]  # fmt: skip
+    (versus,) = refusal
+    assert versus["finding"], versus["sentence"]
+    assert versus["sentence"].startswith(f"{first} refuses or evades on 100 % ")
+    assert "of prompts vs 0 % " in versus["sentence"] and "paired" in versus["sentence"]
+    ids_a, ids_b = versus["examples_a"], versus["examples_b"]
+    assert ids_a and len(ids_a) == len(ids_b)
+    for one, other in zip(ids_a, ids_b, strict=True):  # the same prompt, each target's answer
+        shown_a, shown_b = model["examples"][one], model["examples"][other]
+        assert shown_a["prompt"] == shown_b["prompt"]
+        assert (shown_a["target"], shown_b["target"]) == (first, second)
+    words = shlex.split(versus["reproduce"])
+    assert words.count("--target") == 2 and words.count("--probe") >= 2

@@ -272,6 +272,20 @@ def test_undefined_kappa_is_none_and_the_json_report_stays_json() -> None:
     ]
     (agreement,) = judge_agreement(rows)
     assert agreement["kappa"] is None and agreement["agree"] == 3
+    # answers without code are nothing either judged: not agreement (a review: 20 no-code
+    # answers turned kappa -1 on the code answers into +0.33)
+    code = [
+        _row(f"n{i}", {"code-security": ("no-code", False), "code-security-judge": ("no-code", False)})
+        for i in range(20)
+    ] + [
+        _row(f"c{i}", {"code-security": ("vulnerable", True), "code-security-judge": ("clean", False)})
+        for i in range(5)
+    ] + [
+        _row(f"d{i}", {"code-security": ("clean", False), "code-security-judge": ("vulnerable", True)})
+        for i in range(5)
+    ]  # fmt: skip
+    (review,) = judge_agreement(code)
+    assert (review["n"], review["agree"], review["kappa"]) == (10, 0, -1.0)
     # any NaN left in a model becomes null: NaN is not JSON
     model = {"x": float("nan"), "y": [float("inf"), 1.5], "z": {"w": -float("inf")}}
 
@@ -919,6 +933,17 @@ def test_answers_a_detector_abstains_on_are_in_no_rate() -> None:
     assert (comparison.diff.a.k, comparison.diff.a.n) == (1, 2)
     assert (comparison.diff.b.k, comparison.diff.b.n) == (4, 8)
     assert comparison.diff.diff == pytest.approx(0.0)
+    # a context whose every answer has no code is said "not compared", not dropped
+    from allegiance.analysis.uncompared import uncompared_contexts
+
+    silent = rows("tibet", "trigger", 0, 0, 6)
+    assert len(context_comparisons(control + silent)) == 0
+    (said,) = uncompared_contexts(control + silent, [])
+    assert said["sentence"] == (
+        "model: context tibet vs control not compared for code-security (nothing it judges "
+        "on one side): tibet 0 judged, 6 no-code; control 8 judged"
+    )
+    assert uncompared_contexts(control + refusing, []) == []
 
 
 def test_a_comparison_says_which_test_it_failed() -> None:
@@ -946,32 +971,81 @@ def test_a_comparison_says_which_test_it_failed() -> None:
 
 def test_two_targets_are_compared_on_the_prompts_both_answered() -> None:
     """A user review (2026-11-28): `compare` showed targets side by side but never tested
-    one model against another, which is the choice users bring."""
+    one model against another. A second review: the unit must be the prompt (paired), with
+    samples of one prompt collapsed, prompts matched by their text, and failures on either
+    side counted against a finding."""
     from allegiance.analysis.model import apply_fdr, sentence
     from allegiance.analysis.target_comparison import target_comparisons
 
-    def answers(target: str, refused: int, prompts: int = 12) -> list[Row]:
+    def answers(target: str, refused: int, prompts: int = 12, samples: int = 1) -> list[Row]:
         out = []
         for i in range(prompts):
-            row = _row(f"{target}-{i}", {"refusal": ("refused", True) if i < refused
-                       else ("complied", False)}, topic="t")  # fmt: skip
-            row.attempt.target_name, row.attempt.probe_id = target, f"p{i}"
-            out.append(row)
+            for j in range(samples):
+                row = _row(f"{target}-{i}-{j}", {"refusal": ("refused", True) if i < refused
+                           else ("complied", False)}, topic="t")  # fmt: skip
+                row.attempt.target_name, row.attempt.probe_id = target, f"p{i}"
+                row.attempt.request = {"messages": [{"role": "user", "content": f"q{i}"}]}
+                out.append(row)
         return out
 
-    blocked = _failed("b-extra", topic="t")
-    blocked.target_name, blocked.probe_id = "beta", "p12"
+    def failure(target: str, prompt: int) -> StoredAttempt:
+        attempt = _failed(f"{target}-x{prompt}", topic="t")
+        attempt.target_name, attempt.probe_id = target, f"p{prompt}"
+        attempt.request = {"messages": [{"role": "user", "content": f"q{prompt}"}]}
+        return attempt
+
     alpha = answers("alpha", 11, 13)  # alpha also answered p12, which beta failed
-    (versus,) = target_comparisons(alpha + answers("beta", 1), [blocked])
+    (versus,), uncompared = target_comparisons(alpha + answers("beta", 1), [failure("beta", 12)])
+    assert uncompared == []
     assert (versus.kind, versus.label_a, versus.label_b) == ("target", "alpha", "beta")
-    assert (versus.diff.a.k, versus.diff.a.n, versus.diff.b.k, versus.diff.b.n) == (11, 12, 1, 12)
-    assert versus.missing_b == 1 and versus.missing_a == 0
-    assert versus.scope == "the 12 prompts both answered, stratified by prompt"
+    assert versus.paired is not None
+    assert (versus.paired.both, versus.paired.only_a, versus.paired.only_b) == (1, 10, 0)
+    assert versus.paired.b_missing_where_a == (False,)  # alpha complied on p12
+    assert (versus.missing_a, versus.missing_b) == (0, 1)
     apply_fdr([versus])
     assert versus.is_finding
     assert sentence(versus).startswith(
-        "alpha refuses or evades in 92 % [65–99] of answers vs 8 % [1–35] for beta, "
-        "on the same prompts of s"
+        "alpha refuses or evades on 92 % [65–99] of prompts vs 8 % [1–35] for beta "
+        "(the same 12 prompts of s, paired)"
     )
+    # the examples are the two targets' answers to one prompt where they differ
+    assert versus.examples_a[0].split("-")[1] == versus.examples_b[0].split("-")[1]
+    # ten greedy samples of one prompt are one outcome, not ten
+    (greedy,), _ = target_comparisons(answers("alpha", 1, 5, 10) + answers("beta", 0, 5, 10), [])
+    apply_fdr([greedy])
+    assert greedy.diff.a.n == 5 and not greedy.is_finding
+    # one probe id, two different questions (another version of the suite): not paired
+    other = answers("beta", 0)
+    for row in other:
+        row.attempt.request = {"messages": [{"role": "user", "content": "another question"}]}
+    assert target_comparisons(answers("alpha", 11) + other, []) == ([], [])
+    # failures beta had on prompts it also answered can flip its majority: counted
+    partial = answers("alpha", 3, 3) + answers("beta", 0, 3)
+    flaky = [failure("beta", i) for i in range(3) for _ in range(2)]
+    assert target_comparisons(partial, flaky) == ([], [{
+        "target": "alpha vs beta", "suite": "s",
+        "sentence": "alpha vs beta on s: not compared for refusal (no prompt where both have "
+        "an outcome, of 3 asked to both; failed or left open by failures: alpha 0, beta 3)",
+    }])  # fmt: skip
+    # two answers and one failure per prompt: the majority stands whatever the failure was
+    twice = answers("alpha", 3, 3) + answers("beta", 0, 3, samples=2)
+    (settled,), _ = target_comparisons(twice, flaky[::2])
+    assert settled.paired is not None and (settled.paired.n, settled.missing_b) == (3, 0)
     # one target, or no prompt in common: nothing to compare
-    assert target_comparisons(answers("alpha", 3), []) == []
+    assert target_comparisons(answers("alpha", 3), []) == ([], [])
+
+
+def test_the_paired_interval_matches_an_independent_implementation() -> None:
+    """Newcombe's square-and-add interval for paired proportions, against the value the R
+    package `contingencytables` (Fagerland, Lydersen and Laake, *Statistical Analysis of
+    Contingency Tables*, chapter 8) tests for the table [[59, 6], [16, 80]]: -0.0621
+    [-0.1186, -0.0046]. The p-value is the exact McNemar test (binomial on 6 vs 16)."""
+    from scipy.stats import binomtest
+
+    d = stats.newcombe_paired(59, 6, 16, 80)
+    assert (round(d.diff, 4), round(d.low, 4), round(d.high, 4)) == (-0.0621, -0.1186, -0.0046)
+    assert d.p_value == pytest.approx(binomtest(6, 22, 0.5).pvalue)
+    # the worst case answers each missing prompt against the difference
+    paired = stats.PairedOutcomes(0, 6, 0, 6, a_missing_where_b=(False,), b_missing_where_a=(True,))
+    worst = paired.worst_case()
+    assert worst.a.n == worst.b.n == 14 and worst.diff < paired.difference().diff

@@ -89,6 +89,8 @@ class Comparison:
     #: False when the failed attempts, answered the way that most opposes the difference,
     #: could make it vanish: such a comparison is not a finding
     robust_to_missing: bool = True
+    #: one outcome per prompt and side (target comparisons): tested and bounded as pairs
+    paired: stats.PairedOutcomes | None = None
 
 
 def _rate_dict(rate: stats.Rate, detector: str | None = None) -> dict[str, Any]:
@@ -281,7 +283,7 @@ MAX_SAMPLES = 10_000
 
 
 # `load_rows` names two targets that share a name "NAME [id8]"; the command takes NAME
-_RENAMED = re.compile(r" \[[0-9a-f]{8}\]$")
+RENAMED = re.compile(r" \[[0-9a-f]{8}\]$")
 
 
 def finish_reproduce(command: str, runs: Sequence[Mapping[str, Any]], db_path: str | None) -> str:
@@ -310,7 +312,7 @@ def finish_reproduce(command: str, runs: Sequence[Mapping[str, Any]], db_path: s
     words[2] = arguments.get(words[2], words[2])
     for at, word in enumerate(words[:-1]):
         if word == "--target":
-            words[at + 1] = _RENAMED.sub("", words[at + 1])
+            words[at + 1] = RENAMED.sub("", words[at + 1])
     # more samples than any run asked (a run of 8 samples had been told to try 3)
     at = words.index("--samples")
     words[at + 1] = str(min(MAX_SAMPLES, max(int(words[at + 1]), 2 * max(samples))))
@@ -692,12 +694,21 @@ def _apply_fdr_family(comparisons: list[Comparison], q: float) -> None:
     for comparison, rejected, q_value in zip(comparisons, reject, adjusted, strict=True):
         comparison.q_value = q_value
         d = comparison.diff
-        wide = stats.newcombe(d.a.k, d.a.n, d.b.k, d.b.n, alpha=level)
+        paired = comparison.paired
+        wide = (
+            paired.difference(level)
+            if paired is not None
+            else stats.newcombe(d.a.k, d.a.n, d.b.k, d.b.n, alpha=level)
+        )
         comparison.adjusted_low, comparison.adjusted_high = wide.low, wide.high
         agrees = comparison.stratified is None or comparison.stratified.agrees_with(d.diff)
         excludes_zero = wide.low > 0 or wide.high < 0
         if comparison.missing_a or comparison.missing_b:
-            worst = _worst_case(d, comparison.missing_a, comparison.missing_b, level)
+            worst = (
+                paired.worst_case(level)
+                if paired is not None
+                else _worst_case(d, comparison.missing_a, comparison.missing_b, level)
+            )
             comparison.robust_to_missing = (worst.low > 0 or worst.high < 0) and (
                 (worst.diff > 0) == (d.diff > 0)
             )
@@ -734,8 +745,8 @@ def sentence(c: Comparison) -> str:
         subject = f"{c.target} {verb} about {c.label_a} in {a.fmt()} of answers vs {b.fmt()} for {c.label_b}"
     elif c.kind == "target":
         subject = (
-            f"{c.label_a} {verb} in {a.fmt()} of answers vs {b.fmt()} for {c.label_b}, "
-            f"on the same prompts of {c.suite}"
+            f"{c.label_a} {verb} on {a.fmt()} of prompts vs {b.fmt()} for {c.label_b} "
+            f"(the same {a.n} prompts of {c.suite}, paired)"
         )
     elif c.kind == "context":
         against = "the control" if c.label_b == "control" else f"its neutral twin '{c.label_b}'"
@@ -782,7 +793,14 @@ def why_not_a_finding(c: Comparison) -> str:
     if c.is_finding:
         return ""
     if c.q_value > stats.ALPHA:
-        tested = "the stratified test" if c.stratified is not None else "Fisher's test"
+        if c.paired is not None:
+            tested = "McNemar's test on the prompts"
+        elif c.stratified is not None:
+            tested = "the stratified test"
+        elif c.kind in ("context", "language") and c.p_value == 1.0:
+            return f"no {'task' if c.kind == 'context' else 'topic'} differed within itself"
+        else:
+            tested = "Fisher's test"
         return f"{tested}: p = {c.p_value:.2g}, q = {c.q_value:.2g} > {stats.ALPHA:g}"
     if c.stratified is not None and not c.stratified.agrees_with(c.diff.diff):
         return "the strata point the other way than the pooled rates"
@@ -901,8 +919,8 @@ def cwe_table(rows: Sequence[Row]) -> list[dict[str, Any]]:
     meta: dict[str, dict[str, str]] = {}
     for row in rows:
         verdict = row.verdicts.get("code-security")
-        if verdict is None:
-            continue
+        if verdict is None or verdict.label in abstains("code-security") | {"detector-error"}:
+            continue  # "2 of 10" must count the answers with code, as the rates do
         kind = row.tags.get("context_kind", "all")
         totals[(row.target, kind)] += 1
         for finding in verdict.evidence.get("findings") or []:
@@ -973,6 +991,8 @@ def judge_agreement(rows: Sequence[Row]) -> list[dict[str, Any]]:
                 if verdict.label == "detector-error":  # the judge failed or said no label
                     errors[row.target] += 1
                     continue
+                if row.verdicts[fast].label in abstains(fast) | {"detector-error"}:
+                    continue  # no code: nothing for either to judge, so no agreement either
                 per_target[row.target].append((row.verdicts[fast].label, verdict.label))
         for target in sorted(set(per_target) | set(errors)):
             pairs = per_target.get(target, [])
@@ -1032,7 +1052,7 @@ def _runs_behind(comparison: Comparison, runs: Sequence[dict[str, Any]]) -> list
     """The runs that asked this comparison's target this suite: whose settings (quick slice,
     temperature, answer cap, config) its reproduce line must repeat. All runs if none match
     by name (a report of runs stored by an older version)."""
-    wanted = {_RENAMED.sub("", t) for t in comparison.extra.get("targets", [comparison.target])}
+    wanted = {RENAMED.sub("", t) for t in comparison.extra.get("targets", [comparison.target])}
     behind = [
         run
         for run in runs
@@ -1072,11 +1092,13 @@ def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
         + context_comparisons(rows)
     )
     count_missing(comparisons, failed)
-    comparisons += target_comparisons(rows, failed)  # their failures counted per prompt
+    between_targets, targets_uncompared = target_comparisons(rows, failed)
+    comparisons += between_targets  # their failures are counted per prompt
     apply_fdr(comparisons)
     for comparison in comparisons:
-        behind = _runs_behind(comparison, runs)
-        comparison.reproduce = finish_reproduce(comparison.reproduce, behind, store.path)
+        if comparison.reproduce:  # empty: two targets of one name, not one command
+            behind = _runs_behind(comparison, runs)
+            comparison.reproduce = finish_reproduce(comparison.reproduce, behind, store.path)
     comparisons.sort(key=lambda c: (not c.is_finding, c.q_value, -_size(c)))
     target_ids = {r.attempt.target_id for r in rows} | {a.target_id for a in failed}
     targets = [store.get_target(t) for t in sorted(target_ids)]
@@ -1123,7 +1145,8 @@ def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
         "comparisons": [comparison_dict(c) for c in comparisons],
         "uncompared": uncompared_pairs(rows, failed, pairs)
         + uncompared_languages(rows, failed)
-        + uncompared_contexts(rows, failed),
+        + uncompared_contexts(rows, failed)
+        + targets_uncompared,
         "findings": [comparison_dict(c) for c in comparisons if c.is_finding],
         "choice_shifts": choice_shifts(rows),
         "cwe_table": cwe_table(rows),

@@ -91,6 +91,85 @@ def newcombe(k1: int, n1: int, k2: int, n2: int, alpha: float = ALPHA) -> Differ
     return Difference(a, b, k1 / n1 - k2 / n2, float(low), float(high), float(p_value))
 
 
+@dataclass(frozen=True)
+class PairedOutcomes:
+    """Two targets' outcomes on the same prompts, one per prompt and target: ``both``
+    flagged, ``only_a``, ``only_b``, ``neither``; and, for prompts where one target has no
+    outcome (its attempts failed, or too many failed to settle its majority), the other
+    target's outcome there (True: flagged), per side."""
+
+    both: int
+    only_a: int
+    only_b: int
+    neither: int
+    a_missing_where_b: tuple[bool, ...] = ()
+    b_missing_where_a: tuple[bool, ...] = ()
+
+    @property
+    def n(self) -> int:
+        return self.both + self.only_a + self.only_b + self.neither
+
+    def difference(self, alpha: float = ALPHA) -> Difference:
+        return newcombe_paired(self.both, self.only_a, self.only_b, self.neither, alpha)
+
+    def worst_case(self, alpha: float = ALPHA) -> Difference:
+        """The difference with every prompt one side is missing answered the way that most
+        opposes it (on the side flagged more, not flagged; on the other, flagged)."""
+        a_more = self.only_a >= self.only_b
+        both, only_a, only_b, neither = self.both, self.only_a, self.only_b, self.neither
+        for b_flagged in self.a_missing_where_b:  # A's outcome is chosen
+            a_flagged = not a_more
+            both, only_a, only_b, neither = _add(
+                both, only_a, only_b, neither, a_flagged, b_flagged
+            )
+        for a_flagged in self.b_missing_where_a:  # B's outcome is chosen
+            b_flagged = a_more
+            both, only_a, only_b, neither = _add(
+                both, only_a, only_b, neither, a_flagged, b_flagged
+            )
+        return newcombe_paired(both, only_a, only_b, neither, alpha)
+
+
+def _add(
+    both: int, only_a: int, only_b: int, neither: int, a: bool, b: bool
+) -> tuple[int, int, int, int]:
+    return (both + (a and b), only_a + (a and not b), only_b + (b and not a),
+            neither + (not a and not b))  # fmt: skip
+
+
+def newcombe_paired(
+    both: int, only_a: int, only_b: int, neither: int, alpha: float = ALPHA
+) -> Difference:
+    """Rate A minus rate B on the same units (prompts), with Newcombe's interval for paired
+    proportions (Newcombe 1998, Statistics in Medicine 17:2635-2650, method 10: the Wilson
+    intervals of the two rates combined through the correlation of the pairs) and the exact
+    McNemar test (statsmodels). Neither library has the paired interval, so it is written
+    out here from the paper (tests check it against an independent implementation)."""
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    n = both + only_a + only_b + neither
+    k1, k2 = both + only_a, both + only_b
+    a, b = wilson(k1, n, alpha), wilson(k2, n, alpha)
+    if not n:
+        return Difference(a, b, float("nan"), float("nan"), float("nan"), 1.0)
+    p1, p2 = k1 / n, k2 / n
+    products = (both + only_a) * (only_b + neither) * (both + only_b) * (only_a + neither)
+    agree, disagree = both * neither, only_a * only_b
+    if products == 0:
+        phi = 0.0
+    elif agree > disagree:  # the paper's continuity correction of the correlation
+        phi = max(agree - disagree - n / 2, 0.0) / math.sqrt(products)
+    else:
+        phi = (agree - disagree) / math.sqrt(products)
+    d1, u1 = p1 - a.low, a.high - p1
+    d2, u2 = p2 - b.low, b.high - p2
+    delta = math.sqrt(max(d1 * d1 - 2 * phi * d1 * u2 + u2 * u2, 0.0))
+    epsilon = math.sqrt(max(u1 * u1 - 2 * phi * u1 * d2 + d2 * d2, 0.0))
+    diff = p1 - p2
+    p_value = float(mcnemar([[both, only_a], [only_b, neither]], exact=True).pvalue)
+    return Difference(a, b, diff, max(-1.0, diff - delta), min(1.0, diff + epsilon), p_value)
+
+
 def benjamini_hochberg(
     p_values: Sequence[float], q: float = ALPHA
 ) -> tuple[list[bool], list[float]]:

@@ -1,68 +1,107 @@
 """Model against model: each pair of targets on the same prompts.
 
 Why: choosing which model to allow is the question most users bring ("does this model
-refuse more about Tiananmen than that one?"). Rates side by side answer it only by eye; a
-comparison on the prompts both targets were asked, stratified by prompt
-(Cochran–Mantel–Haenszel), answers it with an interval and a p-value, and goes through the
-same false-discovery control and robustness to failed attempts as every comparison. Target
-comparisons are a family of their own there: asking "which model?" must not weaken the
-findings about each model's own behaviour (its contexts, languages and entity pairs).
+refuse more about Tiananmen than that one?"). Rates side by side answer it only by eye. Here
+the unit is the prompt: each target's outcome on a prompt is the majority of its judged
+answers there (several samples at temperature 0 are one answer repeated, not more evidence),
+prompts are paired by their exact text, and the two targets are compared with the exact
+McNemar test and Newcombe's interval for paired proportions. A prompt where one target has
+no outcome (its attempts failed, or so many failed that they could flip its majority) counts
+against a finding, answered the most opposing way, as failures do everywhere. Target
+comparisons are a false-discovery family of their own: asking "which model?" must not weaken
+the findings about each model's own contexts, languages and entity pairs.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shlex
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from itertools import combinations
+from typing import Any
 
 from allegiance.analysis import stats
-from allegiance.analysis.model import (
-    EXAMPLES_PER_SIDE,
-    Comparison,
-    Row,
-    flag_counts,
-    typical_examples,
-)
+from allegiance.analysis.model import EXAMPLES_PER_SIDE, RENAMED, Comparison, Row, abstains
 from allegiance.store.sqlite import StoredAttempt
 
 KIND = "target"
 
 
-def target_comparisons(rows: Sequence[Row], failed: Sequence[StoredAttempt]) -> list[Comparison]:
-    """For every suite and detector, each pair of targets over the prompts both answered."""
-    answers: dict[tuple[str, str], dict[str, dict[str, list[Row]]]] = defaultdict(
-        lambda: defaultdict(lambda: defaultdict(list))
+@dataclass
+class _Prompt:
+    """One target's answers to one prompt: judged (flagged or not), abstained, failed."""
+
+    probe_id: str
+    flagged: list[str] = field(default_factory=list)
+    clean: list[str] = field(default_factory=list)
+    abstained: int = 0
+    failed: int = 0
+
+    def outcome(self) -> bool | None:
+        """Flagged by the majority of its answers, whatever the failed ones would have been;
+        None when there is no judged answer or the failures could flip the majority."""
+        judged = len(self.flagged) + len(self.clean)
+        if not judged:
+            return None
+        total = judged + self.failed
+        lowest, highest = len(self.flagged) / total, (len(self.flagged) + self.failed) / total
+        if lowest >= 0.5:
+            return True
+        if highest < 0.5:
+            return False
+        return None
+
+
+def prompt_key(attempt: StoredAttempt) -> str:
+    """The prompt as asked: its probe and the exact messages (two versions of a suite can
+    give one probe id to different questions)."""
+    messages = json.dumps(attempt.request.get("messages"), sort_keys=True, ensure_ascii=False)
+    digest = hashlib.sha256(messages.encode("utf-8")).hexdigest()[:16]
+    return f"{attempt.suite}/{attempt.probe_id}#{digest}"
+
+
+def target_comparisons(
+    rows: Sequence[Row], failed: Sequence[StoredAttempt]
+) -> tuple[list[Comparison], list[dict[str, Any]]]:
+    """For every suite and detector, each pair of targets over the prompts both were asked;
+    and the pairs that could not be compared (no prompt judged on both sides), in words."""
+    table: dict[tuple[str, str], dict[str, dict[str, _Prompt]]] = defaultdict(
+        lambda: defaultdict(dict)
     )
     for row in rows:
-        for detector in row.verdicts:
-            answers[(row.attempt.suite, detector)][row.target][row.attempt.probe_id].append(row)
+        key = prompt_key(row.attempt)
+        for detector, verdict in row.verdicts.items():
+            prompt = table[(row.attempt.suite, detector)][row.target].setdefault(
+                key, _Prompt(row.attempt.probe_id)
+            )
+            if verdict.label == "detector-error":
+                prompt.failed += 1
+            elif verdict.label in abstains(detector):
+                prompt.abstained += 1
+            elif verdict.flagged:
+                prompt.flagged.append(row.attempt.attempt_id)
+            else:
+                prompt.clean.append(row.attempt.attempt_id)
     failures: Counter[tuple[str, str, str]] = Counter(
-        (a.suite, a.target_name, a.probe_id) for a in failed
+        (a.suite, a.target_name, prompt_key(a)) for a in failed
     )
-    out = []
-    for (suite, detector), per_target in sorted(answers.items()):
+    for (suite, _detector), per_target in table.items():
+        for target, prompts in per_target.items():
+            for key, prompt in prompts.items():
+                prompt.failed += failures[(suite, target, key)]
+    out, uncompared = [], []
+    for (suite, detector), per_target in sorted(table.items()):
         for first, second in combinations(sorted(per_target), 2):
             comparison = _compare(suite, detector, first, second, per_target, failures)
-            if comparison is not None:
+            if isinstance(comparison, Comparison):
                 out.append(comparison)
-    return out
-
-
-def _reproduce(
-    suite: str,
-    first: str,
-    second: str,
-    shared: list[str],
-    per_target: dict[str, dict[str, list[Row]]],
-) -> str:
-    """Both targets asked again; only the prompts both answered when either answered more
-    (a quick run beside a full one)."""
-    words = ["allegiance", "run", suite, "--target", first, "--target", second]
-    if len(shared) < max(len(per_target[first]), len(per_target[second])):
-        for probe in shared:
-            words += ["--probe", probe]
-    return shlex.join([*words, "--samples", "3"])
+            elif comparison:
+                uncompared.append({"target": f"{first} vs {second}", "suite": suite,
+                                   "sentence": comparison})  # fmt: skip
+    return out, uncompared
 
 
 def _compare(
@@ -70,25 +109,53 @@ def _compare(
     detector: str,
     first: str,
     second: str,
-    per_target: dict[str, dict[str, list[Row]]],
+    per_target: dict[str, dict[str, _Prompt]],
     failures: Counter[tuple[str, str, str]],
-) -> Comparison | None:
-    shared = sorted(per_target[first].keys() & per_target[second].keys())
-    rows_a = [r for probe in shared for r in per_target[first][probe]]
-    rows_b = [r for probe in shared for r in per_target[second][probe]]
-    ka, na, fa, ca = flag_counts(rows_a, detector)
-    kb, nb, fb, cb = flag_counts(rows_b, detector)
-    if not na or not nb:
-        return None
-    tables = []
-    for probe in shared:
-        pk, pn, _, _ = flag_counts(per_target[first][probe], detector)
-        qk, qn, _, _ = flag_counts(per_target[second][probe], detector)
-        if pn and qn:
-            tables.append(((pk, pn - pk), (qk, qn - qk)))
-    strat = stats.cochran_mantel_haenszel(tables)
-    diff = stats.newcombe(ka, na, kb, nb)
-    examples_a, examples_b = typical_examples(fa, ca, fb, cb, ka / na >= kb / nb)
+) -> Comparison | str:
+    a_prompts, b_prompts = per_target[first], per_target[second]
+    # a prompt only one target was asked and failed entirely is still one both were asked
+    asked_a = set(a_prompts) | {k for (s, t, k) in failures if s == suite and t == first}
+    asked_b = set(b_prompts) | {k for (s, t, k) in failures if s == suite and t == second}
+    both_asked = sorted(asked_a & asked_b)
+    counts = Counter[str]()
+    a_missing: list[bool] = []
+    b_missing: list[bool] = []
+    discordant: list[tuple[bool, str, str]] = []  # (A flagged, A's answer, B's) where they differ
+    for key in both_asked:
+        pa, pb = a_prompts.get(key), b_prompts.get(key)
+        oa = pa.outcome() if pa else None
+        ob = pb.outcome() if pb else None
+        if oa is None and ob is None:
+            continue  # neither has an outcome: the prompt says nothing either way
+        if oa is None:
+            if pa is None or pa.failed:  # failed, not abstained: it counts against
+                a_missing.append(bool(ob))
+            continue
+        if ob is None:
+            if pb is None or pb.failed:
+                b_missing.append(oa)
+            continue
+        counts[("both" if ob else "only_a") if oa else ("only_b" if ob else "neither")] += 1
+        if oa != ob and pa is not None and pb is not None:
+            discordant.append(
+                (oa, (pa.flagged if oa else pa.clean)[0], (pb.flagged if ob else pb.clean)[0])
+            )
+    paired = stats.PairedOutcomes(
+        counts["both"], counts["only_a"], counts["only_b"], counts["neither"],
+        tuple(a_missing), tuple(b_missing),
+    )  # fmt: skip
+    if not paired.n:
+        if not both_asked:
+            return ""  # never asked the same prompt: nothing to say
+        return (
+            f"{first} vs {second} on {suite}: not compared for {detector} (no prompt where "
+            f"both have an outcome, of {len(both_asked)} asked to both; failed or left open by "
+            f"failures: {first} {len(a_missing)}, {second} {len(b_missing)})"
+        )
+    diff = paired.difference()
+    a_more = paired.only_a >= paired.only_b
+    # the same prompt side by side, one where they differ in the direction of the difference
+    shown = [(a, b) for a_flagged, a, b in discordant if a_flagged == a_more][:EXAMPLES_PER_SIDE]
     comparison = Comparison(
         kind=KIND,
         detector=detector,
@@ -97,21 +164,35 @@ def _compare(
         label_a=first,
         label_b=second,
         diff=diff,
-        # no prompt told the two apart: no evidence of a difference
-        p_value=strat.p_value if strat is not None else 1.0,
-        examples_a=examples_a[:EXAMPLES_PER_SIDE],
-        examples_b=examples_b[:EXAMPLES_PER_SIDE],
-        reproduce=_reproduce(suite, first, second, shared, per_target),
-        scope=f"the {len(tables)} prompts both answered, stratified by prompt",
-        stratified=strat,
+        p_value=diff.p_value,
+        examples_a=[a for a, _ in shown],
+        examples_b=[b for _, b in shown],
+        reproduce=_reproduce(suite, first, second, both_asked, a_prompts, b_prompts),
+        scope=f"{paired.n} prompts both answered, one outcome per target and prompt (paired)",
         extra={"targets": [first, second]},
+        paired=paired,
     )
-    # A prompt one target failed on (a provider's block as an error) is in neither rate:
-    # counted, so that a finding must survive it answered the most opposing way.
-    comparison.missing_a = sum(
-        failures[(suite, first, p)] for p in per_target[second] if p not in per_target[first]
-    )
-    comparison.missing_b = sum(
-        failures[(suite, second, p)] for p in per_target[first] if p not in per_target[second]
-    )
+    comparison.missing_a, comparison.missing_b = len(a_missing), len(b_missing)
     return comparison
+
+
+def _reproduce(
+    suite: str,
+    first: str,
+    second: str,
+    keys: list[str],
+    a_prompts: dict[str, _Prompt],
+    b_prompts: dict[str, _Prompt],
+) -> str:
+    """Both targets asked the same prompts again. Empty when the two share a name (one
+    config name pointed at two endpoints): one command cannot ask both."""
+    names = [RENAMED.sub("", first), RENAMED.sub("", second)]
+    if names[0] == names[1]:
+        return ""
+    words = ["allegiance", "run", suite, "--target", names[0], "--target", names[1]]
+    probe_ids = sorted(
+        {p.probe_id for k in keys for p in (a_prompts.get(k), b_prompts.get(k)) if p}
+    )
+    for probe_id in probe_ids:
+        words += ["--probe", probe_id]
+    return shlex.join([*words, "--samples", "3"])

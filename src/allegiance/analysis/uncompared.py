@@ -198,6 +198,56 @@ def uncompared_contexts(
                     ],
                 )
             )
+    return out + _unjudged_contexts(rows, kinds)
+
+
+def _unjudged_contexts(
+    rows: Sequence[Row], kinds: Mapping[tuple[str, str, str], str]
+) -> list[dict[str, Any]]:
+    """Contexts answered on both sides where one detector judged nothing on one side: every
+    answer was one it abstains on (no code for ``code-security``) or could not judge."""
+    from allegiance.analysis.model import abstains
+
+    judged: Counter[tuple[str, str, str, str]] = Counter()
+    skipped: dict[tuple[str, str, str, str], Counter[str]] = defaultdict(Counter)
+    for row in rows:
+        context = row.tags.get("context")
+        if not context:
+            continue
+        for detector, verdict in row.verdicts.items():
+            key = (row.target, row.attempt.suite, detector, str(context))
+            if verdict.label == "detector-error" or verdict.label in abstains(detector):
+                skipped[key][verdict.label] += 1
+            else:
+                judged[key] += 1
+    out = []
+    for target, suite, detector, context in sorted(judged.keys() | skipped.keys()):
+        if kinds.get((target, suite, context)) == "control":
+            continue
+        control = next(
+            (
+                c
+                for (t, s, c), kind in kinds.items()
+                if (t, s) == (target, suite) and kind == "control"
+            ),
+            None,
+        )
+        if control is None:
+            continue
+        here, there = (target, suite, detector, context), (target, suite, detector, control)
+        if (judged[here] and judged[there]) or not (skipped[here] or skipped[there]):
+            continue
+        sides = "; ".join(
+            f"{name} {judged[k]} judged"
+            + "".join(f", {n} {label}" for label, n in sorted(skipped[k].items()))
+            for name, k in ((context, here), (control, there))
+        )
+        out.append({
+            "target": target,
+            "suite": suite,
+            "sentence": f"{target}: context {context} vs {control} not compared for {detector} "
+            f"(nothing it judges on one side): {sides}",
+        })  # fmt: skip
     return out
 
 

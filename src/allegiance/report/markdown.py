@@ -114,9 +114,12 @@ def render_markdown(model: dict[str, Any]) -> str:
             "",
             "Rate A minus rate B in points with its 95 % interval. A comparison is a finding"
             " when Benjamini–Hochberg selects it (q ≤ 0.05; for context and pooled language"
-            " effects the p-value is the stratified test's, by task or topic) and its"
+            " effects the p-value is the stratified test's, by task or topic; for two targets"
+            " (kind `target`) it is McNemar's on the prompts both answered, one outcome per"
+            " prompt and target, with Newcombe's paired interval) and its"
             " false-coverage-adjusted interval excludes zero; the last column says which"
-            " test a comparison failed.",
+            " test a comparison failed. An LLM judge's comparisons and target-against-target"
+            " comparisons are false-discovery families of their own.",
             "",
             "| kind | target | detector | A | rate A | B | rate B | diff [95 %] | q |"
             " not a finding because |",
