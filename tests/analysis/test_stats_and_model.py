@@ -963,7 +963,7 @@ def test_a_comparison_says_which_test_it_failed() -> None:
     pooled = comparison(1.0, flat)
     assert pooled.diff.high < 0  # the pooled 95 % interval excludes zero …
     apply_fdr([pooled])
-    assert why_not_a_finding(pooled) == "the stratified test: p = 1, q = 1 > 0.05"
+    assert why_not_a_finding(pooled) == "the stratified test: p = 1, q = 1, above 0.05"
     strong = comparison(1e-6, None)
     apply_fdr([strong])
     assert strong.is_finding and why_not_a_finding(strong) == ""
@@ -1025,7 +1025,8 @@ def test_two_targets_are_compared_on_the_prompts_both_answered() -> None:
     assert target_comparisons(partial, flaky) == ([], [{
         "target": "alpha vs beta", "suite": "s",
         "sentence": "alpha vs beta on s: not compared for refusal (no prompt where both have "
-        "an outcome, of 3 asked to both; failed or left open by failures: alpha 0, beta 3)",
+        "an outcome, of 3 asked to both; alpha: 0 failed or left open by failures, 0 with "
+        "nothing to judge; beta: 3 failed or left open by failures, 0 with nothing to judge)",
     }])  # fmt: skip
     # two answers and one failure per prompt: the majority stands whatever the failure was
     twice = answers("alpha", 3, 3) + answers("beta", 0, 3, samples=2)

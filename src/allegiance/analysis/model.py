@@ -801,7 +801,7 @@ def why_not_a_finding(c: Comparison) -> str:
             return f"no {'task' if c.kind == 'context' else 'topic'} differed within itself"
         else:
             tested = "Fisher's test"
-        return f"{tested}: p = {c.p_value:.2g}, q = {c.q_value:.2g} > {stats.ALPHA:g}"
+        return f"{tested}: p = {c.p_value:.2g}, q = {c.q_value:.2g}, above {stats.ALPHA:g}"
     if c.stratified is not None and not c.stratified.agrees_with(c.diff.diff):
         return "the strata point the other way than the pooled rates"
     if not (c.adjusted_low > 0 or c.adjusted_high < 0):

@@ -120,6 +120,7 @@ def _compare(
     counts = Counter[str]()
     a_missing: list[bool] = []
     b_missing: list[bool] = []
+    abstained = Counter[str]()  # prompts a side judged nothing on, without failures
     discordant: list[tuple[bool, str, str]] = []  # (A flagged, A's answer, B's) where they differ
     for key in both_asked:
         pa, pb = a_prompts.get(key), b_prompts.get(key)
@@ -130,10 +131,14 @@ def _compare(
         if oa is None:
             if pa is None or pa.failed:  # failed, not abstained: it counts against
                 a_missing.append(bool(ob))
+            else:
+                abstained[first] += 1
             continue
         if ob is None:
             if pb is None or pb.failed:
                 b_missing.append(oa)
+            else:
+                abstained[second] += 1
             continue
         counts[("both" if ob else "only_a") if oa else ("only_b" if ob else "neither")] += 1
         if oa != ob and pa is not None and pb is not None:
@@ -147,10 +152,14 @@ def _compare(
     if not paired.n:
         if not both_asked:
             return ""  # never asked the same prompt: nothing to say
+        sides = "; ".join(
+            f"{name}: {len(missing)} failed or left open by failures, {abstained[name]} with "
+            "nothing to judge"
+            for name, missing in ((first, a_missing), (second, b_missing))
+        )
         return (
             f"{first} vs {second} on {suite}: not compared for {detector} (no prompt where "
-            f"both have an outcome, of {len(both_asked)} asked to both; failed or left open by "
-            f"failures: {first} {len(a_missing)}, {second} {len(b_missing)})"
+            f"both have an outcome, of {len(both_asked)} asked to both; {sides})"
         )
     diff = paired.difference()
     a_more = paired.only_a >= paired.only_b

@@ -126,8 +126,10 @@ def render_markdown(model: dict[str, Any]) -> str:
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for c in model["comparisons"][:60]:
+            # two targets are compared per suite: the suite says which comparison it is
+            kind = c["kind"] + (f" · {c['suite']}" if c["kind"] == "target" else "")
             lines.append(
-                f"| {cell(c['kind'])} | {cell(c['target'])} | {cell(c['detector'])} | {cell(c['a'])} | {c['rate_a']['text']} | "
+                f"| {cell(kind)} | {cell(c['target'])} | {cell(c['detector'])} | {cell(c['a'])} | {c['rate_a']['text']} | "
                 f"{cell(c['b'])} | {c['rate_b']['text']} | "
                 f"{100 * c['diff']:+.0f} [{100 * c['low']:+.0f}, {100 * c['high']:+.0f}] | "
                 f"{c['q_value']:.3g} | {cell(c.get('why_not') or 'a finding')} |"
