@@ -282,7 +282,9 @@ def test_command_exit_code_is_reported_not_ours(tmp_path: Path, run_cli: RunCli)
 
 
 def test_timeout_kills_the_command_and_everything_it_started() -> None:
-    marker = "987.654"
+    # unique per process: another test run on the machine has its own sleeps (a CI run
+    # beside a developer's found theirs)
+    marker = f"987.{os.getpid()}"
     started = time.monotonic()
     result = run_isolated(["sh", "-c", f"sleep {marker} & sleep {marker}"], timeout=0.5)
     assert result.timed_out and result.exit_code == -9
