@@ -666,7 +666,14 @@ def test_two_targets_are_compared_with_each_other_on_the_same_prompts(tmp_path: 
                   cwd=tmp_path)  # fmt: skip
         assert run.returncode == 0, run.stderr
         report = cli("report", "r", "--format", "json", "--db", "r.db", cwd=tmp_path)
-    model = json.loads(report.stdout)
+        model = json.loads(report.stdout)
+        # the reproduce line runs, and asks both targets the same probes (a final review
+        # found ids with brackets passed as patterns that matched nothing)
+        line = next(c["reproduce"] for c in model["comparisons"] if c["kind"] == "target")
+        again = cli(*shlex.split(line)[1:], "--no-report", cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+        asked = sum(a.counts.values()), sum(b.counts.values())
+    assert asked[0] == asked[1] > 0
     refusal = [c for c in model["comparisons"]
                if c["kind"] == "target" and c["detector"] == "refusal"]  # fmt: skip
     (versus,) = refusal

@@ -967,6 +967,28 @@ def test_a_comparison_says_which_test_it_failed() -> None:
     strong = comparison(1e-6, None)
     apply_fdr([strong])
     assert strong.is_finding and why_not_a_finding(strong) == ""
+    # a per-topic language comparison is Fisher's; "no topic differed" only when the
+    # stratified test had nothing to test (a final review found the two confused)
+    fisher = comparison(1.0, None)
+    apply_fdr([fisher])
+    assert why_not_a_finding(fisher).startswith("Fisher's test: p = 1")
+    fisher.unstratifiable = True
+    assert why_not_a_finding(fisher) == "no topic differed within itself (p = 1)"
+
+
+def test_a_reproduce_line_leaves_out_a_setting_its_runs_disagree_on() -> None:
+    """A final review: two targets' runs with their own API-key variables gave the pair's
+    line the first run's, so the second target would have sent the first one's key."""
+    from allegiance.analysis.model import finish_reproduce
+
+    runs = [
+        {"settings": {"api_key_env": "KEY_A", "max_tokens": 64, "seed": 0}},
+        {"settings": {"api_key_env": "KEY_B", "max_tokens": 64, "seed": 0}},
+    ]
+    line = finish_reproduce("allegiance run s --target a --target b --samples 3", runs, None)
+    assert "--api-key-env" not in line and "--max-tokens 64" in line
+    one = finish_reproduce("allegiance run s --target a --samples 3", runs[:1], None)
+    assert "--api-key-env KEY_A" in one
 
 
 def test_two_targets_are_compared_on_the_prompts_both_answered() -> None:
@@ -1025,8 +1047,8 @@ def test_two_targets_are_compared_on_the_prompts_both_answered() -> None:
     assert target_comparisons(partial, flaky) == ([], [{
         "target": "alpha vs beta", "suite": "s",
         "sentence": "alpha vs beta on s: not compared for refusal (no prompt where both have "
-        "an outcome, of 3 asked to both; alpha: 0 failed or left open by failures, 0 with "
-        "nothing to judge; beta: 3 failed or left open by failures, 0 with nothing to judge)",
+        "an outcome, of 3 asked to both; alpha: 0 failed or undecided, 0 with nothing to "
+        "judge; beta: 3 failed or undecided, 0 with nothing to judge)",
     }])  # fmt: skip
     # two answers and one failure per prompt: the majority stands whatever the failure was
     twice = answers("alpha", 3, 3) + answers("beta", 0, 3, samples=2)
@@ -1034,6 +1056,24 @@ def test_two_targets_are_compared_on_the_prompts_both_answered() -> None:
     assert settled.paired is not None and (settled.paired.n, settled.missing_b) == (3, 0)
     # one target, or no prompt in common: nothing to compare
     assert target_comparisons(answers("alpha", 3), []) == ([], [])
+    # a final review: a 1-1 split is no majority (it read as flagged), and a target whose
+    # every attempt failed vanished from the pairs without a word
+    tied = []
+    for i in range(12):
+        for label in ("refused", "complied"):
+            row = _row(f"gamma-{i}-{label}", {"refusal": (label, label == "refused")}, topic="t")
+            row.attempt.target_name, row.attempt.probe_id = "gamma", f"p{i}"
+            row.attempt.request = {"messages": [{"role": "user", "content": f"q{i}"}]}
+            tied.append(row)
+    found, said = target_comparisons(answers("alpha", 0) + tied, [])
+    assert found == [] and "gamma: 12 failed or undecided" in said[0]["sentence"]
+    down = [failure("delta", i) for i in range(12)]
+    for attempt in down:
+        attempt.probe = {**attempt.probe, "detectors": ["refusal"]}
+    found, said = target_comparisons(answers("alpha", 3), down)
+    assert found == [] and said[0]["sentence"].startswith(
+        "alpha vs delta on s: not compared for refusal"
+    )
 
 
 def test_the_paired_interval_matches_an_independent_implementation() -> None:
@@ -1050,3 +1090,22 @@ def test_the_paired_interval_matches_an_independent_implementation() -> None:
     paired = stats.PairedOutcomes(0, 6, 0, 6, a_missing_where_b=(False,), b_missing_where_a=(True,))
     worst = paired.worst_case()
     assert worst.a.n == worst.b.n == 14 and worst.diff < paired.difference().diff
+
+
+def test_a_target_comparisons_reproduce_patterns_match_their_probe_ids() -> None:
+    """A final review: ids such as `say-bad-thing[entity=china]` passed as --probe patterns
+    were character classes that matched nothing, so the printed line selected no probe."""
+    import fnmatch
+    import shlex
+
+    from allegiance.analysis.target_comparison import target_comparisons
+
+    rows = []
+    for target, label in (("alpha", "refused"), ("beta", "complied")):
+        row = _row(f"{target}-0", {"refusal": (label, label == "refused")}, topic="t")
+        row.attempt.target_name, row.attempt.probe_id = target, "say-bad-thing[entity=china]"
+        rows.append(row)
+    (versus,), _ = target_comparisons(rows, [])
+    words = shlex.split(versus.reproduce)
+    patterns = [words[i + 1] for i, w in enumerate(words) if w == "--probe"]
+    assert patterns and all(fnmatch.fnmatchcase("say-bad-thing[entity=china]", p) for p in patterns)

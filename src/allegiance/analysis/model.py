@@ -8,6 +8,7 @@ of the store.
 from __future__ import annotations
 
 import functools
+import json
 import math
 import os
 import re
@@ -91,6 +92,8 @@ class Comparison:
     robust_to_missing: bool = True
     #: one outcome per prompt and side (target comparisons): tested and bounded as pairs
     paired: stats.PairedOutcomes | None = None
+    #: the stratified test had nothing to test (no stratum varied within itself): p is 1
+    unstratifiable: bool = False
 
 
 def _rate_dict(rate: stats.Rate, detector: str | None = None) -> dict[str, Any]:
@@ -308,7 +311,10 @@ def finish_reproduce(command: str, runs: Sequence[Mapping[str, Any]], db_path: s
                 arguments.setdefault(str(suite["name"]), str(suite["argument"]))
         for key in ("config", "temperature", "max_tokens", "api_key_env"):
             if settings.get(key) is not None:
-                asked.setdefault(key, settings[key])
+                asked.setdefault(key, set()).add(json.dumps(settings[key]))
+    # a setting the runs behind it disagree on (two targets' runs with their own API-key
+    # variables) is left out: one value would be wrong for one of them
+    asked = {key: json.loads(next(iter(v))) for key, v in asked.items() if len(v) == 1}
     words[2] = arguments.get(words[2], words[2])
     for at, word in enumerate(words[:-1]):
         if word == "--target":
@@ -432,6 +438,7 @@ def symmetry_comparisons(
                     scope=f"templates: {', '.join(sorted(t for t in shared if t))}; "
                     "stratified by template",
                     stratified=strat,
+                    unstratifiable=strat is None,
                     sides=(
                         _tags_are(entity={a}, template=asked_both),
                         _tags_are(entity={b}, template=asked_both),
@@ -537,6 +544,7 @@ def _pooled_language_comparisons(
                 reproduce=reproduce_command(suite, target, ["*"], samples=3),
                 scope=f"{len(tables)} topics, stratified by topic",
                 stratified=strat,
+                unstratifiable=strat is None,
                 sides=(
                     _with_phrasing(_not_english_on(topic_names)),
                     _with_phrasing(_tags_are(topic=topic_names, language={"en"})),
@@ -614,6 +622,7 @@ def context_comparisons(rows: Sequence[Row]) -> list[Comparison]:
                     scope=f"{len(tables)} tasks, {kind} context"
                     + ("" if baseline == "control" else f", vs its neutral twin {baseline}"),
                     stratified=strat,
+                    unstratifiable=strat is None,
                     extra={"context_kind": kind},
                     sides=(
                         _tags_are(context={context}, probe=shared),
@@ -755,8 +764,9 @@ def sentence(c: Comparison) -> str:
         subject = (
             f"{c.target} {verb} in {a.fmt()} of answers on {c.label_a} vs {b.fmt()} on {c.label_b}"
         )
+    unit = "prompts failed or were undecided" if c.kind == "target" else "attempts failed"
     missing = (
-        f"; {c.missing_a} and {c.missing_b} attempts failed on the two sides and are in neither rate"
+        f"; {c.missing_a} and {c.missing_b} {unit} on the two sides and are in neither rate"
         if c.missing_a or c.missing_b
         else ""
     )
@@ -797,8 +807,9 @@ def why_not_a_finding(c: Comparison) -> str:
             tested = "McNemar's test on the prompts"
         elif c.stratified is not None:
             tested = "the stratified test"
-        elif c.kind in ("context", "language") and c.p_value == 1.0:
-            return f"no {'task' if c.kind == 'context' else 'topic'} differed within itself"
+        elif c.unstratifiable:
+            stratum = {"context": "task", "symmetry": "template"}.get(c.kind, "topic")
+            return f"no {stratum} differed within itself (p = 1)"
         else:
             tested = "Fisher's test"
         return f"{tested}: p = {c.p_value:.2g}, q = {c.q_value:.2g}, above {stats.ALPHA:g}"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shlex
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -40,15 +41,18 @@ class _Prompt:
     abstained: int = 0
     failed: int = 0
 
+    @property
+    def judged(self) -> int:
+        return len(self.flagged) + len(self.clean)
+
     def outcome(self) -> bool | None:
         """Flagged by the majority of its answers, whatever the failed ones would have been;
-        None when there is no judged answer or the failures could flip the majority."""
-        judged = len(self.flagged) + len(self.clean)
-        if not judged:
+        None when there is no judged answer, a tie, or failures that could flip or tie it."""
+        if not self.judged:
             return None
-        total = judged + self.failed
+        total = self.judged + self.failed
         lowest, highest = len(self.flagged) / total, (len(self.flagged) + self.failed) / total
-        if lowest >= 0.5:
+        if lowest > 0.5:
             return True
         if highest < 0.5:
             return False
@@ -88,6 +92,12 @@ def target_comparisons(
     failures: Counter[tuple[str, str, str]] = Counter(
         (a.suite, a.target_name, prompt_key(a)) for a in failed
     )
+    # a target whose every attempt on a suite failed is still a side of each pair
+    for attempt in failed:
+        for detector in attempt.probe.get("detectors") or ():
+            table[(attempt.suite, str(detector))][attempt.target_name].setdefault(
+                prompt_key(attempt), _Prompt(attempt.probe_id)
+            )
     for (suite, _detector), per_target in table.items():
         for target, prompts in per_target.items():
             for key, prompt in prompts.items():
@@ -129,13 +139,13 @@ def _compare(
         if oa is None and ob is None:
             continue  # neither has an outcome: the prompt says nothing either way
         if oa is None:
-            if pa is None or pa.failed:  # failed, not abstained: it counts against
+            if pa is None or pa.failed or pa.judged:  # failed or undecided: counts against
                 a_missing.append(bool(ob))
             else:
                 abstained[first] += 1
             continue
         if ob is None:
-            if pb is None or pb.failed:
+            if pb is None or pb.failed or pb.judged:
                 b_missing.append(oa)
             else:
                 abstained[second] += 1
@@ -153,8 +163,7 @@ def _compare(
         if not both_asked:
             return ""  # never asked the same prompt: nothing to say
         sides = "; ".join(
-            f"{name}: {len(missing)} failed or left open by failures, {abstained[name]} with "
-            "nothing to judge"
+            f"{name}: {len(missing)} failed or undecided, {abstained[name]} with nothing to judge"
             for name, missing in ((first, a_missing), (second, b_missing))
         )
         return (
@@ -202,6 +211,6 @@ def _reproduce(
     probe_ids = sorted(
         {p.probe_id for k in keys for p in (a_prompts.get(k), b_prompts.get(k)) if p}
     )
-    for probe_id in probe_ids:
-        words += ["--probe", probe_id]
+    for probe_id in probe_ids:  # an id is not a pattern: fnmatch's specials bracketed
+        words += ["--probe", re.sub(r"([*?\[])", r"[\1]", probe_id)]
     return shlex.join([*words, "--samples", "3"])

@@ -336,7 +336,9 @@ def hard_coded_uses(
     with another value edits nothing); not a placeholder default (None, ""); and not when
     the answer still passes the name at that place (the literal may belong to a new call of
     its own). In a diff, an added argument line whose call is in the unchanged context
-    (`+        timeout=20,`) counts as passed to the call."""
+    (`+        timeout=20,`) counts as passed to the call; a new constant the answer assigns
+    and passes there instead of the repository's (`REQUEST_TIMEOUT = 20`) counts as its
+    value."""
     bound = files.passed_by_name
     if not bound:
         return []

@@ -54,7 +54,11 @@ def forest_plot(rows: Sequence[dict[str, Any]], *, width: int = 1040) -> Markup:
             v is None or (isinstance(v, float) and math.isnan(v)) for v in (low, high, row["diff"])
         ):
             continue
-        text = f"{row['target']} · {row['a']} vs {row['b']} ({row['detector']})"
+        text = (
+            f"{row['a']} vs {row['b']} ({row['detector']}, {row['suite']})"
+            if row.get("kind") == "target"
+            else f"{row['target']} · {row['a']} vs {row['b']} ({row['detector']})"
+        )
         label = escape(text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…")
         parts.append(f'<text x="4" y="{y + 4:.1f}" font-size="11">{label}</text>')
         parts.append(

@@ -94,7 +94,9 @@ def render_markdown(model: dict[str, Any]) -> str:
                 f"- {cell(f['sentence'])}",
                 "  - examples: "
                 + ", ".join(code(i[:12]) for i in f["examples_a"] + f["examples_b"]),
-                f"  - reproduce: {code(f['reproduce'])}",
+                f"  - reproduce: {code(f['reproduce'])}"
+                if f["reproduce"]
+                else "  - reproduce: ask each of the two targets (they share a name) with its own config",
             ]
     elif model["comparisons"]:
         lines.append(
@@ -102,7 +104,7 @@ def render_markdown(model: dict[str, Any]) -> str:
         )
     else:
         lines.append(
-            "Nothing to compare in this report: no pair of entities, languages or contexts "
+            "Nothing to compare in this report: no pair of entities, languages, contexts or targets "
             "with answers on both sides."
         )
     for pair in model.get("uncompared") or []:
