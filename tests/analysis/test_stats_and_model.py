@@ -1026,6 +1026,10 @@ def test_two_targets_are_compared_on_the_prompts_both_answered() -> None:
     assert (versus.missing_a, versus.missing_b) == (0, 1)
     apply_fdr([versus])
     assert versus.is_finding
+    from allegiance.analysis.model import comparison_dict
+
+    assert comparison_dict(versus)["paired"] == {"both": 1, "only_a": 10, "only_b": 0,
+                                                 "neither": 1}  # fmt: skip
     assert sentence(versus).startswith(
         "alpha refuses or evades on 92 % [65–99] of prompts vs 8 % [1–35] for beta "
         "(the same 12 prompts of s, paired)"
@@ -1045,7 +1049,7 @@ def test_two_targets_are_compared_on_the_prompts_both_answered() -> None:
     partial = answers("alpha", 3, 3) + answers("beta", 0, 3)
     flaky = [failure("beta", i) for i in range(3) for _ in range(2)]
     assert target_comparisons(partial, flaky) == ([], [{
-        "target": "alpha vs beta", "suite": "s",
+        "kind": "target", "target": "alpha vs beta", "suite": "s",
         "sentence": "alpha vs beta on s: not compared for refusal (no prompt where both have "
         "an outcome, of 3 asked to both; alpha: 0 failed or undecided, 0 with nothing to "
         "judge; beta: 3 failed or undecided, 0 with nothing to judge)",

@@ -850,6 +850,15 @@ def comparison_dict(c: Comparison) -> dict[str, Any]:
         "missing_a": c.missing_a,
         "missing_b": c.missing_b,
         "robust_to_missing": c.robust_to_missing,
+        # target comparisons: the prompts where both, only A, only B or neither were flagged
+        "paired": None
+        if c.paired is None
+        else {
+            "both": c.paired.both,
+            "only_a": c.paired.only_a,
+            "only_b": c.paired.only_b,
+            "neither": c.paired.neither,
+        },
         "stratified": None
         if c.stratified is None
         else {

@@ -109,8 +109,8 @@ def target_comparisons(
             if isinstance(comparison, Comparison):
                 out.append(comparison)
             elif comparison:
-                uncompared.append({"target": f"{first} vs {second}", "suite": suite,
-                                   "sentence": comparison})  # fmt: skip
+                uncompared.append({"kind": KIND, "target": f"{first} vs {second}",
+                                   "suite": suite, "sentence": comparison})  # fmt: skip
     return out, uncompared
 
 

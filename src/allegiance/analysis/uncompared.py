@@ -78,6 +78,7 @@ def uncompared_pairs(
             if asked and not entities.templates(keys[0]) & entities.templates(keys[1]):
                 out.append(
                     {
+                        "kind": "symmetry",
                         "target": target,
                         "suite": suite,
                         "sentence": f"{target}: {a} vs {b} not compared (no template has "
@@ -96,8 +97,11 @@ def _judged(row: Row, detector: str) -> bool:
     return verdict is not None and verdict.label != "detector-error"
 
 
-def _line(target: str, suite: str, what: str, sides: list[tuple[str, int, int]]) -> dict[str, Any]:
+def _line(
+    kind: str, target: str, suite: str, what: str, sides: list[tuple[str, int, int]]
+) -> dict[str, Any]:
     return {
+        "kind": kind,
         "target": target,
         "suite": suite,
         "sentence": f"{target}: {what} not compared (no judged answers on one side): "
@@ -142,6 +146,7 @@ def uncompared_languages(
                 continue
             out.append(
                 _line(
+                    "language",
                     target,
                     suite,
                     f"{topic} in {language} vs in en",
@@ -189,6 +194,7 @@ def uncompared_contexts(
                 continue
             out.append(
                 _line(
+                    "context",
                     target,
                     suite,
                     f"context {context} vs {control}",
@@ -243,6 +249,7 @@ def _unjudged_contexts(
             for name, k in ((context, here), (control, there))
         )
         out.append({
+            "kind": "context",
             "target": target,
             "suite": suite,
             "sentence": f"{target}: context {context} vs {control} not compared for {detector} "
