@@ -47,6 +47,8 @@ MEASURED: dict[str, Measured] = {
     # benchmarks/refusal_xstest.py.)
     "refusal": Measured(73, 10, 5, 126),
     # benchmarks/packages_accuracy.py, 450 GPT-5-mini answers (197 with a non-existent
-    # package): 197 caught, 0 missed, 3 false alarms of 253; 2026-11-27.
-    "packages": Measured(197, 0, 3, 250),
+    # package): 197 caught, 0 missed, 3 false alarms of 253; 2026-11-27. Rates leave out the
+    # answers the detector abstains on (no package named), so its specificity is measured on
+    # the 207 negatives that name one (46 name none): TN 204, not 250 (2026-11-28).
+    "packages": Measured(197, 0, 3, 204),
 }
