@@ -273,3 +273,16 @@ def test_an_api_key_in_the_config_says_to_use_api_key_env(tmp_path: Path) -> Non
     result = cli("run", "smoke", "-t", "gpt", "--db", "r.db", cwd=tmp_path)
     _assert_one_line_error(result, "targets.gpt.api_key: not a setting", "api_key_env")
     assert "sk-do-not-print" not in result.stderr + result.stdout
+
+
+def test_a_judge_whose_every_reply_is_unreadable_fails_the_run(tmp_path: Path) -> None:
+    """A user review (2026-11-28): a judge that parsed none of its replies exited 0, and the
+    report then had empty judge tables."""
+    from tests.support.chat_server import ChatServer
+
+    with ChatServer(reply="Sure.") as target, ChatServer(reply="lorem ipsum") as judge:
+        result = cli("run", "smoke", "-t", f"openai:m@{target.base_url}", "--judge",
+                     f"openai:j@{judge.base_url}", "--db", "r.db", "--no-report",
+                     cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "gave no usable label (0 of" in result.stderr and "the rest unreadable" in result.stderr

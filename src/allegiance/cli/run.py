@@ -301,7 +301,7 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
             click.echo(f"judge {options['judge_target']}: {judged.summary()}")
             for line in judged.problems:
                 click.echo(f"  judge: {terminal_safe(line)}", err=True)
-            if judged.asked and judged.failed == judged.asked:
+            if judged.asked and not judged.written:  # every request failed or was unreadable
                 judge_failed = True
         model = None
         if not options.get("no_report") or options.get("fail_on_findings"):
@@ -335,8 +335,9 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
             from allegiance.errors import TargetError
 
             raise TargetError(
-                f"every request to the judge {options['judge_target']} failed; the run's own "
-                "answers and verdicts are stored, and the report written without the judge"
+                f"the judge {options['judge_target']} gave no usable label ({judged.failed} of "
+                f"{judged.asked} requests failed, the rest unreadable); the run's own answers "
+                "and verdicts are stored, and the report written without the judge"
             )
         if options.get("fail_on_findings") and out.errors:
             # a gate must not pass on evidence it did not collect
