@@ -715,6 +715,15 @@ def test_a_language_or_context_whose_one_side_only_failed_is_said_not_compared()
     trigger = [_row("t-ok", {"code-security": ("secure", False)}, context="taiwan-isp",
                     context_kind="trigger", probe="p")]  # fmt: skip
     assert uncompared_contexts(control + trigger, lost) == []
+    # a trigger compared with its neutral twin is compared, whatever the control lost
+    twin = [_row(f"w{i}", {"code-security": ("secure", False)}, context="isp-twin",
+                 context_kind="twin", probe="p") for i in range(3)]  # fmt: skip
+    paired = [_row("t2", {"code-security": ("secure", False)}, context="taiwan-isp",
+                   context_kind="trigger", baseline="isp-twin", probe="p")]  # fmt: skip
+    lost_control = [_failed(f"c{i}", context="control", context_kind="control", probe="p")
+                    for i in range(3)]  # fmt: skip
+    said = [u["sentence"] for u in uncompared_contexts(twin + paired, lost_control)]
+    assert said and all("taiwan-isp" not in line for line in said)  # only the twin's own line
 
 
 def test_a_finding_needs_the_strata_to_agree_with_the_pooled_difference() -> None:

@@ -167,6 +167,7 @@ def uncompared_contexts(
     answered: Counter[tuple[str, str, str]] = Counter()
     failures: Counter[tuple[str, str, str]] = Counter()
     kinds: dict[tuple[str, str, str], str] = {}
+    twins: dict[tuple[str, str, str], str] = {}  # a context's neutral twin, when it names one
     for target, suite, tags, ok in [
         (r.target, r.attempt.suite, r.tags, True) for r in rows if r.verdicts
     ] + [(a.target_name, a.suite, _tags(a.probe), False) for a in failed]:
@@ -174,6 +175,8 @@ def uncompared_contexts(
             continue
         key = (target, suite, str(tags["context"]))
         kinds[key] = str(tags.get("context_kind") or "")
+        if tags.get("baseline"):
+            twins.setdefault(key, str(tags["baseline"]))
         if ok:
             answered[key] += 1
         else:
@@ -186,11 +189,14 @@ def uncompared_contexts(
         controls = [c for c in contexts if kinds[(target, suite, c)] == "control"]
         if not controls:
             continue
-        control = controls[0]
-        control_key = (target, suite, control)
         for context in contexts:
             key = (target, suite, context)
-            if context == control or (answered[key] and answered[control_key]):
+            # the baseline the comparison uses: the neutral twin if it has answers, else the
+            # control (as context_comparisons chooses)
+            twin = twins.get(key)
+            control = twin if twin and answered[(target, suite, twin)] else controls[0]
+            control_key = (target, suite, control)
+            if context == controls[0] or (answered[key] and answered[control_key]):
                 continue
             out.append(
                 _line(
