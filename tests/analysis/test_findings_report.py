@@ -688,3 +688,17 @@ def test_two_targets_are_compared_with_each_other_on_the_same_prompts(tmp_path: 
         assert (shown_a["target"], shown_b["target"]) == (first, second)
     words = shlex.split(versus["reproduce"])
     assert words.count("--target") == 2 and words.count("--probe") >= 2
+
+
+def test_a_target_comparison_says_when_its_targets_were_asked_differently(tmp_path: Path) -> None:
+    """A statistics review: two runs of different targets at different temperatures were
+    compared without a word; the difference may then be the settings', not the models'."""
+    with ChatServer(responder=biased) as server:
+        a, b = f"openai:a@{server.base_url}", f"openai:b@{server.base_url}"
+        for target, run_id, temperature in ((a, "ra", "0"), (b, "rb", "0.7")):
+            result = cli("run", "smoke", "-t", target, "--temperature", temperature,
+                         "--run-id", run_id, "--db", "r.db", "--no-report", cwd=tmp_path)  # fmt: skip
+            assert result.returncode == 0, result.stderr
+        compared = cli("compare", "ra", "rb", "--db", "r.db", "--format", "json", cwd=tmp_path)
+    versus = [c for c in json.loads(compared.stdout)["comparisons"] if c["kind"] == "target"]
+    assert versus and all("asked differently: temperature 0.0 vs 0.7" in c["scope"] for c in versus)

@@ -1083,6 +1083,33 @@ def _runs_behind(comparison: Comparison, runs: Sequence[dict[str, Any]]) -> list
     return behind or list(runs)
 
 
+# What makes two targets' answers comparable: asked with the same sampling and answer cap.
+_ASKED_WITH = ("temperature", "max_tokens", "samples", "quick")
+
+
+def _asked_differently(comparison: Comparison, runs: Sequence[dict[str, Any]]) -> str:
+    """'; asked differently: temperature 0.0 vs 0.7' when the runs behind the two targets of
+    a target comparison (compare of two runs) used other settings: a difference may then be
+    the settings', not the models'."""
+    per_side = []
+    for target in comparison.extra.get("targets", []):
+        name = RENAMED.sub("", target)
+        settings = [
+            r.get("settings") or {}
+            for r in runs
+            if name in (r.get("settings") or {}).get("targets", [])
+        ]
+        per_side.append({k: {json.dumps(s.get(k)) for s in settings} for k in _ASKED_WITH})
+    if len(per_side) != 2:
+        return ""
+    differ = [
+        f"{key} {' / '.join(sorted(per_side[0][key]))} vs {' / '.join(sorted(per_side[1][key]))}"
+        for key in _ASKED_WITH
+        if per_side[0][key] and per_side[1][key] and per_side[0][key] != per_side[1][key]
+    ]
+    return f"; asked differently: {', '.join(differ)}" if differ else ""
+
+
 def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
     """The whole report model for one or more runs."""
     runs: list[dict[str, Any]] = []
@@ -1119,6 +1146,8 @@ def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
         if comparison.reproduce:  # empty: two targets of one name, not one command
             behind = _runs_behind(comparison, runs)
             comparison.reproduce = finish_reproduce(comparison.reproduce, behind, store.path)
+        if comparison.kind == "target":
+            comparison.scope += _asked_differently(comparison, runs)
     comparisons.sort(key=lambda c: (not c.is_finding, c.q_value, -_size(c)))
     target_ids = {r.attempt.target_id for r in rows} | {a.target_id for a in failed}
     targets = [store.get_target(t) for t in sorted(target_ids)]
