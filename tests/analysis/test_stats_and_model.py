@@ -1039,6 +1039,7 @@ def test_two_targets_are_compared_on_the_prompts_both_answered() -> None:
 
     assert comparison_dict(versus)["paired"] == {"both": 1, "only_a": 10, "only_b": 0,
                                                  "neither": 1}  # fmt: skip
+    assert "corrected" not in comparison_dict(versus)["rate_a"]  # per prompt, not per answer
     assert sentence(versus).startswith(
         "alpha refuses or evades on 92 % [65–99] of prompts vs 8 % [1–35] for beta "
         "(the same 12 prompts of s, paired)"

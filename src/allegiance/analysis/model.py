@@ -831,8 +831,10 @@ def comparison_dict(c: Comparison) -> dict[str, Any]:
         "suite": c.suite,
         "a": c.label_a,
         "b": c.label_b,
-        "rate_a": _rate_dict(c.diff.a, c.detector),
-        "rate_b": _rate_dict(c.diff.b, c.detector),
+        # a per-prompt majority is not a per-answer verdict: no correction for the detector's
+        # per-answer error is claimed for target comparisons
+        "rate_a": _rate_dict(c.diff.a, None if c.kind == "target" else c.detector),
+        "rate_b": _rate_dict(c.diff.b, None if c.kind == "target" else c.detector),
         "diff": c.diff.diff,
         "low": c.diff.low,
         "high": c.diff.high,
