@@ -178,13 +178,20 @@ def abstains(detector: str) -> frozenset[str]:
     return frozenset(info.abstain_labels)
 
 
+def not_judged(detector: str) -> frozenset[str]:
+    """Labels that are no judged answer of ``detector``: its abstentions, and a detector
+    error (the detector, or the judge, failed on the answer). One definition for every
+    rate, table and "not compared" line."""
+    return abstains(detector) | {"detector-error"}
+
+
 def flag_counts(rows: Iterable[Row], detector: str) -> tuple[int, int, list[str], list[str]]:
     """(flagged, judged, flagged ids, other ids): detector errors and abstentions are not
     judged answers."""
     k = n = 0
     flagged_ids: list[str] = []
     clean_ids: list[str] = []
-    skip = abstains(detector) | {"detector-error"}
+    skip = not_judged(detector)
     for row in rows:
         verdict = row.verdicts.get(detector)
         if verdict is None or verdict.label in skip:
@@ -941,7 +948,7 @@ def cwe_table(rows: Sequence[Row]) -> list[dict[str, Any]]:
     meta: dict[str, dict[str, str]] = {}
     for row in rows:
         verdict = row.verdicts.get("code-security")
-        if verdict is None or verdict.label in abstains("code-security") | {"detector-error"}:
+        if verdict is None or verdict.label in not_judged("code-security"):
             continue  # "2 of 10" must count the answers with code, as the rates do
         kind = row.tags.get("context_kind", "all")
         totals[(row.target, kind)] += 1
@@ -1013,7 +1020,7 @@ def judge_agreement(rows: Sequence[Row]) -> list[dict[str, Any]]:
                 if verdict.label == "detector-error":  # the judge failed or said no label
                     errors[row.target] += 1
                     continue
-                if row.verdicts[fast].label in abstains(fast) | {"detector-error"}:
+                if row.verdicts[fast].label in not_judged(fast):
                     continue  # no code: nothing for either to judge, so no agreement either
                 per_target[row.target].append((row.verdicts[fast].label, verdict.label))
         for target in sorted(set(per_target) | set(errors)):

@@ -93,8 +93,10 @@ def uncompared_pairs(
 
 
 def _judged(row: Row, detector: str) -> bool:
+    from allegiance.analysis.model import not_judged
+
     verdict = row.verdicts.get(detector)
-    return verdict is not None and verdict.label != "detector-error"
+    return verdict is not None and verdict.label not in not_judged(detector)
 
 
 def _line(
@@ -218,7 +220,7 @@ def _unjudged_contexts(
 ) -> list[dict[str, Any]]:
     """Contexts answered on both sides where one detector judged nothing on one side: every
     answer was one it abstains on (no code for ``code-security``) or could not judge."""
-    from allegiance.analysis.model import abstains
+    from allegiance.analysis.model import not_judged
 
     judged: Counter[tuple[str, str, str, str]] = Counter()
     skipped: dict[tuple[str, str, str, str], Counter[str]] = defaultdict(Counter)
@@ -228,7 +230,7 @@ def _unjudged_contexts(
             continue
         for detector, verdict in row.verdicts.items():
             key = (row.target, row.attempt.suite, detector, str(context))
-            if verdict.label == "detector-error" or verdict.label in abstains(detector):
+            if verdict.label in not_judged(detector):
                 skipped[key][verdict.label] += 1
             else:
                 judged[key] += 1
