@@ -689,11 +689,12 @@ def _worst_case(
 
 
 def apply_fdr(comparisons: list[Comparison], q: float = stats.ALPHA) -> None:
-    """Benjamini–Hochberg across the comparisons of the report, in two families: the
-    detectors', and an LLM judge's second opinions on the same answers (``*-judge``). Asking
-    a judge repeats every question about the same answers; in one family it would halve the
-    power of the detectors' own comparisons (a finding could vanish because a judge was
-    added)."""
+    """Benjamini–Hochberg across the comparisons of the report, in families: the
+    detectors', an LLM judge's second opinions on the same answers (``*-judge``), and each of
+    those between targets (``kind == "target"``). Asking a judge repeats every question about
+    the same answers, and asking "which model?" is a question of its own; in one family
+    either would cut the power of each model's own comparisons (a finding could vanish
+    because a judge or a second target was added)."""
     families: dict[tuple[bool, bool], list[Comparison]] = defaultdict(list)
     for c in comparisons:
         # model against model is a question of its own too (target_comparison.py)

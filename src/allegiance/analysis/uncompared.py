@@ -234,19 +234,14 @@ def _unjudged_contexts(
                 skipped[key][verdict.label] += 1
             else:
                 judged[key] += 1
+    controls: dict[tuple[str, str], str] = {}  # the first control of each target and suite
+    for (target, suite, context), kind in kinds.items():
+        if kind == "control":
+            controls.setdefault((target, suite), context)
     out = []
     for target, suite, detector, context in sorted(judged.keys() | skipped.keys()):
-        if kinds.get((target, suite, context)) == "control":
-            continue
-        control = next(
-            (
-                c
-                for (t, s, c), kind in kinds.items()
-                if (t, s) == (target, suite) and kind == "control"
-            ),
-            None,
-        )
-        if control is None:
+        control = controls.get((target, suite))
+        if control is None or kinds.get((target, suite, context)) == "control":
             continue
         here, there = (target, suite, detector, context), (target, suite, detector, control)
         if (judged[here] and judged[there]) or not (skipped[here] or skipped[there]):
