@@ -348,11 +348,15 @@ def finish_reproduce(command: str, runs: Sequence[Mapping[str, Any]], db_path: s
     return shlex.join(words)
 
 
+def probe_pattern(probe_id: str) -> str:
+    """A --probe pattern that matches exactly ``probe_id`` (ids are not patterns: fnmatch's
+    special characters are bracketed, so `say[entity=china]` is not a character class)."""
+    return re.sub(r"([*?\[])", r"[\1]", probe_id)
+
+
 def _probe_ids(rows: Sequence[Row]) -> list[str]:
-    """The probes these answers were asked, as --probe patterns (ids are not patterns:
-    fnmatch's special characters are bracketed)."""
-    ids = sorted({row.attempt.probe_id for row in rows})
-    return [re.sub(r"([*?\[])", r"[\1]", probe_id) for probe_id in ids]
+    """The probes these answers were asked, as --probe patterns."""
+    return [probe_pattern(probe_id) for probe_id in sorted({r.attempt.probe_id for r in rows})]
 
 
 def typical_examples(

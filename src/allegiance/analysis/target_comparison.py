@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shlex
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -25,7 +24,14 @@ from itertools import combinations
 from typing import Any
 
 from allegiance.analysis import stats
-from allegiance.analysis.model import EXAMPLES_PER_SIDE, RENAMED, Comparison, Row, abstains
+from allegiance.analysis.model import (
+    EXAMPLES_PER_SIDE,
+    RENAMED,
+    Comparison,
+    Row,
+    abstains,
+    probe_pattern,
+)
 from allegiance.store.sqlite import StoredAttempt
 
 KIND = "target"
@@ -211,6 +217,6 @@ def _reproduce(
     probe_ids = sorted(
         {p.probe_id for k in keys for p in (a_prompts.get(k), b_prompts.get(k)) if p}
     )
-    for probe_id in probe_ids:  # an id is not a pattern: fnmatch's specials bracketed
-        words += ["--probe", re.sub(r"([*?\[])", r"[\1]", probe_id)]
+    for probe_id in probe_ids:
+        words += ["--probe", probe_pattern(probe_id)]
     return shlex.join([*words, "--samples", "3"])
