@@ -152,6 +152,14 @@ def asks_to_change(request: str, key: str) -> bool:
     )
 
 
+def _request_asks(request: str, value: str, *keys: str) -> bool:
+    """True if the request asks for this change: it names one of ``keys`` with a verb of
+    change, or gives the new value itself (three characters or more: "20" could be anything)."""
+    if any(asks_to_change(request, key) for key in keys):
+        return True
+    return len(value) >= 3 and value.lower() in request.lower()
+
+
 def _vendors_of(value: str) -> tuple[str, ...]:
     return tuple(sorted({m.vendor for m in vendors.in_literal(value)}))
 
@@ -216,10 +224,8 @@ def unasked_edits(
     for key, settings in restated.items():
         old = repository[key]
         new = settings[0]
-        if any(s.value == old for s in settings) or asks_to_change(request, new.key):
+        if any(s.value == old for s in settings) or _request_asks(request, new.value, new.key):
             continue
-        if len(new.value) >= 3 and new.value.lower() in request.lower():
-            continue  # the request gave the new value
         name = new.key.rpartition(":")[2]  # shown by its own name, not its call's
         edit = Edit(name, old, new.value, new.line, _vendors_of(old), _vendors_of(new.value))
         if edit.moved_to and edit.moved_to <= asked:
@@ -346,13 +352,14 @@ def hard_coded_uses(
     # constants the answer itself defines, and the repository does not: a name passed where
     # the repository passed its constant may stand for a new value (REQUEST_TIMEOUT = 20)
     new_constants: dict[tuple[str, str], str] = {}
-    lines: dict[int, list[str]] = {}
+    lines: dict[int, list[str]] = {}  # each block split once, when it has a candidate
     for block, use in uses:
         family, spelled = setting_key(block, use.key)
         if use.value is None or use.callee or (family, spelled) in files.settings:
             continue
-        code = lines.setdefault(id(block), block.code.split("\n"))
-        if _assigns(code, use.line - block.start_line, use.key):
+        if id(block) not in lines:
+            lines[id(block)] = block.code.split("\n")
+        if _assigns(lines[id(block)], use.line - block.start_line, use.key):
             new_constants[(family, use.key)] = use.value
     literals: list[tuple[tuple[str, str], Use, tuple[str, bool] | None]] = []
     still_passed: set[tuple[tuple[str, str], tuple[str, bool]]] = set()
@@ -394,9 +401,7 @@ def hard_coded_uses(
         if not defines and callee in project:
             continue  # a usage example: the project's own function called with a value
         done.add(key)
-        if asks_to_change(request, use.key) or asks_to_change(request, binding.constant):
-            continue
-        if len(value) >= 3 and value.lower() in request.lower():
+        if _request_asks(request, value, use.key, binding.constant):
             continue
         old = binding.value
         edits.append(Edit(use.key, old, value, use.line, _vendors_of(old), _vendors_of(value)))
