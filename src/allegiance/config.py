@@ -140,14 +140,18 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(f"config file not found: {file}")
     if not file.is_file():
         raise ConfigError(f"config file {file} is not a file")
-    import yaml
     from pydantic import TypeAdapter, ValidationError
 
+    from allegiance.yaml_safe import YAMLError, safe_load, where_and_what
+
     try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8-sig")) or {}
+        raw = safe_load(file.read_text(encoding="utf-8-sig")) or {}
     except OSError as error:
         raise ConfigError(f"cannot read config file {file}: {error.strerror or error}") from error
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
+    except YAMLError as error:
+        where, problem = where_and_what(error)
+        raise ConfigError(f"{file}{where}: invalid YAML: {problem}") from error
+    except UnicodeDecodeError as error:
         raise ConfigError(f"{file}: invalid YAML: {str(error).splitlines()[0]}") from error
     except RecursionError:
         raise ConfigError(f"{file}: YAML nested too deeply to read") from None

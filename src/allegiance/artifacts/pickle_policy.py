@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-import yaml
-
 from allegiance.artifacts.findings import Severity
+from allegiance.yaml_safe import safe_load
 
 # Interpreter-internal aliases that pickle resolves to the same objects.
 MODULE_ALIASES = {"posix": "os", "nt": "os", "__builtin__": "builtins", "exceptions": "builtins"}
@@ -45,7 +44,7 @@ class Policy:
 def load_policy() -> Policy:
     """Read the shipped policy (cached: it is immutable data)."""
     text = resources.files("allegiance.artifacts").joinpath("data/pickle_globals.yaml")
-    raw = yaml.safe_load(text.read_text(encoding="utf-8"))
+    raw = safe_load(text.read_text(encoding="utf-8"))
     deny = tuple(
         (pattern, Severity.parse(sev), reason) for pattern, (sev, reason) in raw["deny"].items()
     )

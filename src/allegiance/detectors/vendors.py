@@ -21,7 +21,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
+from allegiance.yaml_safe import safe_load
 
 VENDOR_FILE = "ai_vendors.yaml"
 
@@ -76,7 +76,7 @@ def _table_text() -> str:
 
 @cache
 def _raw_table() -> dict[str, Any]:
-    raw: dict[str, Any] = yaml.safe_load(_table_text())
+    raw: dict[str, Any] = safe_load(_table_text())
     return raw
 
 

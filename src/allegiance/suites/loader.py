@@ -160,14 +160,13 @@ def _load_jsonl(text: str, path: Path) -> Suite:
 
 
 def _load_yaml(text: str, path: Path) -> Suite:
-    import yaml  # only YAML suites pay for it
+    # only YAML suites pay for importing PyYAML
+    from allegiance.yaml_safe import YAMLError, safe_load, where_and_what
 
     try:
-        spec = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        spec = safe_load(text)
+    except YAMLError as error:
+        where, problem = where_and_what(error)
         raise SuiteError(f"{path}{where}: invalid YAML: {problem}") from error
     except RecursionError:
         raise SuiteError(f"{path}: YAML nested too deeply to read") from None

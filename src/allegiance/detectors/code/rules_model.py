@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from allegiance.errors import ConfigError
+from allegiance.yaml_safe import YAMLError, safe_load
 
 SEVERITIES: dict[str, int] = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 RULE_FILES = ("python", "javascript", "go", "common")
@@ -129,8 +128,8 @@ def _parse_rule(raw: Mapping[str, Any], languages: tuple[str, ...], where: str) 
 def parse_rules(text: str, where: str) -> tuple[Rule, ...]:
     """Rules from the YAML ``text`` of one rule file (``where`` names it in errors)."""
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        doc = safe_load(text)
+    except YAMLError as exc:
         raise ConfigError(f"{where}: not valid YAML: {exc}") from exc
     if not isinstance(doc, Mapping) or not isinstance(doc.get("rules"), list):
         raise ConfigError(f"{where}: expected a mapping with a 'rules' list")
@@ -154,7 +153,7 @@ def load_rules(name: str) -> tuple[Rule, ...]:
 @functools.cache
 def secret_settings() -> Mapping[str, Any]:
     """The shared ``secrets`` settings of ``rules/common.yaml`` (names, placeholders …)."""
-    doc = yaml.safe_load(_rule_text("common"))
+    doc = safe_load(_rule_text("common"))
     settings = doc.get("secrets") if isinstance(doc, Mapping) else None
     if not isinstance(settings, Mapping) or not {"names", "not_names", "placeholders"} <= set(
         settings

@@ -21,7 +21,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-import yaml
+from allegiance.yaml_safe import safe_load
 
 CATEGORIES: tuple[str, ...] = (
     "opinion",  # before "refusal": it wins when both start at the same place
@@ -288,7 +288,7 @@ def _load_files() -> dict[str, dict[str, Any]]:
     package = resources.files(__name__)
     for entry in sorted(package.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".yaml"):
-            data = yaml.safe_load(entry.read_text(encoding="utf-8")) or {}
+            data = safe_load(entry.read_text(encoding="utf-8")) or {}
             if not isinstance(data, dict):
                 raise ValueError(f"marker file {entry.name} must be a mapping")
             out[entry.name.removesuffix(".yaml")] = data
