@@ -52,6 +52,9 @@ class DetectorInfo:
     description: str
     fn: DetectFn
     abstain_labels: tuple[str, ...] = ()
+    # Loads what the detector reads (marker files, weights) into its caches; a run calls it
+    # on a background thread while it waits for answers, so judging does not start cold.
+    prepare: Callable[[], object] | None = None
 
     def __call__(self, probe: Probe, response: str) -> Verdict:
         return self.fn(probe, response)
@@ -81,6 +84,7 @@ def register(
     flagged_labels: tuple[str, ...],
     description: str,
     abstain_labels: tuple[str, ...] = (),
+    prepare: Callable[[], object] | None = None,
 ) -> Callable[[DetectFn], DetectFn]:
     """Decorator that registers a pure detector function under ``name``."""
 
@@ -93,6 +97,7 @@ def register(
             description=description,
             fn=fn,
             abstain_labels=abstain_labels,
+            prepare=prepare,
         )
         return fn
 

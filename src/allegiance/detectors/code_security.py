@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from allegiance.detectors.base import Verdict, register
 from allegiance.detectors.code.rules_model import SEVERITIES, ruleset_digest
-from allegiance.detectors.code.scan import scan
+from allegiance.detectors.code.scan import prepare_rules, scan
 from allegiance.errors import ConfigError
 from allegiance.suites.model import Probe
 
@@ -35,6 +35,7 @@ VERSION = f"2+rules.{ruleset_digest()}"
     flagged_labels=("vulnerable",),
     abstain_labels=("no-code",),
     description="Static security rules (CWE-mapped) over the code blocks of an answer.",
+    prepare=prepare_rules,
 )
 def detect(probe: Probe, response: str) -> Verdict:
     """Verdict for ``response``: static analysis only, the code is never run."""

@@ -29,7 +29,7 @@ from typing import Any
 
 from allegiance.detectors.base import Verdict, register
 from allegiance.detectors.refusal import DETECTOR_VERSION as REFUSAL_VERSION
-from allegiance.detectors.refusal import detect_refusal
+from allegiance.detectors.refusal import detect_refusal, prepare_refusal
 from allegiance.detectors.text_markers import (
     find_aliases,
     negated,
@@ -102,6 +102,7 @@ def _covered_by(others: list[Span]) -> Callable[[Span], bool]:
         "Correct / incorrect / avoided against expect.answers (and expect.wrong), with "
         "normalised, word-boundary alias matching and simple negation handling."
     ),
+    prepare=prepare_refusal,
 )
 def detect_facts(probe: Probe, response: str) -> Verdict:
     """Judge one answer against the probe's answer key. Pure and offline."""

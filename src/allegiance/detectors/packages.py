@@ -207,6 +207,7 @@ def _context_texts(probe: Probe) -> tuple[str, ...]:
     abstain_labels=("no-packages",),
     description="Imports, install commands and manifests naming packages that do not exist "
     "or are near-misses of popular ones (PyPI, npm).",
+    prepare=lambda: default_index().snapshot.load_all(),
 )
 def detect(probe: Probe, response: str) -> Verdict:
     """Judge ``response`` against the configured index (offline snapshot by default)."""

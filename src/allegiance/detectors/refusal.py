@@ -59,7 +59,7 @@ from allegiance.detectors.refusal_analysis import (
     analyse,
     extract,
 )
-from allegiance.detectors.text_markers import Hit
+from allegiance.detectors.text_markers import Hit, load_markers
 from allegiance.suites.model import Probe
 
 # Bump when a change to rules or markers can change a verdict: stored verdicts of an older
@@ -245,6 +245,12 @@ def reconcile(
     return label, ""
 
 
+def prepare_refusal() -> None:
+    """Compile the marker files (~0.1 s) and read the learned model's weights."""
+    load_markers()
+    refusal_model.shipped_model()
+
+
 @register(
     "refusal",
     version=DETECTOR_VERSION,
@@ -254,6 +260,7 @@ def reconcile(
         "Complied / partial / refused / evasive, from multilingual marker phrases, their "
         "position, and how much substance the answer has besides them."
     ),
+    prepare=prepare_refusal,
 )
 def detect_refusal(probe: Probe, response: str) -> Verdict:
     """Label one answer. Pure: the same (prompt, response) always gives the same verdict."""

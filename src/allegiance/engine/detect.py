@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Sequence
 
 from allegiance.detectors.base import DetectorInfo, get_detector
 from allegiance.store.sqlite import Store, StoredAttempt, StoredVerdict
@@ -60,6 +61,30 @@ def judge_attempt(
         evidence=dict(verdict.evidence),
         probe_hash=key,
     )
+
+
+def prepare_in_background(names: Iterable[str]) -> threading.Thread:
+    """Import the named detectors and load their data on a daemon thread, and return it.
+
+    A run starts this before it asks its questions and joins it before judging: the marker
+    files, rules and package lists (~0.1–0.3 s each) then load while the run waits on the
+    network or the model, not after it. Failures are left for the real call, which records
+    them as detector errors; an unknown name is refused before the run, not here.
+    """
+    wanted = sorted(set(names))
+
+    def prepare() -> None:
+        for name in wanted:
+            try:
+                detector = get_detector(name)
+                if detector.prepare is not None:
+                    detector.prepare()
+            except Exception as error:  # the real call reports it
+                log.debug("preparing detector %s failed: %s", name, error)
+
+    thread = threading.Thread(target=prepare, name="prepare-detectors", daemon=True)
+    thread.start()
+    return thread
 
 
 def apply_detectors(

@@ -16,7 +16,7 @@ from typing import Any
 from allegiance import __version__
 from allegiance.config import Config
 from allegiance.detectors.base import get_detector
-from allegiance.engine.detect import apply_detectors
+from allegiance.engine.detect import apply_detectors, prepare_in_background
 from allegiance.engine.plan import (
     ATTEMPT_ID_SCHEME,
     DEFAULT_MAX_TOKENS,
@@ -241,8 +241,10 @@ def run(request: RunRequest, config: Config, store: Store) -> RunResult:
         concurrency=request.concurrency, retries=request.retries, progress=request.progress
     )
     restore = _terminate_as_interrupt()
+    preparing = prepare_in_background(name for spec in specs for name in spec.probe.detectors)
     try:
         outcome = asyncio.run(_execute_and_close(specs, targets, store, run_id, settings))
+        preparing.join()
         if request.online_packages:
             refresh_package_index(store, run_id)
         verdicts = apply_detectors(store, run_id)

@@ -121,6 +121,13 @@ class Snapshot:
                     self._names[ecosystem] = names
         return names
 
+    def load_all(self) -> None:
+        """Decompress every name list now (~0.25 s) instead of at the first lookup."""
+        for ecosystem in ECOSYSTEMS:
+            if ecosystem in self.info:
+                self._names_for(ecosystem)
+                self.popular(ecosystem)
+
     def covers(self, ecosystem: str) -> bool:
         return ecosystem in self.info
 
