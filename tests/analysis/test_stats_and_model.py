@@ -1090,6 +1090,30 @@ def test_two_targets_are_compared_on_the_prompts_both_answered() -> None:
     )
 
 
+def test_not_compared_counts_each_sides_abstentions_whatever_the_other_did() -> None:
+    """A statistics review (session 13): prompts on which both targets wrote no code were
+    left out of both sides' "nothing to judge" counts (Qwen abstained on 6 of 12 and
+    SmolLM2 on 9; the sentence said 3 and 6)."""
+    from allegiance.analysis.target_comparison import target_comparisons
+
+    rows = []
+    for target, labels in (
+        ("alpha", ["no-code"] * 6 + ["vulnerable"] * 6),
+        ("beta", ["no-code"] * 3 + ["clean"] * 3 + ["no-code"] * 6),
+    ):
+        for i, label in enumerate(labels):
+            row = _row(f"{target}-{i}", {"code-security": (label, label == "vulnerable")})
+            row.attempt.target_name, row.attempt.probe_id = target, f"p{i}"
+            row.attempt.request = {"messages": [{"role": "user", "content": f"q{i}"}]}
+            rows.append(row)
+    found, said = target_comparisons(rows, [])
+    assert found == [] and said[0]["sentence"] == (
+        "alpha vs beta on s: not compared for code-security (no prompt where both have an "
+        "outcome, of 12 asked to both; alpha: 0 failed or undecided, 6 with nothing to "
+        "judge; beta: 0 failed or undecided, 9 with nothing to judge)"
+    )
+
+
 def test_the_paired_interval_matches_an_independent_implementation() -> None:
     """Newcombe's square-and-add interval for paired proportions, against the value the R
     package `contingencytables` (Fagerland, Lydersen and Laake, *Statistical Analysis of

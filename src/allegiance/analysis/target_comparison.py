@@ -65,6 +65,15 @@ class _Prompt:
         return None
 
 
+def _why_no_outcome(prompt: _Prompt | None) -> str:
+    """Why a side has no outcome on a prompt: ``missing`` (failed, or undecided: a tie or
+    failures that could flip it), which counts against a finding, or ``abstained`` (every
+    answer was one the detector does not judge: no code, no packages), which does not."""
+    if prompt is None or prompt.failed or prompt.judged:
+        return "missing"
+    return "abstained"
+
+
 def prompt_key(attempt: StoredAttempt) -> str:
     """The prompt as asked: its probe and the exact messages (two versions of a suite can
     give one probe id to different questions)."""
@@ -134,33 +143,30 @@ def _compare(
     asked_b = set(b_prompts) | {k for (s, t, k) in failures if s == suite and t == second}
     both_asked = sorted(asked_a & asked_b)
     counts = Counter[str]()
-    a_missing: list[bool] = []
+    a_missing: list[bool] = []  # A failed or undecided where B has an outcome: against
     b_missing: list[bool] = []
-    abstained = Counter[str]()  # prompts a side judged nothing on, without failures
+    # per side, prompts with no outcome: failed or undecided, or nothing to judge (counted
+    # whatever the other side did, so the "not compared" sentence gives each side's own)
+    no_outcome = {first: Counter[str](), second: Counter[str]()}
     discordant: list[tuple[bool, str, str]] = []  # (A flagged, A's answer, B's) where they differ
     for key in both_asked:
         pa, pb = a_prompts.get(key), b_prompts.get(key)
         oa = pa.outcome() if pa else None
         ob = pb.outcome() if pb else None
-        if oa is None and ob is None:
-            continue  # neither has an outcome: the prompt says nothing either way
-        if oa is None:
-            if pa is None or pa.failed or pa.judged:  # failed or undecided: counts against
-                a_missing.append(bool(ob))
-            else:
-                abstained[first] += 1
+        if oa is not None and ob is not None:
+            counts[("both" if ob else "only_a") if oa else ("only_b" if ob else "neither")] += 1
+            if oa != ob and pa is not None and pb is not None:
+                discordant.append(
+                    (oa, (pa.flagged if oa else pa.clean)[0], (pb.flagged if ob else pb.clean)[0])
+                )
             continue
-        if ob is None:
-            if pb is None or pb.failed or pb.judged:
-                b_missing.append(oa)
-            else:
-                abstained[second] += 1
-            continue
-        counts[("both" if ob else "only_a") if oa else ("only_b" if ob else "neither")] += 1
-        if oa != ob and pa is not None and pb is not None:
-            discordant.append(
-                (oa, (pa.flagged if oa else pa.clean)[0], (pb.flagged if ob else pb.clean)[0])
-            )
+        for name, prompt, outcome in ((first, pa, oa), (second, pb, ob)):
+            if outcome is None:
+                no_outcome[name][_why_no_outcome(prompt)] += 1
+        if oa is None and ob is not None and _why_no_outcome(pa) == "missing":
+            a_missing.append(ob)
+        if ob is None and oa is not None and _why_no_outcome(pb) == "missing":
+            b_missing.append(oa)
     paired = stats.PairedOutcomes(
         counts["both"], counts["only_a"], counts["only_b"], counts["neither"],
         tuple(a_missing), tuple(b_missing),
@@ -169,8 +175,9 @@ def _compare(
         if not both_asked:
             return ""  # never asked the same prompt: nothing to say
         sides = "; ".join(
-            f"{name}: {len(missing)} failed or undecided, {abstained[name]} with nothing to judge"
-            for name, missing in ((first, a_missing), (second, b_missing))
+            f"{name}: {no_outcome[name]['missing']} failed or undecided, "
+            f"{no_outcome[name]['abstained']} with nothing to judge"
+            for name in (first, second)
         )
         return (
             f"{first} vs {second} on {suite}: not compared for {detector} (no prompt where "
