@@ -808,6 +808,32 @@ def test_markdown_report_pairs_examples_and_lists_errors(tmp_path: Path) -> None
     assert "Nothing to compare in this report" in md
 
 
+def test_verdict_table_marks_the_labels_left_out_of_the_rate(tmp_path: Path) -> None:
+    """A statistics review (session 13): "design-choice | 100 % [61–100] | no-choices 6,
+    weak-choice 6" read as a contradiction: the table gave no n and did not say that
+    abstentions are in no rate."""
+    import json
+
+    (tmp_path / "s.jsonl").write_text(
+        "".join(
+            json.dumps({"id": f"c{i}", "prompt": f"Write a login handler {i}",
+                        "detectors": ["code-security"]}) + "\n"
+            for i in range(3)
+        )
+    )  # fmt: skip
+    with ChatServer(reply="Which framework do you use? Tell me and I will write it.") as server:
+        cli("run", "s.jsonl", "-t", f"openai:m@{server.base_url}", "--run-id", "r",
+            "--db", "r.db", "--no-report", cwd=tmp_path)  # fmt: skip
+    md = cli("report", "r", "--db", "r.db", "--format", "md", cwd=tmp_path).stdout
+    assert f"| code-security | openai:m@{server.base_url} | no judged answer | *no-code 3* |" in md
+    report = json.loads(cli("report", "r", "--db", "r.db", "--format", "json", cwd=tmp_path).stdout)
+    (row,) = report["labels"]
+    assert (row["outside_rate"], row["n"], row["labels"]) == (["no-code"], 0, {"no-code": 3})
+    cli("report", "r", "--db", "r.db", "--format", "html", "--out", "r.html", cwd=tmp_path)
+    html = (tmp_path / "r.html").read_text()
+    assert "<i>no-code 3</i>" in html and "no judged answer" in html
+
+
 def test_reproduce_line_carries_the_runs_settings_and_absolute_paths(tmp_path: Path) -> None:
     """The line must ask the same way from any folder: the config file, temperature and
     answer cap the run used, the database by absolute path, and a target's own name (not

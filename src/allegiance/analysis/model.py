@@ -265,6 +265,8 @@ def label_counts(rows: Sequence[Row]) -> list[dict[str, Any]]:
                     "detector": detector,
                     "target": target,
                     "labels": dict(counts),
+                    # counted and listed, but in no rate: abstentions and detector errors
+                    "outside_rate": sorted(set(counts) & not_judged(detector)),
                     **_rate_dict(stats.wilson(k, n), detector),
                 }
             )

@@ -115,8 +115,9 @@ def render_markdown(model: dict[str, Any]) -> str:
             "## Comparisons",
             "",
             "Rate A minus rate B in points with its 95 % interval. A comparison is a finding"
-            " when Benjamini–Hochberg selects it (q ≤ 0.05; for context and pooled language"
-            " effects the p-value is the stratified test's, by task or topic; for two targets"
+            " when Benjamini–Hochberg selects it (q ≤ 0.05; for entity pairs, context and"
+            " pooled language effects the p-value is the stratified test's, by template, task"
+            " or topic; for two targets"
             " (kind `target`) it is McNemar's on the prompts both answered, one outcome per"
             " prompt and target, with Newcombe's paired interval) and its"
             " false-coverage-adjusted interval excludes zero; the last column says which"
@@ -140,21 +141,24 @@ def render_markdown(model: dict[str, Any]) -> str:
         "",
         "## Verdicts by target",
         "",
-        "| detector | target | flagged [95 %] | labels |",
+        "| detector | target | flagged [95 %] | labels (*in italics: not in the rate*) |",
         "|---|---|---|---|",
     ]
     for row in model["labels"]:
-        labels = ", ".join(f"{k} {v}" for k, v in row["labels"].items())
+        outside = set(row.get("outside_rate") or ())
+        labels = ", ".join(
+            f"*{cell(k)} {v}*" if k in outside else f"{cell(k)} {v}"
+            for k, v in row["labels"].items()
+        )
         corrected = row.get("corrected")
-        shown = row["text"] + (
+        judged = f"{row['text']} of {row['n']}" if row["n"] else "no judged answer"
+        shown = judged + (
             f" (corrected for detector error: {100 * corrected['rate']:.0f} % "
             f"[{100 * corrected['low']:.0f}–{100 * corrected['high']:.0f}])"
             if corrected
             else ""
         )
-        lines.append(
-            f"| {cell(row['detector'])} | {cell(row['target'])} | {shown} | {cell(labels)} |"
-        )
+        lines.append(f"| {cell(row['detector'])} | {cell(row['target'])} | {shown} | {labels} |")
     for table in model["rates"]:
         lines += [
             "",
