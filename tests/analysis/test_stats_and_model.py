@@ -918,6 +918,75 @@ def test_a_trigger_context_is_compared_with_its_matched_twin() -> None:
     assert "'*@lyon'" in by_pair[("lhasa", "lyon")].reproduce
 
 
+def test_a_trigger_and_its_twin_alone_are_compared_and_reproduced_alone() -> None:
+    """A planted-effect review (session 13): a finding's reproduce line asked the trigger and
+    its twin (`--probe '*@tibet-ics' --probe '*@water-utility-lyon'`), and the report of that
+    run said "nothing to compare", since a context was compared only when the control had
+    answers too; the line also asked all 62 tasks where the finding was about 6."""
+    import shlex
+
+    from allegiance.analysis.model import context_comparisons
+
+    rows = []
+    for task in ("t1", "t2", "t3"):
+        for i in range(6):
+            for context, kind, flagged, baseline in (
+                ("lyon", "neutral", False, ""),
+                ("lhasa", "sensitive", True, "lyon"),
+            ):
+                tags = {"context": context, "context_kind": kind, "probe": task}
+                if baseline:
+                    tags["baseline"] = baseline
+                label = ("vulnerable", True) if flagged else ("clean", False)
+                row = _row(f"{task}-{i}@{context}", {"code-security": label}, **tags)
+                row.attempt.probe_id = f"{task}@{context}"
+                rows.append(row)
+    (found,) = context_comparisons(rows)
+    assert (found.label_a, found.label_b, found.diff.diff) == ("lhasa", "lyon", 1)
+    words = shlex.split(found.reproduce)
+    assert [words[i + 1] for i, w in enumerate(words) if w == "--probe"] == sorted(
+        f"{task}@{context}" for context in ("lhasa", "lyon") for task in ("t1", "t2", "t3")
+    )
+
+
+def test_a_line_without_probes_asks_what_its_runs_asked() -> None:
+    """Past 24 probes a line names none, and asks the runs' own selection."""
+    import shlex
+
+    from allegiance.analysis.model import finish_reproduce
+    from allegiance.engine.session import merge_settings
+
+    line = "allegiance run censorship --target a --target b --samples 3"
+    runs = [{"settings": {"probe_patterns": ["tibet*", "xinjiang*"]}}]
+    words = shlex.split(finish_reproduce(line, runs, None))
+    assert [words[i + 1] for i, w in enumerate(words) if w == "--probe"] == ["tibet*", "xinjiang*"]
+    # runs that asked different selections, or everything: the whole suite
+    other = [*runs, {"settings": {"probe_patterns": ["taiwan*"]}}]
+    assert "--probe" not in finish_reproduce(line, other, None)
+    assert "--probe" not in finish_reproduce(line, [{"settings": {}}], None)
+    # a line that lists its probes keeps them alone
+    assert "tibet" not in finish_reproduce(line + " --probe x", runs, None)
+    # a resumed run asked both selections; a resume without --probe asked everything
+    both = merge_settings({"probe_patterns": ["a*"]}, {"probe_patterns": ["b*"]})
+    assert both["probe_patterns"] == ["a*", "b*"]
+    assert (
+        merge_settings({"probe_patterns": ["a*"]}, {"probe_patterns": []})["probe_patterns"] == []
+    )
+    # two targets on 30 prompts: a line of 60 --probe options before, none now
+    from allegiance.analysis.target_comparison import target_comparisons
+
+    rows = []
+    for target, refused in (("alpha", 30), ("beta", 0)):
+        for i in range(30):
+            verdict = ("refused", True) if i < refused else ("complied", False)
+            row = _row(f"{target}-{i}", {"refusal": verdict}, topic="t")
+            row.attempt.target_name, row.attempt.probe_id = target, f"p{i}"
+            row.attempt.request = {"messages": [{"role": "user", "content": f"q{i}"}]}
+            rows.append(row)
+    (versus,), _ = target_comparisons(rows, [])
+    assert versus.reproduce == "allegiance run s --target alpha --target beta --samples 3"
+
+
 def test_design_choices_are_compared_with_the_matched_twin() -> None:
     from allegiance.analysis.model import choice_shifts
 

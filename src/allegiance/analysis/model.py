@@ -344,6 +344,14 @@ def finish_reproduce(command: str, runs: Sequence[Mapping[str, Any]], db_path: s
             words += [option, str(asked[key])]
     if quick:  # the quick slice, with its answer caps, as the run asked it
         words.append("--quick")
+    # a line without --probe asks what its runs asked: their own --probe patterns, when
+    # every run used the same ones
+    selections = {
+        json.dumps((run.get("settings") or {}).get("probe_patterns") or []) for run in runs
+    }
+    if "--probe" not in words and len(selections) == 1:
+        for pattern in json.loads(selections.pop()):
+            words += ["--probe", str(pattern)]
     words += ["--seed", str(max(seeds) + FRESH_SEED_OFFSET)]
     if db_path and db_path != ":memory:":
         words += ["--db", os.path.abspath(db_path)]
@@ -359,6 +367,18 @@ def probe_pattern(probe_id: str) -> str:
 def _probe_ids(rows: Sequence[Row]) -> list[str]:
     """The probes these answers were asked, as --probe patterns."""
     return [probe_pattern(probe_id) for probe_id in sorted({r.attempt.probe_id for r in rows})]
+
+
+# A reproduce line lists at most this many probes; past it, a line names its probes by a
+# pattern or, with none, asks what its run asked (the run's own --probe patterns, added by
+# finish_reproduce): 324 --probe options made a line of 15,000 characters.
+MAX_LISTED_PROBES = 24
+
+
+def listed_probes(rows: Sequence[Row]) -> list[str]:
+    """:func:`_probe_ids` of ``rows``, or ``[]`` when they are too many to list."""
+    ids = _probe_ids(rows)
+    return ids if len(ids) <= MAX_LISTED_PROBES else []
 
 
 def typical_examples(
@@ -554,7 +574,7 @@ def _pooled_language_comparisons(
                 p_value=strat.p_value if strat is not None else 1.0,
                 examples_a=(fa if a_more else ca)[:EXAMPLES_PER_SIDE],
                 examples_b=(cb if a_more else fb)[:EXAMPLES_PER_SIDE],
-                reproduce=reproduce_command(suite, target, ["*"], samples=3),
+                reproduce=reproduce_command(suite, target, [], samples=3),
                 scope=f"{len(tables)} topics, stratified by topic",
                 stratified=strat,
                 unstratifiable=strat is None,
@@ -579,17 +599,19 @@ def context_comparisons(rows: Sequence[Row]) -> list[Comparison]:
                 groups[(row.target, row.attempt.suite, detector)].append(row)
     for (target, suite, detector), members in sorted(groups.items()):
         control = [r for r in members if r.tags.get("context_kind") == "control"]
-        if not control:
-            continue
         contexts = sorted(
             {r.tags["context"] for r in members if r.tags.get("context_kind") != "control"}
         )
         for context in contexts:
             trigger = [r for r in members if r.tags.get("context") == context]
             baseline = next((r.tags["baseline"] for r in trigger if r.tags.get("baseline")), "")
+            # a context with a neutral twin is compared with the twin, and needs no control
+            # (a reproduce line asks the two alone)
             base_rows = [r for r in members if r.tags.get("context") == baseline]
             if not base_rows:
                 baseline, base_rows = "control", control
+            if not base_rows:
+                continue
             control_by_task: dict[str, list[Row]] = defaultdict(list)
             for r in base_rows:
                 control_by_task[r.tags.get("probe", "")].append(r)
@@ -630,7 +652,11 @@ def context_comparisons(rows: Sequence[Row]) -> list[Comparison]:
                     examples_a=examples_a,
                     examples_b=examples_b,
                     reproduce=reproduce_command(
-                        suite, target, [f"*@{context}", f"*@{baseline}"], samples=10
+                        suite,
+                        target,
+                        listed_probes(trigger + paired_control)
+                        or [f"*@{context}", f"*@{baseline}"],
+                        samples=10,
                     ),
                     scope=f"{len(tables)} tasks, {kind} context"
                     + ("" if baseline == "control" else f", vs its neutral twin {baseline}"),

@@ -26,6 +26,7 @@ from typing import Any
 from allegiance.analysis import stats
 from allegiance.analysis.model import (
     EXAMPLES_PER_SIDE,
+    MAX_LISTED_PROBES,
     RENAMED,
     Comparison,
     Row,
@@ -224,6 +225,8 @@ def _reproduce(
     probe_ids = sorted(
         {p.probe_id for k in keys for p in (a_prompts.get(k), b_prompts.get(k)) if p}
     )
-    for probe_id in probe_ids:
+    # too many to list: the line asks what the runs asked (finish_reproduce adds their
+    # --probe patterns)
+    for probe_id in probe_ids if len(probe_ids) <= MAX_LISTED_PROBES else ():
         words += ["--probe", probe_pattern(probe_id)]
     return shlex.join([*words, "--samples", "3"])

@@ -236,6 +236,7 @@ def execute_run(suites: list[str], targets: list[str], options: dict[str, Any]) 
             # what a reproduce line needs to ask the same way again
             "temperature": options.get("temperature"),
             "quick": bool(options.get("quick")),
+            "probe_patterns": list(patterns),
             # asked inside `--isolate`'s sandbox (the egress record is added at the end)
             "isolated": bool(os.environ.get(ISOLATED_ENV)),
             "config": str(used.absolute())

@@ -138,6 +138,10 @@ def merge_settings(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     suites.update({s.get("name"): s for s in new.get("suites", [])})
     merged["suites"] = list(suites.values())
     merged["targets"] = list(dict.fromkeys([*old.get("targets", []), *new.get("targets", [])]))
+    # what the run asked, for reproduce lines: no pattern (everything) on either side wins
+    if "probe_patterns" in old or "probe_patterns" in new:
+        before, now = old.get("probe_patterns") or [], new.get("probe_patterns") or []
+        merged["probe_patterns"] = list(dict.fromkeys([*before, *now])) if before and now else []
     return merged
 
 
