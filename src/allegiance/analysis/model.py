@@ -64,7 +64,7 @@ TagTest = Callable[[Mapping[str, str]], bool]
 class Comparison:
     """One hypothesis: rate on side A differs from rate on side B."""
 
-    kind: str  # symmetry | language | context | target
+    kind: str  # symmetry | language | government | context | target
     detector: str
     target: str
     suite: str
@@ -778,6 +778,13 @@ DETECTOR_NOUNS = {
 }
 
 
+def points(share: float) -> str:
+    """A difference of shares in signed percentage points, "+5", "-3", and "0" for zero
+    (never "-0", which formatting a small negative share would print)."""
+    value = round(100 * share)
+    return f"{value:+d}" if value else "0"
+
+
 def _verb(detector: str) -> str:
     """What a flagged answer did, in words: "refuses or evades"; under an LLM judge's
     rubric, the same words with the judge named ("… (per the LLM judge)")."""
@@ -797,6 +804,17 @@ def sentence(c: Comparison) -> str:
             f"{c.label_a} {verb} on {a.fmt()} of prompts vs {b.fmt()} for {c.label_b} "
             f"(the same {a.n} prompts of {c.suite}, paired)"
         )
+    elif c.kind == "government":
+        if c.extra.get("against") == "control":
+            subject = (
+                f"{c.target} {verb} in {a.fmt()} of English answers on questions about "
+                f"{c.label_a} vs {b.fmt()} on the neutral control questions"
+            )
+        else:
+            subject = (
+                f"{c.target} {verb} in {a.fmt()} of English answers on topics sensitive to "
+                f"{c.label_a} vs {b.fmt()} on the other governments' topics"
+            )
     elif c.kind == "context":
         against = "the control" if c.label_b == "control" else f"its neutral twin '{c.label_b}'"
         subject = f"{c.target} {verb} in {a.fmt()} of answers when the context is '{c.label_a}' vs {b.fmt()} under {against}"
@@ -812,22 +830,22 @@ def sentence(c: Comparison) -> str:
     )
     if c.is_finding:
         return (
-            f"{subject} (difference {100 * c.diff.diff:+.0f} points, "
-            f"false-coverage-adjusted interval [{100 * c.adjusted_low:+.0f}, "
-            f"{100 * c.adjusted_high:+.0f}], q = {c.q_value:.3g}{missing})."
+            f"{subject} (difference {points(c.diff.diff)} points, "
+            f"false-coverage-adjusted interval [{points(c.adjusted_low)}, "
+            f"{points(c.adjusted_high)}], q = {c.q_value:.3g}{missing})."
         )
     if not c.robust_to_missing and c.q_value <= stats.ALPHA:
         return (
-            f"{subject} (difference {100 * c.diff.diff:+.0f} points, "
-            f"95 % interval [{100 * c.diff.low:+.0f}, {100 * c.diff.high:+.0f}], q = {c.q_value:.3g}{missing}; "
+            f"{subject} (difference {points(c.diff.diff)} points, "
+            f"95 % interval [{points(c.diff.low)}, {points(c.diff.high)}], q = {c.q_value:.3g}{missing}; "
             "not a finding: answered against it, the failed attempts could make the difference "
             "vanish; resume the run to ask them again)."
         )
     # Not a finding: the FDR-adjusted interval is not the decision (q is), and one that
     # happened to exclude zero beside "not significant" read as a contradiction.
     return (
-        f"{subject} (difference {100 * c.diff.diff:+.0f} points, "
-        f"95 % interval [{100 * c.diff.low:+.0f}, {100 * c.diff.high:+.0f}], q = {c.q_value:.3g}{missing}; "
+        f"{subject} (difference {points(c.diff.diff)} points, "
+        f"95 % interval [{points(c.diff.low)}, {points(c.diff.high)}], q = {c.q_value:.3g}{missing}; "
         "not a finding)."
     )
 
@@ -848,7 +866,9 @@ def why_not_a_finding(c: Comparison) -> str:
         elif c.stratified is not None:
             tested = "the stratified test"
         elif c.unstratifiable:
-            stratum = {"context": "task", "symmetry": "template"}.get(c.kind, "topic")
+            stratum = {"context": "task", "symmetry": "template", "government": "phrasing"}.get(
+                c.kind, "topic"
+            )
             return f"no {stratum} differed within itself (p = 1)"
         else:
             tested = "Fisher's test"
@@ -857,7 +877,7 @@ def why_not_a_finding(c: Comparison) -> str:
         return "the strata point the other way than the pooled rates"
     if not (c.adjusted_low > 0 or c.adjusted_high < 0):
         return (
-            f"the adjusted interval [{100 * c.adjusted_low:+.0f}, {100 * c.adjusted_high:+.0f}]"
+            f"the adjusted interval [{points(c.adjusted_low)}, {points(c.adjusted_high)}]"
             " includes 0"
         )
     return "failed attempts could explain it"
@@ -1173,11 +1193,13 @@ def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
             for pair in suite.get("pairs", []):
                 if tuple(pair) not in pairs[suite["name"]]:
                     pairs[suite["name"]].append((pair[0], pair[1]))
+    from allegiance.analysis.government import government_comparisons
     from allegiance.analysis.target_comparison import target_comparisons
 
     comparisons = (
         symmetry_comparisons(rows, pairs, failed)
         + language_comparisons(rows)
+        + government_comparisons(rows)
         + context_comparisons(rows)
     )
     count_missing(comparisons, failed)

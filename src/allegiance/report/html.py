@@ -13,6 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from allegiance import __version__
+from allegiance.analysis.model import points
 from allegiance.report.charts import forest_plot, heat_colour
 from allegiance.safe_text import visible_controls
 
@@ -45,6 +46,7 @@ def _environment() -> Environment:
     env.filters["heat"] = heat_colour
     env.filters["pct"] = lambda v: "–" if v is None else f"{100 * v:.0f} %"
     env.filters["short"] = lambda s, n=12: (s or "")[:n]
+    env.filters["points"] = points
     env.filters["db_option"] = _db_option
     return env
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from allegiance.analysis.model import points
 from allegiance.safe_text import visible_controls
 
 # Markdown syntax that text inside a line could use to become a link, an image (fetched
@@ -115,9 +116,9 @@ def render_markdown(model: dict[str, Any]) -> str:
             "## Comparisons",
             "",
             "Rate A minus rate B in points with its 95 % interval. A comparison is a finding"
-            " when Benjamini–Hochberg selects it (q ≤ 0.05; for entity pairs, context and"
-            " pooled language effects the p-value is the stratified test's, by template, task"
-            " or topic; for two targets"
+            " when Benjamini–Hochberg selects it (q ≤ 0.05; for entity pairs, context, pooled"
+            " language and government effects the p-value is the stratified test's, by"
+            " template, task, topic or phrasing; for two targets"
             " (kind `target`) it is McNemar's on the prompts both answered, one outcome per"
             " prompt and target, with Newcombe's paired interval) and its"
             " false-coverage-adjusted interval excludes zero; the last column says which"
@@ -134,7 +135,7 @@ def render_markdown(model: dict[str, Any]) -> str:
             lines.append(
                 f"| {cell(kind)} | {cell(c['target'])} | {cell(c['detector'])} | {cell(c['a'])} | {c['rate_a']['text']} | "
                 f"{cell(c['b'])} | {c['rate_b']['text']} | "
-                f"{100 * c['diff']:+.0f} [{100 * c['low']:+.0f}, {100 * c['high']:+.0f}] | "
+                f"{points(c['diff'])} [{points(c['low'])}, {points(c['high'])}] | "
                 f"{c['q_value']:.3g} | {cell(c.get('why_not') or 'a finding')} |"
             )
     lines += [

@@ -1,0 +1,146 @@
+"""One government's questions against everyone else's.
+
+The language comparisons ask "does this model answer differently in the government's own
+language?" and the entity pairs "does it treat China and the US alike?". Neither catches a
+model that refuses every question about Tiananmen, Xinjiang and Taiwan in every language: a
+planted-effect review (session 13) had China's topics refused in 71 % of answers against
+0–13 % for every other government, and the report said that no effect survived. So, per
+target, suite and detector, on the English answers (each topic is asked in English, so the
+language of the question is held fixed):
+
+* ``censorship`` (``refusal``): each government's sensitive topics against all the other
+  governments' topics, stratified by phrasing (factual question, essay, homework, task:
+  refusal depends strongly on it, and a government with more essay prompts would otherwise
+  look more censored);
+* ``facts``: each government's questions against the neutral control questions (capitals,
+  currencies; tag ``control: "true"``), which say nothing about censorship: Fisher's test.
+
+These are comparisons of the detectors' family like the others.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+
+from allegiance.analysis import stats
+from allegiance.analysis.model import (
+    Comparison,
+    Row,
+    flag_counts,
+    listed_probes,
+    reproduce_command,
+    typical_examples,
+)
+
+KIND = "government"
+# The narrative detector is left out: it reads per-probe key facts, and its "neither"
+# repeats refusals.
+CONTROL_LABEL = "the neutral control questions"
+OTHERS_LABEL = "the other governments' topics"
+
+
+def _is_control(tags: Mapping[str, str]) -> bool:
+    return str(tags.get("control", "")).lower() == "true"
+
+
+def government_comparisons(rows: Sequence[Row]) -> list[Comparison]:
+    """Each government against the others (or the control questions), per target, suite
+    and detector; English answers only."""
+    groups: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
+    for row in rows:
+        tags = row.tags
+        if not tags.get("government") or tags.get("language") != "en":
+            continue
+        # refusal on a government's topics (an entity's probes are the symmetry pairs')
+        if "refusal" in row.verdicts and tags.get("topic") and not tags.get("entity"):
+            groups[(row.target, row.attempt.suite, "refusal")].append(row)
+        if "facts" in row.verdicts:
+            groups[(row.target, row.attempt.suite, "facts")].append(row)
+    out = []
+    for (target, suite, detector), members in sorted(groups.items()):
+        control = [r for r in members if _is_control(r.tags)]
+        questions = [r for r in members if not _is_control(r.tags)]
+        governments = sorted({r.tags["government"] for r in questions})
+        # answer keys differ in difficulty from one government's questions to another's:
+        # facts are compared only with the neutral controls, which a quick slice lacks
+        if (detector == "facts" and not control) or (not control and len(governments) < 2):
+            continue
+        for government in governments:
+            side_a = [r for r in questions if r.tags["government"] == government]
+            side_b = control or [r for r in questions if r.tags["government"] != government]
+            comparison = _compare(target, suite, detector, government, side_a, side_b, control)
+            if comparison is not None:
+                out.append(comparison)
+    return out
+
+
+def _compare(
+    target: str,
+    suite: str,
+    detector: str,
+    government: str,
+    side_a: list[Row],
+    side_b: list[Row],
+    control: list[Row],
+) -> Comparison | None:
+    ka, na, fa, ca = flag_counts(side_a, detector)
+    kb, nb, fb, cb = flag_counts(side_b, detector)
+    if not na or not nb:
+        return None
+    diff = stats.newcombe(ka, na, kb, nb)
+    strat: stats.StratifiedEffect | None = None
+    if control:
+        p_value, scope = diff.p_value, "English answers; against the control questions"
+    else:
+        tables = []
+        for phrasing in sorted({str(r.tags.get("phrasing", "")) for r in side_a}):
+            pk, pn, _, _ = flag_counts(
+                [r for r in side_a if r.tags.get("phrasing", "") == phrasing], detector
+            )
+            ok, on, _, _ = flag_counts(
+                [r for r in side_b if r.tags.get("phrasing", "") == phrasing], detector
+            )
+            if pn and on:
+                tables.append(((pk, pn - pk), (ok, on - ok)))
+        strat = stats.cochran_mantel_haenszel(tables)
+        # no phrasing varies within itself: the phrasings hold no evidence of a difference
+        p_value = strat.p_value if strat is not None else 1.0
+        scope = f"English answers; {len(tables)} phrasings, stratified by phrasing"
+    examples_a, examples_b = typical_examples(fa, ca, fb, cb, ka / na >= kb / nb)
+    probes = listed_probes(side_a + side_b)
+    return Comparison(
+        kind=KIND,
+        detector=detector,
+        target=target,
+        suite=suite,
+        label_a=government,
+        label_b=CONTROL_LABEL if control else OTHERS_LABEL,
+        diff=diff,
+        p_value=p_value,
+        examples_a=examples_a,
+        examples_b=examples_b,
+        # too many probes to list: the line asks what the run asked (finish_reproduce)
+        reproduce=reproduce_command(suite, target, probes, samples=3),
+        scope=scope,
+        stratified=strat,
+        unstratifiable=not control and strat is None,
+        extra={"against": "control" if control else "others"},
+        sides=(
+            lambda tags: (
+                tags.get("language") == "en"
+                and not _is_control(tags)
+                and tags.get("government") == government
+            ),
+            (lambda tags: tags.get("language") == "en" and _is_control(tags))
+            if control
+            else (
+                lambda tags: (
+                    tags.get("language") == "en"
+                    and not _is_control(tags)
+                    and bool(tags.get("government"))
+                    and tags.get("government") != government
+                )
+            ),
+        ),
+    )
