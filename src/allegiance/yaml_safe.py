@@ -22,9 +22,53 @@ _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 YAMLError = yaml.YAMLError
 
 
+# What a document may expand to once its aliases are followed: every value the data holds,
+# counting a string by its length. A suite of 324 probes is ~350,000; a 1 KB "billion laughs"
+# of nine aliases nine deep is 387 million, which the loader builds in a blink (an alias is
+# one shared object) but hashing, storing or sending it took 9 GB and crashed a run.
+MAX_EXPANDED = 20_000_000
+
+
 def safe_load(text: str) -> Any:
-    """The document in ``text`` as plain data (``None`` for an empty document)."""
-    return yaml.load(text, Loader=_LOADER)  # noqa: S506 - _LOADER is a safe loader
+    """The document in ``text`` as plain data (``None`` for an empty document).
+
+    Raises :class:`YAMLError` for a document whose aliases expand it beyond
+    :data:`MAX_EXPANDED` values, or make a value contain itself."""
+    data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - _LOADER is a safe loader
+    size = _expanded_size(data, {})
+    if size > MAX_EXPANDED:
+        raise YAMLError(
+            f"the document expands to more than {MAX_EXPANDED:,} values through its aliases "
+            f"(anchors repeated inside anchors): refused"
+        )
+    return data
+
+
+_IN_PROGRESS = -1
+
+
+def _expanded_size(value: Any, seen: dict[int, int]) -> int:
+    """How big ``value`` is with every alias expanded, in linear time: an alias is the same
+    Python object as its anchor, so each container's size is computed once (by ``id``).
+    Recursion depth is bounded by the nesting the parser already accepted."""
+    if isinstance(value, str):
+        return 1 + len(value)
+    if not isinstance(value, dict | list):
+        return 1
+    known = seen.get(id(value))
+    if known == _IN_PROGRESS:  # ``&a [*a]``: every reader after us would loop or fail
+        raise YAMLError("a value contains itself through an alias: refused")
+    if known is not None:
+        return known
+    seen[id(value)] = _IN_PROGRESS
+    items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+    total = 1
+    for item in items:
+        total += _expanded_size(item, seen)
+        if total > MAX_EXPANDED:
+            break
+    seen[id(value)] = total
+    return total
 
 
 def where_and_what(error: YAMLError) -> tuple[str, str]:
