@@ -230,6 +230,16 @@ def test_odd_metadata_types_are_kept_as_text_not_a_crash() -> None:
     assert answer.prompt_tokens is None
 
 
+@pytest.mark.parametrize(("sent", "kept"), [(2**63, None), (-1, None), (2**63 - 1, 2**63 - 1)])
+def test_a_token_count_sqlite_cannot_hold_is_dropped(sent: int, kept: int | None) -> None:
+    """An adversarial review (session 13): `completion_tokens: 2**63` crashed the run
+    that stored it, and every resume at the same attempt."""
+    body = completion({"content": "Paris."}, usage={"completion_tokens": sent})
+    with RawServer(lambda _: Reply(200, body)) as server:
+        answer = _ask(server.base_url)
+    assert answer.text == "Paris." and answer.completion_tokens == kept
+
+
 def test_a_key_echoed_by_the_server_is_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
     secret = "sk-SECRET-abc123XYZ"
     monkeypatch.setenv("ECHO_KEY", secret)

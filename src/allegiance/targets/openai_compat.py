@@ -493,8 +493,16 @@ def _short_text(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)[:200]
 
 
+# A token count is a hint the server gives; SQLite stores integers below 2**63, and a count
+# of 2**63 crashed the run that stored it (an adversarial review, session 13).
+_MAX_COUNT = 2**63 - 1
+
+
 def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    """A usage count as sent, or None for anything but a non-negative int SQLite can hold."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_COUNT:
+        return value
+    return None
 
 
 # What providers send when their moderation stops a request or an answer (HTTP 400/403/
