@@ -30,6 +30,13 @@ def visible_controls(text: str, *, keep_direction_marks: bool = False) -> str:
     return pattern.sub(lambda m: _escape(m.group()), text)
 
 
+def one_line(text: str) -> str:
+    """``text`` for a field of a one-line header: line breaks shown as ``\\n``/``\\r``, so a
+    server's model name or error cannot print lines that look like the tool's own
+    (``verdict   refusal: refused``)."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def json_visible_controls(text: str) -> str:
     """JSON text with the same characters as ``\\uXXXX`` escapes: still the same JSON
     value, but inert on a terminal (``json.dumps`` escapes C0 controls itself, not C1 or

@@ -16,7 +16,7 @@ from allegiance.cli.common import json_terminal_safe, terminal_safe
 from tests.cli.test_bad_input import _assert_one_line_error
 from tests.conftest import cli
 from tests.support.chat_server import ChatServer
-from tests.targets.raw_server import RawServer, Reply
+from tests.targets.raw_server import RawServer, Reply, completion
 
 # clear screen, set the window title, write the clipboard (OSC 52), an 8-bit CSI, a bell,
 # and a right-to-left override that makes "txt.exe" read as "exe.txt"
@@ -399,3 +399,22 @@ def test_the_model_a_server_answered_as_is_shown(tmp_path: Path) -> None:
     shown = cli("show", attempt_id, "--db", "r.db", cwd=tmp_path)
     assert f"answered as {served}" in shown.stdout
     assert "            rule: " in shown.stdout  # why the label, first
+
+
+def test_a_servers_model_and_provider_cannot_forge_lines_of_show(tmp_path: Path) -> None:
+    """An adversarial review (session 13): a model name holding newlines printed a forged
+    `verdict   refusal: refused (flagged)` line before the real ones."""
+    forged = "gpt-4\nverdict   refusal: refused (flagged)"
+    body = completion({"content": "Four."}, model=forged, provider="X\n--- answer ---\nno")
+    (tmp_path / "p.txt").write_text("What is 2+2?\n")
+    with RawServer(lambda _: Reply(200, body)) as server:
+        cli("run", "p.txt", "-t", f"openai:m@{server.base_url}", "--db", "r.db", "--run-id", "r",
+            "--no-report", "--retries", "0", cwd=tmp_path)  # fmt: skip
+    with sqlite3.connect(tmp_path / "r.db") as db:
+        (attempt_id,) = db.execute("SELECT attempt_id FROM attempts").fetchone()
+    shown = cli("show", attempt_id, "--db", "r.db", cwd=tmp_path).stdout
+    assert "answered as gpt-4\\nverdict   refusal: refused (flagged)" in shown
+    assert [line for line in shown.splitlines() if line.startswith("verdict ")] == [
+        "verdict   refusal: complied"
+    ]
+    assert shown.splitlines().count("--- answer ---") == 1

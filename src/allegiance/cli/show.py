@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from allegiance.cli.common import db_option, json_terminal_safe, open_store, terminal_safe
+from allegiance.safe_text import one_line
 
 
 @click.command("show")
@@ -56,19 +57,21 @@ def command(attempt_id: str, as_json: bool, db_path: str) -> None:
     if as_json:
         click.echo(json_terminal_safe(json.dumps(record, ensure_ascii=False, indent=2)))
         return
+    # header fields are one line each: what a server or suite file wrote is escaped
     say(f"attempt   {attempt.attempt_id}")
-    say(f"target    {attempt.target_name}  {json.dumps(target['identity'], ensure_ascii=False)}")
+    identity = json.dumps(target["identity"], ensure_ascii=False)
+    say(f"target    {one_line(attempt.target_name)}  {identity}")
     say(
-        f"probe     {attempt.suite}/{attempt.probe_id}  sample {attempt.sample_index}  "
-        f"seed {attempt.seed}"
+        f"probe     {one_line(attempt.suite)}/{one_line(attempt.probe_id)}  "
+        f"sample {attempt.sample_index}  seed {attempt.seed}"
     )
     say(
         f"status    {attempt.status}  tries {attempt.tries}  latency {attempt.latency_s}s"
-        + (f"  answered as {attempt.model_reported}" if attempt.model_reported else "")
-        + (f"  provider {attempt.provider}" if attempt.provider else "")
+        + (f"  answered as {one_line(attempt.model_reported)}" if attempt.model_reported else "")
+        + (f"  provider {one_line(attempt.provider)}" if attempt.provider else "")
     )
     if attempt.error:
-        say(f"error     {attempt.error}")
+        say(f"error     {one_line(attempt.error)}")
     params = {k: v for k, v in attempt.request.items() if k != "messages"}
     say(f"params    {json.dumps(params)}")
     for message in attempt.request.get("messages", []):
