@@ -364,6 +364,11 @@ def test_a_key_from_a_windows_env_file_is_used_without_its_line_end(
     with pytest.raises(TargetError, match="BROKEN_KEY holds a control character") as caught:
         OpenAICompatTarget("t", "m", "http://127.0.0.1:9/v1", api_key_env="BROKEN_KEY")
     assert "sk-abc" not in str(caught.value)
+    # an adversarial review (session 13): a byte that is not UTF-8 was a traceback
+    monkeypatch.setenv("BYTES_KEY", "sk-SECRET123\udc80abc")
+    with pytest.raises(TargetError, match="BYTES_KEY holds a character that is not ASCII") as c:
+        OpenAICompatTarget("t", "m", "http://127.0.0.1:9/v1", api_key_env="BYTES_KEY")
+    assert "SECRET" not in str(c.value)
 
 
 @pytest.mark.parametrize(

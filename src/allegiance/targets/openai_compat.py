@@ -100,6 +100,11 @@ def read_api_key(name: str, api_key_env: str | None) -> str | None:
             f"target {name!r}: environment variable {api_key_env} holds a control "
             "character (a line break?) inside the key; it cannot be sent in a header"
         )
+    if not api_key.isascii():  # bytes that are not UTF-8 arrive as lone surrogates
+        raise TargetError(
+            f"target {name!r}: environment variable {api_key_env} holds a character that is "
+            "not ASCII (a pasted quote, or bytes that are not text?); API keys are ASCII"
+        )
     return api_key
 
 
