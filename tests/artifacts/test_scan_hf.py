@@ -259,3 +259,30 @@ def test_tokenizer_auto_map_code_is_analysed_without_a_config(tmp_path):
     assert code.max_severity == Severity.CRITICAL
     assert code.notes["remote_code"]
     assert report.exit_code() == 1
+
+
+def test_an_impossible_auto_map_name_is_a_finding_not_a_crash(tmp_path):
+    """An adversarial review (session 13): a 300-character module name raised "File name too
+    long" and ended the scan; the os.system pickle beside it was never reported."""
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"auto_map": {"AutoModel": "a" * 300 + ".M"}}))
+    (folder / "pytorch_model.bin").write_bytes(tc.os_system_protocol0())
+    report = scan_paths([folder])
+    rules = {f.rule for f in report.findings}
+    assert "hf.remote-code-missing" in rules
+    assert any(f.severity == Severity.CRITICAL for f in report.findings)
+
+
+def test_folders_nested_deeper_than_pythons_recursion_limit_are_walked(tmp_path):
+    """Python 3.11's os.walk recursed once per level: 1,500 nested folders were a
+    RecursionError and no verdict at all."""
+    deep = tmp_path / "root"
+    deep.mkdir()
+    here = deep
+    for _ in range(1200):
+        here = here / "d"
+        here.mkdir()
+    (here / "model.pkl").write_bytes(tc.os_system_protocol0())
+    report = scan_paths([deep])
+    assert any(f.severity == Severity.CRITICAL for f in report.findings)

@@ -60,7 +60,7 @@ def scan_auto_map(folder: Path, config: dict[str, Any], result: FileResult) -> s
             )
             continue
         path = folder / (module.replace(".", "/") + ".py")
-        if not path.is_file():
+        if not _is_file(path):
             result.add(
                 Severity.HIGH,
                 "hf.remote-code-missing",
@@ -74,6 +74,15 @@ def scan_auto_map(folder: Path, config: dict[str, Any], result: FileResult) -> s
             Severity.INFO, "hf.remote-code", f"trust_remote_code would import {path.name}", where
         )
     return local
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, False for a name the system refuses: a 300-character module name
+    in ``auto_map`` raised "File name too long" and ended the scan (session 13)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def family_from_config(config: Any) -> str | None:

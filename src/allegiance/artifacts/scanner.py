@@ -13,7 +13,7 @@ import io
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -372,9 +372,7 @@ def _scan_folder(root: Path, report: ScanReport, limits: Limits) -> None:
     hf_folders: list[Path] = []
     results: list[FileResult] = []
     real_root = root.resolve()
-    for walked, dirs, files in os.walk(root, followlinks=False):
-        dirs.sort()
-        here = Path(walked)
+    for here, dirs, files in _walk(root, results):
         context = folder_context(here)
         if context.has_model_config:  # a tokenizer/ subfolder holds no weights by design
             hf_folders.append(here)
@@ -430,6 +428,37 @@ def _resolved(path: Path) -> Path:
         return path.resolve()
     except (OSError, RuntimeError):  # a loop
         return Path("/nonexistent-link-loop")
+
+
+def _walk(root: Path, results: list[FileResult]) -> Iterator[tuple[Path, list[str], list[str]]]:
+    """``os.walk(root)`` top-down with sorted names, not into linked folders (they are in
+    ``dirs``, as os.walk gives them), and without recursion: Python 3.11's os.walk recurses
+    once per level, and 1,500 nested folders ended the scan with a RecursionError (an
+    adversarial review, session 13). A folder that cannot be listed is a row that could not
+    be scanned, not left out without a word."""
+    stack = [root]
+    while stack:
+        here = stack.pop()
+        try:
+            with os.scandir(here) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+            dirs = [e.name for e in entries if _is_dir(e)]
+        except OSError as error:
+            unread = FileResult(str(here), format="folder")
+            unread.fail(f"could not list this folder: {error.strerror or error}")
+            results.append(unread)
+            continue
+        folders = set(dirs)
+        files = [e.name for e in entries if e.name not in folders]
+        yield here, dirs, files
+        stack.extend(here / name for name in reversed(dirs) if not (here / name).is_symlink())
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()  # a link to a folder counts, as in os.walk
+    except OSError:
+        return False
 
 
 def _linked_away(path: Path, what: str) -> FileResult:
