@@ -278,11 +278,17 @@ def test_folders_nested_deeper_than_pythons_recursion_limit_are_walked(tmp_path)
     """Python 3.11's os.walk recursed once per level: 1,500 nested folders were a
     RecursionError and no verdict at all."""
     deep = tmp_path / "root"
-    deep.mkdir()
-    here = deep
+    chain = [deep]
     for _ in range(1200):
-        here = here / "d"
-        here.mkdir()
-    (here / "model.pkl").write_bytes(tc.os_system_protocol0())
-    report = scan_paths([deep])
-    assert any(f.severity == Severity.CRITICAL for f in report.findings)
+        chain.append(chain[-1] / "d")
+    try:  # one level at a time: mkdir(parents=True) and shutil.rmtree recurse per level too
+        for folder in chain:
+            folder.mkdir()
+        (chain[-1] / "model.pkl").write_bytes(tc.os_system_protocol0())
+        report = scan_paths([deep])
+        assert any(f.severity == Severity.CRITICAL for f in report.findings)
+    finally:
+        (chain[-1] / "model.pkl").unlink(missing_ok=True)
+        for folder in reversed(chain):
+            if folder.is_dir():
+                folder.rmdir()

@@ -226,3 +226,26 @@ def test_functions_under_a_reviewed_library_are_not_known_classes(
 def test_library_classes_stay_low(scan_bytes):
     ok = scan_bytes(tc.wrap(tc.call(tc.glob("torch.nn.modules.linear", "Linear"), b"")), "l.pkl")
     assert worst(ok) == Severity.LOW and "pickle.review-global" in rules(ok)
+
+
+SYSTEM = b"\x80\x04\x8c\x02os\x8c\x06system\x93\x8c\x04echo\x85R."
+
+
+def test_a_second_pickle_inside_a_gzip_file_is_read(tmp_path):
+    """An adversarial review (session 13): the same bytes were CRITICAL raw and "clean" as
+    .pkl.gz, since a decompressed stream cannot seek and the scan stopped at the first
+    pickle; and a pickle split over two gzip members (gzip.open reads both) was "truncated"."""
+    import gzip
+
+    (tmp_path / "two.pkl.gz").write_bytes(gzip.compress(b"\x80\x04N." + SYSTEM))
+    padded = gzip.compress(SYSTEM[:4]) + b"\0" * 3 + gzip.compress(SYSTEM[4:])
+    (tmp_path / "split.pkl.gz").write_bytes(padded)
+    report = scan_paths([tmp_path / "two.pkl.gz", tmp_path / "split.pkl.gz"])
+    for result in report.files:
+        assert result.status == Status.SCANNED, result.reason
+        assert worst(result) == Severity.CRITICAL and "pickle.dangerous-global" in rules(result)
+    assert "pickle.multiple-streams" in rules(report.files[0])
+    # a clean pickle then junk that is no pickle: still clean, not a finding
+    (tmp_path / "junk.pkl.gz").write_bytes(gzip.compress(b"\x80\x04N." + b"\x80\xffjunk"))
+    (junk,) = scan_paths([tmp_path / "junk.pkl.gz"]).files
+    assert worst(junk) is None or worst(junk) < Severity.HIGH

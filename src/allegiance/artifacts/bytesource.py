@@ -70,10 +70,20 @@ class ByteSource:
         self.pos += n
         return data
 
+    @property
+    def can_peek(self) -> bool:
+        """Whether :meth:`peek_byte` can look ahead: a seekable stream, or a buffered one (a
+        decompressed stream, which cannot seek)."""
+        return self.seekable or hasattr(self.stream, "peek")
+
     def peek_byte(self) -> int | None:
-        """The next byte without consuming it (None at end); only for seekable streams."""
+        """The next byte without consuming it (None at the end, or if it cannot look)."""
         if not self.seekable:
-            return None
+            peek = getattr(self.stream, "peek", None)
+            if peek is None:
+                return None
+            ahead = peek(1)  # a buffered reader reads the raw stream when its buffer is empty
+            return ahead[0] if ahead else None
         b = self.stream.read(1)
         if not b:
             return None

@@ -143,14 +143,18 @@ def scan_pickle_stream(
 
 def _scan_following(source: ByteSource, run: _Run) -> None:
     """Scan further pickles appended after the first (a loader may call ``load`` again)."""
-    while run.stats.streams < run.limits.pickle_max_stream_count and source.seekable:
+    # a decompressed stream cannot seek, but can look one byte ahead: a second pickle after
+    # the first in a .pkl.gz was never read (an adversarial review, session 13)
+    while run.stats.streams < run.limits.pickle_max_stream_count and source.can_peek:
         first = source.peek_byte()
         start = source.pos
-        if first == 0x80:
+        if first == 0x80 and source.seekable:
             head = source.stream.read(2)
             source.stream.seek(-len(head), 1)
             if len(head) < 2 or not 2 <= head[1] <= PICKLE_PROTOCOL_MAX:
                 return
+        elif first == 0x80:
+            pass  # the protocol byte is checked by the machine that parses it
         elif first is None or first not in PickleMachine.DISPATCH:
             # protocols 0 and 1 have no header: any opcode may start a stream ("cos\nsystem")
             return
@@ -164,8 +168,9 @@ def _scan_following(source: ByteSource, run: _Run) -> None:
             for severity, rule, message, location in kept:
                 if severity >= Severity.HIGH:
                     run.result.add(severity, rule, message, location)
-            source.stream.seek(start)
-            source.pos = start
+            if source.seekable:
+                source.stream.seek(start)
+                source.pos = start
             return
         kept, run.buffer = run.buffer, None
         for severity, rule, message, location in kept:

@@ -70,6 +70,17 @@ class Inflate(io.RawIOBase):
     def _more(self) -> bool:
         """Produce at most one chunk of output; False at the end of the entry."""
         zlib_like = self.kind in WBITS
+        if self.kind == "gzip" and self.dec.eof:
+            # another gzip member may follow: gzip.open reads them all as one stream (and
+            # skips zero padding between them), so a pickle can continue in the next member
+            rest = (self.dec.unused_data + self.pending).lstrip(b"\0")
+            while not rest:
+                chunk = self.raw.read(CHUNK)
+                if not chunk:
+                    return False
+                rest = chunk.lstrip(b"\0")
+            self.pending = rest
+            self.dec = zlib.decompressobj(WBITS["gzip"])
         needs_input = not self.pending if zlib_like else (self.dec is None or self.dec.needs_input)
         if needs_input:
             chunk = self.raw.read(CHUNK)
