@@ -9,7 +9,7 @@ import zipfile
 import pytest
 from scan_helpers import messages, rules, worst
 
-from allegiance.artifacts import Severity, Status
+from allegiance.artifacts import Severity, Status, scan_paths
 from allegiance.artifacts import testcorpus as tc
 
 
@@ -102,3 +102,41 @@ def test_truncated_zip_could_not_scan(scan_bytes):
     data = tc.torch_zip(tc.benign_state_dict_pickle())
     result = scan_bytes(data[: len(data) // 2], "t.pt")
     assert result.status == Status.ERROR
+
+
+def _overlapping_zip(entries: int, megabytes: int) -> bytes:
+    """``entries`` directory entries that all point at one deflate stream of zeros."""
+    import struct
+    import zlib
+
+    zeros = b"\0" * (1 << 20)
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    data = b"".join(packer.compress(zeros) for _ in range(megabytes)) + packer.flush()
+    crc = 0
+    for _ in range(megabytes):
+        crc = zlib.crc32(zeros, crc)
+    size, name = megabytes << 20, b"archive/data/0"
+    local = struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0, 8, 0, 0, crc, len(data), size,
+                        len(name), 0) + name  # fmt: skip
+    central = b"".join(
+        struct.pack("<4sHHHHHHIIIHHHHHII", b"PK\x01\x02", 20, 20, 0, 8, 0, 0, crc, len(data),
+                    size, len(name), 0, 0, 0, 0, 0, 0) + name
+        for _ in range(entries)
+    )  # fmt: skip
+    end = struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, entries, entries, len(central),
+                      len(local) + len(data), 0)  # fmt: skip
+    return local + data + central + end
+
+
+def test_entries_sharing_one_stream_are_a_finding_and_a_bounded_scan(tmp_path):
+    """An adversarial review (session 13): 5,000 entries pointing at one 1 MB stream of
+    zeros made the scan take ~46 minutes (each entry inflated up to its own cap)."""
+    import time
+
+    path = tmp_path / "bomb.pt"
+    path.write_bytes(_overlapping_zip(2000, 32))  # ~35 KB that declare 64 GB
+    started = time.perf_counter()
+    (result,) = scan_paths([path]).files
+    assert time.perf_counter() - started < 60  # a budget of 64 MB for the whole archive
+    assert "zip.overlapping-entries" in rules(result)
+    assert result.status == Status.ERROR and "zip bomb" in (result.reason or "")

@@ -9,6 +9,7 @@ payload. We compute the CRC ourselves and report a mismatch as a finding instead
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import struct
 import zipfile
@@ -33,11 +34,18 @@ def _entry_stream(f: BinaryIO, info: zipfile.ZipInfo, start: int, limits: Limits
     window = Window(f, start, info.compress_size)
     if info.compress_type == zipfile.ZIP_STORED:
         return io.BufferedReader(window, CHUNK)
-    cap = min(info.file_size + CHUNK, info.compress_size * limits.zip_max_ratio + 64 * CHUNK)
+    cap = _inflation_cap(info, limits)
     kind = {zipfile.ZIP_DEFLATED: "deflate", zipfile.ZIP_BZIP2: "bz2"}.get(
         info.compress_type, "zip-lzma"
     )
     return io.BufferedReader(Inflate(window, kind, cap), CHUNK)
+
+
+def _inflation_cap(info: zipfile.ZipInfo, limits: Limits) -> int:
+    """The most bytes one entry may inflate to before the scan calls it a bomb."""
+    if info.compress_type == zipfile.ZIP_STORED:
+        return info.compress_size
+    return min(info.file_size + CHUNK, info.compress_size * limits.zip_max_ratio + 64 * CHUNK)
 
 
 def _local_data_start(f: BinaryIO, info: zipfile.ZipInfo, result: FileResult) -> int:
@@ -121,13 +129,44 @@ def scan_zip(f: BinaryIO, result: FileResult, limits: Limits = DEFAULT_LIMITS) -
     result.notes["zip"] = {"entries": len(infos), "torch": torch_like, "pickles": pickles[:50]}
     if torch_like:
         result.format = "pytorch-zip"
+    _check_overlaps(infos, result)
+    # Each entry's inflation is capped, but entries can share one compressed stream: 5,000
+    # directory entries pointing at one 1 MB stream took ~46 minutes (an adversarial review,
+    # session 13). So the whole archive gets the ratio's budget too.
+    budget = max(f.seek(0, 2) * limits.zip_max_ratio, 64 * CHUNK)
+    spent = 0
     for info in infos:
+        if spent > budget:
+            result.fail(
+                f"entries hold more than {limits.zip_max_ratio} times the archive's size in "
+                f"total (entries sharing their data? a zip bomb): stopped before {info.filename}"
+            )
+            break
+        spent += _inflation_cap(info, limits)  # what it may cost, read or aborted
         try:
             _scan_entry(f, info, result, limits, prefix, torch_like)
         except ScanAbort as error:
             result.fail(f"{info.filename}: {error}")
         except (OSError, EOFError, ValueError, struct.error, NotImplementedError) as error:
             result.fail(f"{info.filename}: unreadable entry ({error})")
+
+
+def _check_overlaps(infos: list[zipfile.ZipInfo], result: FileResult) -> None:
+    """Entries whose data overlap: no archiver writes them; they are how a small zip
+    inflates to terabytes (Fifield's "non-recursive zip bomb") or shows two readers two
+    files. Each entry's data starts after its local header, so an entry whose header lies
+    inside the previous entry's span overlaps it."""
+    ordered = sorted(infos, key=lambda i: i.header_offset)
+    for before, after in itertools.pairwise(ordered):
+        if after.header_offset < before.header_offset + LOCAL_HEADER.size + before.compress_size:
+            result.add(
+                Severity.HIGH,
+                "zip.overlapping-entries",
+                f"entries {before.filename!r} and {after.filename!r} share bytes of the "
+                "archive: a zip bomb, or one file shown to two readers as two",
+                after.filename,
+            )
+            return
 
 
 def _scan_entry(
@@ -137,14 +176,15 @@ def _scan_entry(
     limits: Limits,
     prefix: str,
     torch_like: bool,
-) -> None:
+) -> int:
+    """Scan one entry; returns how many bytes it inflated to (0 if it was not read)."""
     name = info.filename
     if info.flag_bits & 0x1:
         result.add(Severity.MEDIUM, "zip.encrypted", "encrypted entry cannot be scanned", name)
-        return
+        return 0
     if info.compress_type not in SUPPORTED:
         result.fail(f"{name}: unsupported compression method {info.compress_type}")
-        return
+        return 0
     start = _local_data_start(f, info, result)
     crc, total, head = _crc_pass(_entry_stream(f, info, start, limits))
     if total != info.file_size:
@@ -172,9 +212,9 @@ def _scan_entry(
             f"{name}: ",
             limits,
         )
-        return
+        return total
     if not (is_pickle_name or looks_pickle):
-        return
+        return total
     if is_pickle_name and torch_like and name != f"{prefix}data.pkl":
         result.add(
             Severity.MEDIUM,
@@ -185,7 +225,7 @@ def _scan_entry(
     source = ByteSource(_entry_stream(f, info, start, limits), size=total)
     if is_pickle_name:
         scan_pickle_stream(source, result, f"{name}: ", limits)
-        return
+        return total
     # bytes that start like a pickle but are not named as one: tensor data often does by chance
     probe = FileResult(result.path)
     scan_pickle_stream(source, probe, f"{name}: ", limits)
@@ -199,3 +239,4 @@ def _scan_entry(
         result.findings.extend(f for f in probe.findings if f.rule != "pickle.trailing-data")
     else:
         result.findings.extend(f for f in probe.findings if f.severity >= Severity.HIGH)
+    return total
