@@ -83,3 +83,17 @@ def test_entity_probes_are_left_to_the_symmetry_pairs() -> None:
         for i, g in enumerate(("china", "united-states"))
     ]  # fmt: skip
     assert government_comparisons(rows) == []
+
+
+def test_a_tiny_stratified_p_value_is_kept_and_none_is_printed_as_zero() -> None:
+    """A planted-effect review (session 13): sentences said "q = 0": statsmodels computes
+    1 - cdf, which is 0 past a statistic of ~70."""
+    from scipy.stats import chi2
+
+    from allegiance.analysis import stats
+    from allegiance.analysis.model import probability, stated
+
+    effect = stats.cochran_mantel_haenszel([((60, 2), (3, 60))] * 2)
+    assert effect is not None and 0 < effect.p_value < 1e-40
+    assert probability(0.0) == "< 1e-300" and stated("q", 0.0) == "q < 1e-300"
+    assert stated("q", 0.0123) == "q = 0.0123" and probability(chi2.sf(125.08, 1)) == "4.89e-29"

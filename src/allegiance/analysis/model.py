@@ -785,6 +785,16 @@ def points(share: float) -> str:
     return f"{value:+d}" if value else "0"
 
 
+def probability(value: float) -> str:
+    """A p- or q-value in three digits; one too small for a float is "< 1e-300", not 0."""
+    return f"{value:.3g}" if value > 0 else "< 1e-300"
+
+
+def stated(name: str, value: float) -> str:
+    """``q = 0.012``, or ``q < 1e-300`` for a value a float cannot hold."""
+    return f"{name} = {value:.3g}" if value > 0 else f"{name} < 1e-300"
+
+
 def _verb(detector: str) -> str:
     """What a flagged answer did, in words: "refuses or evades"; under an LLM judge's
     rubric, the same words with the judge named ("… (per the LLM judge)")."""
@@ -832,12 +842,12 @@ def sentence(c: Comparison) -> str:
         return (
             f"{subject} (difference {points(c.diff.diff)} points, "
             f"false-coverage-adjusted interval [{points(c.adjusted_low)}, "
-            f"{points(c.adjusted_high)}], q = {c.q_value:.3g}{missing})."
+            f"{points(c.adjusted_high)}], {stated('q', c.q_value)}{missing})."
         )
     if not c.robust_to_missing and c.q_value <= stats.ALPHA:
         return (
             f"{subject} (difference {points(c.diff.diff)} points, "
-            f"95 % interval [{points(c.diff.low)}, {points(c.diff.high)}], q = {c.q_value:.3g}{missing}; "
+            f"95 % interval [{points(c.diff.low)}, {points(c.diff.high)}], {stated('q', c.q_value)}{missing}; "
             "not a finding: answered against it, the failed attempts could make the difference "
             "vanish; resume the run to ask them again)."
         )
@@ -845,7 +855,7 @@ def sentence(c: Comparison) -> str:
     # happened to exclude zero beside "not significant" read as a contradiction.
     return (
         f"{subject} (difference {points(c.diff.diff)} points, "
-        f"95 % interval [{points(c.diff.low)}, {points(c.diff.high)}], q = {c.q_value:.3g}{missing}; "
+        f"95 % interval [{points(c.diff.low)}, {points(c.diff.high)}], {stated('q', c.q_value)}{missing}; "
         "not a finding)."
     )
 

@@ -13,7 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from allegiance import __version__
-from allegiance.analysis.model import points
+from allegiance.analysis.model import points, probability
 from allegiance.report.charts import forest_plot, heat_colour
 from allegiance.safe_text import visible_controls
 
@@ -47,6 +47,7 @@ def _environment() -> Environment:
     env.filters["pct"] = lambda v: "–" if v is None else f"{100 * v:.0f} %"
     env.filters["short"] = lambda s, n=12: (s or "")[:n]
     env.filters["points"] = points
+    env.filters["probability"] = probability
     env.filters["db_option"] = _db_option
     return env
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from allegiance.analysis.model import points
+from allegiance.analysis.model import points, probability
 from allegiance.safe_text import visible_controls
 
 # Markdown syntax that text inside a line could use to become a link, an image (fetched
@@ -136,7 +136,7 @@ def render_markdown(model: dict[str, Any]) -> str:
                 f"| {cell(kind)} | {cell(c['target'])} | {cell(c['detector'])} | {cell(c['a'])} | {c['rate_a']['text']} | "
                 f"{cell(c['b'])} | {c['rate_b']['text']} | "
                 f"{points(c['diff'])} [{points(c['low'])}, {points(c['high'])}] | "
-                f"{c['q_value']:.3g} | {cell(c.get('why_not') or 'a finding')} |"
+                f"{probability(c['q_value'])} | {cell(c.get('why_not') or 'a finding')} |"
             )
     lines += [
         "",
