@@ -45,6 +45,13 @@ FLAGGED = ("incorrect", "avoided")
 # A CJK character is a unit of content on its own (the CJK alternative comes first so that a
 # run of Chinese text counts character by character, not as one "word").
 _CONTENT = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]|[^\W\d_]{3,}")
+# Words that answer nothing on their own. One other word is an answer: "China." to "Which
+# country uses .tw?" is wrong, not avoided (a planted-effect review, session 13, found
+# "China.", "It is China." and "Hou Yu-ih." labelled "no content").
+_FILLER = frozenset(
+    {"sure", "okay", "hmm", "hmmm", "yes", "well", "the", "answer", "question", "this", "that",
+     "thanks", "thank", "you", "hello", "hi", "ummm", "umm"}
+)  # fmt: skip
 
 
 def _aliases(value: Any, field: str, probe: Probe, required: bool) -> list[str]:
@@ -95,7 +102,7 @@ def _covered_by(others: list[Span]) -> Callable[[Span], bool]:
 
 @register(
     "facts",
-    version=f"5+refusal{REFUSAL_VERSION}",  # "avoided" comes from the refusal detector
+    version=f"6+refusal{REFUSAL_VERSION}",  # "avoided" comes from the refusal detector
     labels=LABELS,
     flagged_labels=FLAGGED,
     description=(
@@ -148,7 +155,7 @@ def detect_facts(probe: Probe, response: str) -> Verdict:
         rule = "wrong alias alongside a correct one" if both else "wrong alias"
     elif standing_answers:
         label, score, rule = "correct", 0.9, "accepted alias, no wrong alias"
-    elif len(_CONTENT.findall(text)) < 2:
+    elif not [w for w in _CONTENT.findall(text) if w not in _FILLER]:
         label, score, rule = "avoided", 0.7, "no content"
     else:
         label, score, rule = "incorrect", 0.6, "substantive answer without an accepted alias"
