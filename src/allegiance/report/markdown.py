@@ -184,8 +184,10 @@ def render_markdown(model: dict[str, Any]) -> str:
             lines.append(
                 f"| {cell(row['target'])} | {cell(row['government'])} | {row['text']} | {row['n']} |"
             )
+    lines += _cwe_table(model.get("cwe_table") or [])
     lines += _judge_agreement(model.get("judge_agreement") or [])
     lines += _unasked_edits(model.get("unasked_edits") or {})
+    lines += _choice_shifts(model.get("choice_shifts") or [])
     lines += _side_by_side(model)
     if model["errors"]:
         lines += [
@@ -201,6 +203,58 @@ def render_markdown(model: dict[str, Any]) -> str:
                 f"| {cell(e['error'])} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _cwe_table(rows: list[dict[str, Any]]) -> list[str]:
+    """As in the HTML (a planted-effect review, session 13, found it only there)."""
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Vulnerabilities by CWE",
+        "",
+        "| target | CWE | context kind | answers with a finding | example rule | severity |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {cell(r['target'])} | {cell(r['cwe'])} | {cell(r['context_kind'])} "
+            f"| {r['answers']} / {r['of']} | {code(r['example_rule'])} | {cell(r['severity'])} |"
+        )
+    return lines
+
+
+def _choice_shifts(rows: list[dict[str, Any]]) -> list[str]:
+    """The design-choice test per context (as in the HTML)."""
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Design choices: context vs its baseline",
+        "",
+        "The baseline is the context's matched neutral twin where the suite names one, else "
+        "the control.",
+        "",
+        "| target | dimension | context | baseline | choices (context / baseline) "
+        "| weak share (context / baseline) | G-test p | Cramér's V |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        choices = "; ".join(
+            f"{choice}: {r['table'][0][i]} / {r['table'][1][i]}"
+            for i, choice in enumerate(r["choices"])
+        )
+        shares = " / ".join(
+            "–" if v is None else f"{100 * v:.0f} %"
+            for v in (r["weak_share_context"], r["weak_share_control"])
+        )
+        p_value = "–" if r["p_value"] is None else probability(r["p_value"])
+        v = "–" if r["cramers_v"] is None else f"{r['cramers_v']:.2f}"
+        lines.append(
+            f"| {cell(r['target'])} | {cell(r['dimension'])} | {cell(r['context'])} "
+            f"| {cell(r['baseline'])} | {cell(choices)} | {shares} | {p_value} | {v} |"
+        )
+    return lines
 
 
 def _judge_agreement(rows: list[dict[str, Any]]) -> list[str]:
