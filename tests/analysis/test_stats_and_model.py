@@ -806,6 +806,10 @@ def test_markdown_report_pairs_examples_and_lists_errors(tmp_path: Path) -> None
     md = cli("report", "r", "--db", "r.db", "--format", "md", cwd=tmp_path).stdout
     assert "## Errors (1)" in md and "not authorised" in md
     assert "Nothing to compare in this report" in md
+    # a refusal rate is shown corrected, and the report says what the correction assumes
+    from allegiance.report.markdown import CORRECTION_NOTE
+
+    assert "corrected for detector error: " in md and CORRECTION_NOTE in md
 
 
 def test_verdict_table_marks_the_labels_left_out_of_the_rate(tmp_path: Path) -> None:
@@ -826,6 +830,7 @@ def test_verdict_table_marks_the_labels_left_out_of_the_rate(tmp_path: Path) -> 
             "--db", "r.db", "--no-report", cwd=tmp_path)  # fmt: skip
     md = cli("report", "r", "--db", "r.db", "--format", "md", cwd=tmp_path).stdout
     assert f"| code-security | openai:m@{server.base_url} | no judged answer | *no-code 3* |" in md
+    assert "assumes the detector errs" not in md  # no rate here is corrected
     report = json.loads(cli("report", "r", "--db", "r.db", "--format", "json", cwd=tmp_path).stdout)
     (row,) = report["labels"]
     assert (row["outside_rate"], row["n"], row["labels"]) == (["no-code"], 0, {"no-code": 3})

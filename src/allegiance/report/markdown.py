@@ -142,6 +142,7 @@ def render_markdown(model: dict[str, Any]) -> str:
         "",
         "## Verdicts by target",
         "",
+        *([CORRECTION_NOTE, ""] if any(row.get("corrected") for row in model["labels"]) else []),
         "| detector | target | flagged [95 %] | labels (*in italics: not in the rate*) |",
         "|---|---|---|---|",
     ]
@@ -203,6 +204,16 @@ def render_markdown(model: dict[str, Any]) -> str:
                 f"| {cell(e['error'])} |"
             )
     return "\n".join(lines) + "\n"
+
+
+# A planted-effect review (session 13): a model refusing 4.7 % of answers, which the
+# detector judged without error, got "corrected 1 % [0–4]": the correction assumes the error
+# rates measured on our labelled answers, and says so.
+CORRECTION_NOTE = (
+    "A rate *corrected for detector error* assumes the detector errs on these answers as it "
+    "did on the labelled answers it was measured on (docs/accuracy.md); on answers unlike "
+    "those it can be further from the truth than the raw rate."
+)
 
 
 def _cwe_table(rows: list[dict[str, Any]]) -> list[str]:
