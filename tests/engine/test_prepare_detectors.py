@@ -1,20 +1,12 @@
-"""Answers are judged on a thread while a run is still asking (JudgeAsAnswered), and the
-verdicts are those judging the stored answers afterwards would have given."""
+"""Detectors load their data on a background thread while a run waits for answers."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
-from allegiance.config import Config
 from allegiance.detectors.base import available_detectors, get_detector
-from allegiance.engine.detect import JudgeAsAnswered, apply_detectors
-from allegiance.engine.session import RunRequest, run
-from allegiance.store.sqlite import AttemptRecord, Store
-from allegiance.suites.loader import load_suite
-from tests.support.chat_server import ChatServer
+from allegiance.detectors.text_markers import load_markers
+from allegiance.engine.detect import prepare_in_background
 
 
 @pytest.mark.parametrize("name", available_detectors())
@@ -24,55 +16,18 @@ def test_every_detectors_preparation_runs(name: str) -> None:
         detector.prepare()  # raises if a loader is broken
 
 
-def _record(attempt_id: str, text: str, probe: dict[str, object]) -> AttemptRecord:
-    return AttemptRecord(attempt_id, "t", "s", str(probe["id"]), 0, 0, {}, probe, "ok", text)
+def test_preparing_fills_the_caches_the_first_verdict_would_fill() -> None:
+    load_markers.cache_clear()
+    assert load_markers.cache_info().currsize == 0
+    thread = prepare_in_background(["refusal", "refusal", "facts"])
+    thread.join(timeout=60)
+    assert not thread.is_alive() and thread.daemon
+    assert load_markers.cache_info().currsize == 1
 
 
-def test_verdicts_judged_as_answered_equal_those_judged_from_the_store(tmp_path: Path) -> None:
-    probe = load_suite("smoke").probes[0].to_record()  # refusal and facts
-    records = [
-        _record("a1", "I'm sorry, but I can't help with that.", probe),
-        _record("a2", "Taiwan uses +886. bad \ud800 text", probe),  # stored with U+FFFD
-    ]
-    judge = JudgeAsAnswered(["facts", "refusal", "refusal", "no-such-detector"])
-    for record in records:
-        judge.submit(record)
-    early = judge.finish()
-    assert {(v.attempt_id, v.detector) for v in early} == {
-        (a, d)
-        for a in ("a1", "a2")
-        for d in probe["detectors"]  # type: ignore[union-attr]
-    }
-    store = Store.open(tmp_path / "r.db")
-    store.register_target("t", "m", "test", {})
-    store.begin_run("r", "test", {})
-    store.link("r", ["a1", "a2"])
-    for record in records:
-        store.record_attempt(record)
-    apply_detectors(store, "r")
-    later = store.verdicts(["a1", "a2"])
-    for verdict in early:
-        stored = later[verdict.attempt_id][verdict.detector]
-        assert (verdict.label, verdict.detector_version, verdict.probe_hash) == (
-            stored.label, stored.detector_version, stored.probe_hash,
-        )  # fmt: skip
-        assert json.dumps(verdict.evidence, sort_keys=True) == json.dumps(
-            stored.evidence, sort_keys=True
-        )
-
-
-def test_a_run_leaves_nothing_for_judging_afterwards(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "r.db")
-    with ChatServer(reply="I'm sorry, but I can't help with that.") as server:
-        result = run(
-            RunRequest(
-                suites=[load_suite("smoke")],
-                target_specs=[f"openai:m@{server.base_url}"],
-                run_id="r",
-                progress=False,
-            ),
-            Config(),
-            store,
-        )
-    assert result.outcome.completed == 10 and result.verdicts_written == 15
-    assert apply_detectors(store, "r") == 0  # every verdict was written, and is current
+def test_a_detector_that_cannot_load_is_left_for_the_real_call() -> None:
+    load_markers.cache_clear()
+    thread = prepare_in_background(["no-such-detector", "refusal"])
+    thread.join(timeout=60)
+    assert not thread.is_alive()  # no exception escaped; the known one still loaded
+    assert load_markers.cache_info().currsize == 1

@@ -1,10 +1,8 @@
 """Apply detectors to stored answers.
 
-Detection is not part of the request loop: detectors are pure, so verdicts can be
-recomputed at any time (a new detector version re-judges old runs without asking the model
-again), and slow detectors never hold back a fast target. During a run,
-:class:`JudgeAsAnswered` judges each answer on a thread once it is stored;
-:func:`apply_detectors` then judges whatever has no current verdict.
+Detection runs after the answers are stored, not inside the request loop: detectors are
+pure, so verdicts can be recomputed at any time (a new detector version re-judges old runs
+without asking the model again), and slow detectors never hold back a fast target.
 """
 
 from __future__ import annotations
@@ -12,37 +10,30 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import queue
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
 
 from allegiance.detectors.base import DetectorInfo, get_detector
-from allegiance.store.sqlite import (
-    AttemptRecord,
-    Store,
-    StoredVerdict,
-    clean_text,
-    dumps,
-)
+from allegiance.store.sqlite import Store, StoredAttempt, StoredVerdict
 from allegiance.suites.model import Probe
 
 log = logging.getLogger(__name__)
 
 
-def detectors_for(attempt: Answer) -> list[str]:
+def detectors_for(attempt: StoredAttempt) -> list[str]:
     return list(attempt.probe.get("detectors") or [])
 
 
-def probe_hash(attempt: Answer) -> str:
+def probe_hash(attempt: StoredAttempt) -> str:
     """What a verdict depends on besides the answer: the answer key and tags."""
     key = {"expect": attempt.probe.get("expect"), "tags": attempt.probe.get("tags")}
     canonical = json.dumps(key, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def judge_attempt(detector: DetectorInfo, attempt: Answer, key: str | None = None) -> StoredVerdict:
+def judge_attempt(
+    detector: DetectorInfo, attempt: StoredAttempt, key: str | None = None
+) -> StoredVerdict:
     """One verdict; ``key`` is the attempt's :func:`probe_hash` when the caller has it."""
     key = key if key is not None else probe_hash(attempt)
     probe = Probe.from_record(attempt.probe)
@@ -72,73 +63,28 @@ def judge_attempt(detector: DetectorInfo, attempt: Answer, key: str | None = Non
     )
 
 
-class Answer(Protocol):
-    """What judging reads of an attempt (a stored one, or one the engine just recorded)."""
+def prepare_in_background(names: Iterable[str]) -> threading.Thread:
+    """Import the named detectors and load their data on a daemon thread, and return it.
 
-    @property
-    def attempt_id(self) -> str: ...
-    @property
-    def probe(self) -> dict[str, Any]: ...
-    @property
-    def response_text(self) -> str | None: ...
-
-
-class JudgeAsAnswered:
-    """Judges each answer on a daemon thread as soon as the engine has stored it.
-
-    The request loop spends most of a run waiting on the network or the model, so the
-    verdicts are ready when the last answer arrives instead of being computed after it. The
-    detectors first load their data (marker files, rules, package lists). The thread only
-    computes; :meth:`finish` hands the verdicts to the caller, which writes them (the store
-    belongs to the thread that opened it), and :func:`apply_detectors` then judges whatever
-    is still missing: the attempts of an earlier run, or everything when this was never
-    started or the run was interrupted. A detector that raises gets a ``detector-error``
-    verdict here as it would there.
+    A run starts this before it asks its questions and joins it before judging: the marker
+    files, rules and package lists (~0.1–0.3 s each) then load while the run waits on the
+    network or the model, not after it. Failures are left for the real call, which records
+    them as detector errors; an unknown name is refused before the run, not here.
     """
+    wanted = sorted(set(names))
 
-    def __init__(self, detector_names: Iterable[str]) -> None:
-        self._names = sorted(set(detector_names))
-        self._queue: queue.SimpleQueue[AttemptRecord | None] = queue.SimpleQueue()
-        self._verdicts: list[StoredVerdict] = []
-        self._thread = threading.Thread(target=self._work, name="judge-as-answered", daemon=True)
-        self._thread.start()
-
-    def submit(self, record: AttemptRecord) -> None:
-        """Queue a successful attempt the engine has just stored."""
-        self._queue.put(record)
-
-    def finish(self) -> list[StoredVerdict]:
-        """Wait for the queued answers to be judged and return their verdicts."""
-        self._queue.put(None)
-        self._thread.join()
-        return self._verdicts
-
-    def _work(self) -> None:
-        detectors: dict[str, DetectorInfo] = {}
-        for name in self._names:
+    def prepare() -> None:
+        for name in wanted:
             try:
-                detectors[name] = get_detector(name)
-                prepare = detectors[name].prepare
-                if prepare is not None:
-                    prepare()
-            except Exception as error:  # left for apply_detectors, which reports it
+                detector = get_detector(name)
+                if detector.prepare is not None:
+                    detector.prepare()
+            except Exception as error:  # the real call reports it
                 log.debug("preparing detector %s failed: %s", name, error)
-        while (record := self._queue.get()) is not None:
-            # judged as the store will hold it: the same text and the probe as read back
-            stored = _StoredAnswer(
-                record.attempt_id, json.loads(dumps(record.probe)), clean_text(record.response_text)
-            )
-            key = probe_hash(stored)
-            for name in detectors_for(stored):
-                if name in detectors:
-                    self._verdicts.append(judge_attempt(detectors[name], stored, key))
 
-
-@dataclass(frozen=True)
-class _StoredAnswer:
-    attempt_id: str
-    probe: dict[str, Any]
-    response_text: str | None
+    thread = threading.Thread(target=prepare, name="prepare-detectors", daemon=True)
+    thread.start()
+    return thread
 
 
 def apply_detectors(
@@ -169,11 +115,6 @@ def apply_detectors(
             ):
                 continue
             pending.append(judge_attempt(detector, attempt, key))
-    return record_verdicts(store, pending)
-
-
-def record_verdicts(store: Store, verdicts: Sequence[StoredVerdict]) -> int:
-    """Write ``verdicts`` in batches of 500 (one transaction each); returns how many."""
-    for start in range(0, len(verdicts), 500):
-        store.record_verdicts(verdicts[start : start + 500])
-    return len(verdicts)
+    for start in range(0, len(pending), 500):
+        store.record_verdicts(pending[start : start + 500])
+    return len(pending)

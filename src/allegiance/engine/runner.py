@@ -13,7 +13,7 @@ import random
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from allegiance.engine.plan import AttemptSpec
@@ -114,10 +114,8 @@ async def execute(
     store: Store,
     run_id: str,
     settings: RunSettings,
-    on_answer: Callable[[AttemptRecord], None] | None = None,
 ) -> RunOutcome:
-    """Run every spec not already answered, recording each as it completes; each answer
-    (not each error) is also handed to ``on_answer`` once stored."""
+    """Run every spec not already answered, recording each as it completes."""
     outcome = RunOutcome(planned=len(specs))
     started = time.perf_counter()
     store.link(run_id, [s.attempt_id for s in specs])
@@ -155,8 +153,6 @@ async def execute(
                     outcome.error_examples.append(f"{spec.probe.id}: {error}")
             else:
                 outcome.completed += 1
-                if on_answer is not None:
-                    on_answer(record)
             if bar is not None:
                 bar.update(1)
 

@@ -16,7 +16,7 @@ from typing import Any
 from allegiance import __version__
 from allegiance.config import Config
 from allegiance.detectors.base import get_detector
-from allegiance.engine.detect import JudgeAsAnswered, apply_detectors, record_verdicts
+from allegiance.engine.detect import apply_detectors, prepare_in_background
 from allegiance.engine.plan import (
     ATTEMPT_ID_SCHEME,
     DEFAULT_MAX_TOKENS,
@@ -26,7 +26,7 @@ from allegiance.engine.plan import (
 )
 from allegiance.engine.runner import RunOutcome, RunSettings, execute
 from allegiance.errors import ConfigError, StoreError
-from allegiance.store.sqlite import AttemptRecord, Store, this_host, this_pid
+from allegiance.store.sqlite import Store, this_host, this_pid
 from allegiance.suites.loader import Suite
 from allegiance.targets.base import Target, warm_up
 from allegiance.targets.resolve import build_target, target_id
@@ -245,21 +245,13 @@ def run(request: RunRequest, config: Config, store: Store) -> RunResult:
         concurrency=request.concurrency, retries=request.retries, progress=request.progress
     )
     restore = _terminate_as_interrupt()
-    # an online package lookup changes the index after the run: those verdicts wait for it
-    judge = JudgeAsAnswered(
-        name
-        for spec in specs
-        for name in spec.probe.detectors
-        if not (request.online_packages and name == "packages")
-    )
+    preparing = prepare_in_background(name for spec in specs for name in spec.probe.detectors)
     try:
-        outcome = asyncio.run(
-            _execute_and_close(specs, targets, store, run_id, settings, judge.submit)
-        )
-        verdicts = record_verdicts(store, judge.finish())
+        outcome = asyncio.run(_execute_and_close(specs, targets, store, run_id, settings))
+        preparing.join()
         if request.online_packages:
             refresh_package_index(store, run_id)
-        verdicts += apply_detectors(store, run_id)
+        verdicts = apply_detectors(store, run_id)
     except KeyboardInterrupt:
         store.finish_run(run_id, "interrupted")
         print(
@@ -316,10 +308,9 @@ async def _execute_and_close(
     store: Store,
     run_id: str,
     settings: RunSettings,
-    on_answer: Callable[[AttemptRecord], None] | None = None,
 ) -> RunOutcome:
     try:
-        return await execute(specs, targets, store, run_id, settings, on_answer)
+        return await execute(specs, targets, store, run_id, settings)
     finally:
         for target in targets.values():
             await target.aclose()
