@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sys
 import threading
 from collections.abc import Iterable, Sequence
 
@@ -70,17 +71,27 @@ def prepare_in_background(names: Iterable[str]) -> threading.Thread:
     files, rules and package lists (~0.1–0.3 s each) then load while the run waits on the
     network or the model, not after it. Failures are left for the real call, which records
     them as detector errors; an unknown name is refused before the run, not here.
+
+    While it works, the interpreter switches threads every 0.5 ms instead of 5: the request
+    loop otherwise waits up to 5 ms for the GIL after each wake-up, which cost the loop as
+    much as the preparation saved (400 prompts at 100 ms: loop +0.17 s, judging -0.19 s;
+    with the shorter interval, loop +0.07 s).
     """
     wanted = sorted(set(names))
 
     def prepare() -> None:
-        for name in wanted:
-            try:
-                detector = get_detector(name)
-                if detector.prepare is not None:
-                    detector.prepare()
-            except Exception as error:  # the real call reports it
-                log.debug("preparing detector %s failed: %s", name, error)
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(0.0005)
+        try:
+            for name in wanted:
+                try:
+                    detector = get_detector(name)
+                    if detector.prepare is not None:
+                        detector.prepare()
+                except Exception as error:  # the real call reports it
+                    log.debug("preparing detector %s failed: %s", name, error)
+        finally:
+            sys.setswitchinterval(interval)
 
     thread = threading.Thread(target=prepare, name="prepare-detectors", daemon=True)
     thread.start()
