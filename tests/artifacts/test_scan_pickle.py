@@ -231,21 +231,29 @@ def test_library_classes_stay_low(scan_bytes):
 SYSTEM = b"\x80\x04\x8c\x02os\x8c\x06system\x93\x8c\x04echo\x85R."
 
 
-def test_a_second_pickle_inside_a_gzip_file_is_read(tmp_path):
+@pytest.mark.parametrize("suffix", ["gz", "bz2", "xz"])
+def test_a_second_pickle_inside_a_compressed_file_is_read(tmp_path, suffix):
     """An adversarial review (session 13): the same bytes were CRITICAL raw and "clean" as
     .pkl.gz, since a decompressed stream cannot seek and the scan stopped at the first
     pickle; and a pickle split over two gzip members (gzip.open reads both) was "truncated"."""
+    import bz2
     import gzip
+    import lzma
 
-    (tmp_path / "two.pkl.gz").write_bytes(gzip.compress(b"\x80\x04N." + SYSTEM))
-    padded = gzip.compress(SYSTEM[:4]) + b"\0" * 3 + gzip.compress(SYSTEM[4:])
-    (tmp_path / "split.pkl.gz").write_bytes(padded)
-    report = scan_paths([tmp_path / "two.pkl.gz", tmp_path / "split.pkl.gz"])
+    compress = {"gz": gzip.compress, "bz2": bz2.compress, "xz": lzma.compress}[suffix]
+    one, two = tmp_path / f"one.pkl.{suffix}", tmp_path / f"two.pkl.{suffix}"
+    split = tmp_path / f"split.pkl.{suffix}"
+    one.write_bytes(compress(b"\x80\x04N." + SYSTEM))  # two pickles in one stream
+    two.write_bytes(compress(b"\x80\x04N.") + compress(SYSTEM))  # two streams, as loaders read
+    padding = b"\0" * (4 if suffix == "xz" else 3)
+    split.write_bytes(compress(SYSTEM[:4]) + padding + compress(SYSTEM[4:]))
+    report = scan_paths([one, two, split])
     for result in report.files:
         assert result.status == Status.SCANNED, result.reason
         assert worst(result) == Severity.CRITICAL and "pickle.dangerous-global" in rules(result)
-    assert "pickle.multiple-streams" in rules(report.files[0])
+    assert all("pickle.multiple-streams" in rules(r) for r in report.files[:2])
     # a clean pickle then junk that is no pickle: still clean, not a finding
-    (tmp_path / "junk.pkl.gz").write_bytes(gzip.compress(b"\x80\x04N." + b"\x80\xffjunk"))
-    (junk,) = scan_paths([tmp_path / "junk.pkl.gz"]).files
+    junk_file = tmp_path / f"junk.pkl.{suffix}"
+    junk_file.write_bytes(compress(b"\x80\x04N." + b"\x80\xffjunk") + b"not a stream")
+    (junk,) = scan_paths([junk_file]).files
     assert worst(junk) is None or worst(junk) < Severity.HIGH

@@ -15,6 +15,8 @@ from allegiance.artifacts.bytesource import CHUNK
 from allegiance.artifacts.limits import ScanAbort
 
 WBITS = {"deflate": -15, "zlib": 15, "gzip": 31}
+# Formats whose readers take several streams one after another as one file: their magic.
+_CONCATENATED = {"gzip": b"\x1f\x8b", "bz2": b"BZh", "xz": b"\xfd7zXZ\x00"}
 
 
 class Window(io.RawIOBase):
@@ -70,18 +72,13 @@ class Inflate(io.RawIOBase):
     def _more(self) -> bool:
         """Produce at most one chunk of output; False at the end of the entry."""
         zlib_like = self.kind in WBITS
-        if self.kind == "gzip" and self.dec.eof:
-            # another gzip member may follow: gzip.open reads them all as one stream (and
-            # skips zero padding between them), so a pickle can continue in the next member
-            rest = (self.dec.unused_data + self.pending).lstrip(b"\0")
-            while not rest:
-                chunk = self.raw.read(CHUNK)
-                if not chunk:
-                    return False
-                rest = chunk.lstrip(b"\0")
-            self.pending = rest
-            self.dec = zlib.decompressobj(WBITS["gzip"])
-        needs_input = not self.pending if zlib_like else (self.dec is None or self.dec.needs_input)
+        if self.kind in _CONCATENATED and self.dec.eof and not self._next_stream():
+            return False
+        needs_input = (
+            not self.pending
+            if zlib_like
+            else (self.dec is None or self.dec.needs_input) and not self.pending
+        )
         if needs_input:
             chunk = self.raw.read(CHUNK)
             if not chunk:
@@ -105,6 +102,31 @@ class Inflate(io.RawIOBase):
         if self.out > self.cap:
             raise ScanAbort("entry inflates beyond its declared size (zip bomb?)")
         self.buf += data
+        return True
+
+    def _next_stream(self) -> bool:
+        """After a stream ends, start the next one if one follows. gzip.open, bz2.open and
+        lzma.open read concatenated streams as one (skipping zero padding), so a pickle can
+        continue, or a second one begin, in the next: reading only the first called a
+        malicious second pickle clean (session 13). Bytes that start no stream end it, as
+        the bz2 and lzma readers do (gzip.open refuses the file, so nothing loads them)."""
+        magic = _CONCATENATED[self.kind]
+        rest = (self.dec.unused_data + self.pending).lstrip(b"\0")
+        while len(rest) < len(magic):
+            chunk = self.raw.read(CHUNK)
+            if not chunk:
+                return False
+            rest = (rest + chunk).lstrip(b"\0")
+        if not rest.startswith(magic):
+            return False
+        self.pending = rest
+        self.dec = (
+            zlib.decompressobj(WBITS["gzip"])
+            if self.kind == "gzip"
+            else bz2.BZ2Decompressor()
+            if self.kind == "bz2"
+            else lzma.LZMADecompressor()
+        )
         return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
