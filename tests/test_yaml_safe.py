@@ -64,6 +64,15 @@ def test_aliases_that_expand_without_limit_or_loop_are_refused(
         yaml_safe.safe_load(LAUGHS)
     with pytest.raises(yaml_safe.YAMLError, match="contains itself"):
         yaml_safe.safe_load("a: &a [1, *a]\n")
+    # !!pairs and !!omap build tuples, which aliases repeat too (a code review, session 13)
+    pairs = "a: &a !!pairs [k: [lol, lol, lol, lol, lol, lol, lol, lol, lol]]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} !!pairs [{', '.join(['k: *' + chr(97 + i)] * 9)}]\n"
+        for i in range(8)
+    )
+    with pytest.raises(yaml_safe.YAMLError, match="expands to more than"):
+        yaml_safe.safe_load(pairs)
+    with pytest.raises(yaml_safe.YAMLError, match="contains itself"):
+        yaml_safe.safe_load("x: &a !!pairs [k: *a]\n")
     # anchors used as they are meant to be used are read
     shared = yaml_safe.safe_load("base: &b {x: 1}\none: *b\ntwo: *b\n")
     assert shared == {"base": {"x": 1}, "one": {"x": 1}, "two": {"x": 1}}

@@ -53,7 +53,8 @@ def _expanded_size(value: Any, seen: dict[int, int]) -> int:
     Recursion depth is bounded by the nesting the parser already accepted."""
     if isinstance(value, str):
         return 1 + len(value)
-    if not isinstance(value, dict | list):
+    # !!pairs, !!omap and !!set build tuples and sets, which aliases repeat as well
+    if not isinstance(value, dict | list | tuple | set | frozenset):
         return 1
     known = seen.get(id(value))
     if known == _IN_PROGRESS:  # ``&a [*a]``: every reader after us would loop or fail
@@ -61,7 +62,7 @@ def _expanded_size(value: Any, seen: dict[int, int]) -> int:
     if known is not None:
         return known
     seen[id(value)] = _IN_PROGRESS
-    items = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+    items = [*value.keys(), *value.values()] if isinstance(value, dict) else list(value)
     total = 1
     for item in items:
         total += _expanded_size(item, seen)
