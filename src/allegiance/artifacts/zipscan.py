@@ -9,7 +9,6 @@ payload. We compute the CRC ourselves and report a mismatch as a finding instead
 from __future__ import annotations
 
 import io
-import itertools
 import re
 import struct
 import zipfile
@@ -129,44 +128,49 @@ def scan_zip(f: BinaryIO, result: FileResult, limits: Limits = DEFAULT_LIMITS) -
     result.notes["zip"] = {"entries": len(infos), "torch": torch_like, "pickles": pickles[:50]}
     if torch_like:
         result.format = "pytorch-zip"
-    _check_overlaps(infos, result)
-    # Each entry's inflation is capped, but entries can share one compressed stream: 5,000
-    # directory entries pointing at one 1 MB stream took ~46 minutes (an adversarial review,
-    # session 13). So the whole archive gets the ratio's budget too.
-    budget = max(f.seek(0, 2) * limits.zip_max_ratio, 64 * CHUNK)
-    spent = 0
+    # Entries that share bytes (Fifield's non-recursive zip bomb: 5,000 directory entries
+    # over one 1 MB stream took ~46 minutes, each inflated up to its own cap; an adversarial
+    # review, session 13) are read once: the first, in file order; the rest are reported.
+    shared = _overlapping(infos, result)
     for info in infos:
-        if spent > budget:
-            result.fail(
-                f"entries hold more than {limits.zip_max_ratio} times the archive's size in "
-                f"total (entries sharing their data? a zip bomb): stopped before {info.filename}"
-            )
-            break
-        spent += _inflation_cap(info, limits)  # what it may cost, read or aborted
+        if id(info) in shared:
+            continue
         try:
             _scan_entry(f, info, result, limits, prefix, torch_like)
         except ScanAbort as error:
             result.fail(f"{info.filename}: {error}")
         except (OSError, EOFError, ValueError, struct.error, NotImplementedError) as error:
             result.fail(f"{info.filename}: unreadable entry ({error})")
+    if shared:
+        result.fail(
+            f"{len(shared)} entries share their bytes with another entry and were not read "
+            "again (a zip bomb?)"
+        )
 
 
-def _check_overlaps(infos: list[zipfile.ZipInfo], result: FileResult) -> None:
-    """Entries whose data overlap: no archiver writes them; they are how a small zip
-    inflates to terabytes (Fifield's "non-recursive zip bomb") or shows two readers two
-    files. Each entry's data starts after its local header, so an entry whose header lies
-    inside the previous entry's span overlaps it."""
-    ordered = sorted(infos, key=lambda i: i.header_offset)
-    for before, after in itertools.pairwise(ordered):
-        if after.header_offset < before.header_offset + LOCAL_HEADER.size + before.compress_size:
-            result.add(
-                Severity.HIGH,
-                "zip.overlapping-entries",
-                f"entries {before.filename!r} and {after.filename!r} share bytes of the "
-                "archive: a zip bomb, or one file shown to two readers as two",
-                after.filename,
-            )
-            return
+def _overlapping(infos: list[zipfile.ZipInfo], result: FileResult) -> set[int]:
+    """The entries (by ``id``) whose bytes begin inside an earlier entry's, in file order.
+    No archiver writes them: they are how a small zip inflates to terabytes, or shows two
+    readers two files. Each entry's data starts after its local header, so an entry whose
+    header lies inside the span of one before it overlaps it. The first pair is a finding."""
+    shared: set[int] = set()
+    end, last = -1, None
+    for info in sorted(infos, key=lambda i: i.header_offset):
+        if last is not None and info.header_offset < end:
+            if not shared:
+                result.add(
+                    Severity.HIGH,
+                    "zip.overlapping-entries",
+                    f"entries {last.filename!r} and {info.filename!r} share bytes of the "
+                    "archive: a zip bomb, or one file shown to two readers as two",
+                    info.filename,
+                )
+            shared.add(id(info))
+            continue
+        span = info.header_offset + LOCAL_HEADER.size + info.compress_size
+        if span > end:
+            end, last = span, info
+    return shared
 
 
 def _scan_entry(
