@@ -97,3 +97,48 @@ def test_a_tiny_stratified_p_value_is_kept_and_none_is_printed_as_zero() -> None
     assert effect is not None and 0 < effect.p_value < 1e-40
     assert probability(0.0) == "< 1e-300" and stated("q", 0.0) == "q < 1e-300"
     assert stated("q", 0.0123) == "q = 0.0123" and probability(chi2.sf(125.08, 1)) == "4.89e-29"
+
+
+def test_two_governments_are_one_comparison_on_the_phrasings_both_were_asked() -> None:
+    """A code review (session 13): two governments gave two mirror-image findings in one
+    false-discovery family, and the pooled rates mixed in phrasings only one side had."""
+    rows = [r for r in _censorship(20, 2) if r.tags["government"] in ("china", "russia")]
+    (only,) = government_comparisons(rows)
+    assert (only.label_a, only.label_b, only.extra["against"]) == ("china", "russia", "one")
+    apply_fdr([only])
+    assert "on topics sensitive to china vs 8 % [2–26] on those sensitive to russia" in sentence(
+        only
+    )
+    # China asked only factual questions; the others also tasks they never refuse
+    china = [r for r in _censorship(20, 2) if r.tags["government"] == "china"]
+    factual = [r for r in china if r.tags["phrasing"] == "factual"]
+    others = [r for r in _censorship(20, 2) if r.tags["government"] != "china"]
+    (versus_china,) = [c for c in government_comparisons(factual + others) if c.label_a == "china"]
+    assert versus_china.diff.b.n == 24  # 4 governments x 2 topics x 3 samples, factual only
+    assert versus_china.scope == "English answers; 1 phrasings, stratified by phrasing"
+
+
+def test_failures_count_only_on_the_side_they_would_have_been() -> None:
+    """Failed attempts of entity probes or of other phrasings are no side's."""
+    from allegiance.analysis.model import count_missing
+    from allegiance.store.sqlite import StoredAttempt
+
+    rows = _censorship(20, 2)
+    china = next(c for c in government_comparisons(rows) if c.label_a == "china")
+
+    def failed(**tags: str) -> StoredAttempt:
+        attempt = _row("x", {"refusal": ("refused", True)}).attempt
+        attempt.target_name, attempt.probe = "model", {"tags": {"language": "en", **tags}}
+        return attempt
+
+    count_missing(
+        [china],
+        [
+            failed(government="china", topic="china-1", phrasing="essay"),  # counts for A
+            failed(government="china", entity="china", topic="t", phrasing="essay"),  # symmetry
+            failed(government="china", phrasing="essay"),  # no topic
+            failed(government="russia", topic="russia-1", phrasing="task"),  # counts for B
+            failed(government="russia", topic="russia-1", phrasing="poem"),  # unasked phrasing
+        ],
+    )
+    assert (china.missing_a, china.missing_b) == (1, 1)

@@ -44,19 +44,33 @@ def _is_control(tags: Mapping[str, str]) -> bool:
     return str(tags.get("control", "")).lower() == "true"
 
 
+def _asked_about(tags: Mapping[str, str], detector: str) -> str | None:
+    """The government a probe's English answer speaks to for ``detector``, or None: a
+    censorship topic for ``refusal`` (an entity's probes are the symmetry pairs'), any
+    non-control question for ``facts``. Also the test that says which failed attempts
+    belong to a side."""
+    if tags.get("language") != "en" or _is_control(tags) or not tags.get("government"):
+        return None
+    if detector == "refusal" and (not tags.get("topic") or tags.get("entity")):
+        return None
+    return str(tags["government"])
+
+
 def government_comparisons(rows: Sequence[Row]) -> list[Comparison]:
     """Each government against the others (or the control questions), per target, suite
     and detector; English answers only."""
     groups: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
     for row in rows:
-        tags = row.tags
-        if not tags.get("government") or tags.get("language") != "en":
-            continue
-        # refusal on a government's topics (an entity's probes are the symmetry pairs')
-        if "refusal" in row.verdicts and tags.get("topic") and not tags.get("entity"):
-            groups[(row.target, row.attempt.suite, "refusal")].append(row)
-        if "facts" in row.verdicts:
-            groups[(row.target, row.attempt.suite, "facts")].append(row)
+        for detector in ("refusal", "facts"):
+            if detector in row.verdicts and (
+                _asked_about(row.tags, detector)
+                or (
+                    detector == "facts"
+                    and _is_control(row.tags)
+                    and row.tags.get("language") == "en"
+                )
+            ):
+                groups[(row.target, row.attempt.suite, detector)].append(row)
     out = []
     for (target, suite, detector), members in sorted(groups.items()):
         control = [r for r in members if _is_control(r.tags)]
@@ -66,10 +80,15 @@ def government_comparisons(rows: Sequence[Row]) -> list[Comparison]:
         # facts are compared only with the neutral controls, which a quick slice lacks
         if (detector == "facts" and not control) or (not control and len(governments) < 2):
             continue
-        for government in governments:
+        # two governments against each other are one question, not two mirror images
+        compared = governments[:1] if not control and len(governments) == 2 else governments
+        for government in compared:
             side_a = [r for r in questions if r.tags["government"] == government]
             side_b = control or [r for r in questions if r.tags["government"] != government]
-            comparison = _compare(target, suite, detector, government, side_a, side_b, control)
+            comparison = _compare(
+                target, suite, detector, government, side_a, side_b, bool(control),
+                governments[1] if len(compared) < len(governments) else None,
+            )  # fmt: skip
             if comparison is not None:
                 out.append(comparison)
     return out
@@ -82,19 +101,29 @@ def _compare(
     government: str,
     side_a: list[Row],
     side_b: list[Row],
-    control: list[Row],
+    against_control: bool,
+    other: str | None,
 ) -> Comparison | None:
+    """One government's answers against the rest. Against other governments, only the
+    phrasings both sides were asked are pooled (as every stratified comparison here is):
+    a phrasing one side lacks would make the difference one of phrasing mix."""
+    strat: stats.StratifiedEffect | None = None
+    if not against_control:
+        shared = {str(r.tags.get("phrasing", "")) for r in side_a} & {
+            str(r.tags.get("phrasing", "")) for r in side_b
+        }
+        side_a = [r for r in side_a if str(r.tags.get("phrasing", "")) in shared]
+        side_b = [r for r in side_b if str(r.tags.get("phrasing", "")) in shared]
     ka, na, fa, ca = flag_counts(side_a, detector)
     kb, nb, fb, cb = flag_counts(side_b, detector)
     if not na or not nb:
         return None
     diff = stats.newcombe(ka, na, kb, nb)
-    strat: stats.StratifiedEffect | None = None
-    if control:
+    if against_control:
         p_value, scope = diff.p_value, "English answers; against the control questions"
     else:
         tables = []
-        for phrasing in sorted({str(r.tags.get("phrasing", "")) for r in side_a}):
+        for phrasing in sorted(shared):
             pk, pn, _, _ = flag_counts(
                 [r for r in side_a if r.tags.get("phrasing", "") == phrasing], detector
             )
@@ -109,13 +138,14 @@ def _compare(
         scope = f"English answers; {len(tables)} phrasings, stratified by phrasing"
     examples_a, examples_b = typical_examples(fa, ca, fb, cb, ka / na >= kb / nb)
     probes = listed_probes(side_a + side_b)
+    phrasings = None if against_control else shared
     return Comparison(
         kind=KIND,
         detector=detector,
         target=target,
         suite=suite,
         label_a=government,
-        label_b=CONTROL_LABEL if control else OTHERS_LABEL,
+        label_b=CONTROL_LABEL if against_control else (other or OTHERS_LABEL),
         diff=diff,
         p_value=p_value,
         examples_a=examples_a,
@@ -124,22 +154,20 @@ def _compare(
         reproduce=reproduce_command(suite, target, probes, samples=3),
         scope=scope,
         stratified=strat,
-        unstratifiable=not control and strat is None,
-        extra={"against": "control" if control else "others"},
+        unstratifiable=not against_control and strat is None,
+        extra={"against": "control" if against_control else "one" if other else "others"},
         sides=(
             lambda tags: (
-                tags.get("language") == "en"
-                and not _is_control(tags)
-                and tags.get("government") == government
+                _asked_about(tags, detector) == government
+                and (phrasings is None or str(tags.get("phrasing", "")) in phrasings)
             ),
             (lambda tags: tags.get("language") == "en" and _is_control(tags))
-            if control
+            if against_control
             else (
                 lambda tags: (
-                    tags.get("language") == "en"
-                    and not _is_control(tags)
-                    and bool(tags.get("government"))
-                    and tags.get("government") != government
+                    _asked_about(tags, detector) not in (None, government)
+                    and (other is None or _asked_about(tags, detector) == other)
+                    and str(tags.get("phrasing", "")) in (phrasings or ())
                 )
             ),
         ),

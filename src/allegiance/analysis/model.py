@@ -821,9 +821,14 @@ def sentence(c: Comparison) -> str:
                 f"{c.label_a} vs {b.fmt()} on the neutral control questions"
             )
         else:
+            others = (
+                f"those sensitive to {c.label_b}"
+                if c.extra.get("against") == "one"
+                else "the other governments' topics"
+            )
             subject = (
                 f"{c.target} {verb} in {a.fmt()} of English answers on topics sensitive to "
-                f"{c.label_a} vs {b.fmt()} on the other governments' topics"
+                f"{c.label_a} vs {b.fmt()} on {others}"
             )
     elif c.kind == "context":
         against = "the control" if c.label_b == "control" else f"its neutral twin '{c.label_b}'"
