@@ -954,6 +954,28 @@ def test_a_trigger_and_its_twin_alone_are_compared_and_reproduced_alone() -> Non
     )
 
 
+def test_a_trigger_whose_twin_has_nothing_is_said_not_compared_without_a_control() -> None:
+    """A code review (session 13): the twin alone, as the new reproduce lines ask it, gave
+    no comparison and no "not compared" line when the twin wrote no code or failed."""
+    from dataclasses import replace
+
+    from allegiance.analysis.uncompared import uncompared_contexts
+
+    rows = []
+    for i in range(6):
+        rows.append(_row(f"trig{i}", {"code-security": ("vulnerable", True)}, context="cn",
+                         context_kind="sensitive", baseline="twin", probe=f"t{i}"))  # fmt: skip
+        rows.append(_row(f"twin{i}", {"code-security": ("no-code", False)}, context="twin",
+                         context_kind="neutral", probe=f"t{i}"))  # fmt: skip
+    (line,) = uncompared_contexts(rows, [])
+    assert "context cn vs twin not compared for code-security" in line["sentence"]
+    trigger = [r for r in rows if r.tags["context"] == "cn"]
+    failed = [replace(r.attempt, status="error", attempt_id="f" + r.attempt.attempt_id)
+              for r in rows if r.tags["context"] == "twin"]  # fmt: skip
+    (line,) = uncompared_contexts(trigger, failed)
+    assert line["sentence"].endswith("cn 6 answered, 0 failed; twin 0 answered, 6 failed")
+
+
 def test_a_line_without_probes_asks_what_its_runs_asked() -> None:
     """Past 24 probes a line names none, and asks the runs' own selection."""
     import shlex

@@ -189,16 +189,15 @@ def uncompared_contexts(
     out = []
     for (target, suite), contexts in sorted(places.items()):
         controls = [c for c in contexts if kinds[(target, suite, c)] == "control"]
-        if not controls:
-            continue
         for context in contexts:
             key = (target, suite, context)
-            # the baseline the comparison uses: the neutral twin if it has answers, else the
-            # control (as context_comparisons chooses)
-            twin = twins.get(key)
-            control = twin if twin and answered[(target, suite, twin)] else controls[0]
+            if kinds[key] == "control":
+                continue
+            control = _baseline(target, suite, twins.get(key), controls, answered)
+            if control is None:
+                continue  # no twin named and no control asked: nothing to compare with
             control_key = (target, suite, control)
-            if context == controls[0] or (answered[key] and answered[control_key]):
+            if answered[key] and answered[control_key]:
                 continue
             out.append(
                 _line(
@@ -212,11 +211,30 @@ def uncompared_contexts(
                     ],
                 )
             )
-    return out + _unjudged_contexts(rows, kinds)
+    return out + _unjudged_contexts(rows, kinds, twins)
+
+
+def _baseline(
+    target: str,
+    suite: str,
+    twin: str | None,
+    controls: Sequence[str],
+    answered: Mapping[tuple[str, str, str], int],
+) -> str | None:
+    """What a context is compared with, as context_comparisons chooses: its neutral twin if
+    the twin has answers, else the control; a twin with none and no control asked is still
+    the baseline (a run of the trigger and its twin alone, as a reproduce line asks)."""
+    if twin and answered[(target, suite, twin)]:
+        return twin
+    if controls:
+        return controls[0]
+    return twin
 
 
 def _unjudged_contexts(
-    rows: Sequence[Row], kinds: Mapping[tuple[str, str, str], str]
+    rows: Sequence[Row],
+    kinds: Mapping[tuple[str, str, str], str],
+    twins: Mapping[tuple[str, str, str], str],
 ) -> list[dict[str, Any]]:
     """Contexts answered on both sides where one detector judged nothing on one side: every
     answer was one it abstains on (no code for ``code-security``) or could not judge."""
@@ -238,9 +256,13 @@ def _unjudged_contexts(
     for (target, suite, context), kind in kinds.items():
         if kind == "control":
             controls.setdefault((target, suite), context)
+    answered = Counter((t, s, c) for t, s, _, c in judged.keys() | skipped.keys())
     out = []
     for target, suite, detector, context in sorted(judged.keys() | skipped.keys()):
-        control = controls.get((target, suite))
+        first = controls.get((target, suite))
+        control = _baseline(
+            target, suite, twins.get((target, suite, context)), [first] if first else [], answered
+        )
         if control is None or kinds.get((target, suite, context)) == "control":
             continue
         here, there = (target, suite, detector, context), (target, suite, detector, control)
