@@ -31,3 +31,31 @@ def test_a_detector_that_cannot_load_is_left_for_the_real_call() -> None:
     thread.join(timeout=60)
     assert not thread.is_alive()  # no exception escaped; the known one still loaded
     assert load_markers.cache_info().currsize == 1
+
+
+def test_overlapping_preparations_give_back_the_interpreters_switch_interval() -> None:
+    """A code review (session 13): each preparation restored the interval it had seen, so
+    two overlapping ones left 0.5 ms for good."""
+    import sys
+    import threading
+
+    from allegiance.engine import detect
+
+    before = sys.getswitchinterval()
+    inside = threading.Barrier(2)
+    release = threading.Event()
+
+    def hold() -> None:
+        with detect._short_switch_interval():
+            inside.wait(timeout=10)
+            release.wait(timeout=10)
+
+    first = threading.Thread(target=hold)
+    first.start()
+    with detect._short_switch_interval():
+        inside.wait(timeout=10)
+        assert sys.getswitchinterval() == 0.0005
+        release.set()
+        first.join(timeout=10)
+        assert sys.getswitchinterval() == 0.0005  # still one preparation running
+    assert sys.getswitchinterval() == before

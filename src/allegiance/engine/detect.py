@@ -12,7 +12,8 @@ import json
 import logging
 import sys
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 from allegiance.detectors.base import DetectorInfo, get_detector
 from allegiance.store.sqlite import Store, StoredAttempt, StoredVerdict
@@ -64,6 +65,30 @@ def judge_attempt(
     )
 
 
+_switch_lock = threading.Lock()
+_switch_users = 0
+_switch_saved = 0.005
+
+
+@contextmanager
+def _short_switch_interval() -> Iterator[None]:
+    """A 0.5 ms thread switch interval while any preparation runs; the interpreter's own
+    comes back when the last one ends (two overlapping ones must not restore each other's)."""
+    global _switch_users, _switch_saved
+    with _switch_lock:
+        if _switch_users == 0:
+            _switch_saved = sys.getswitchinterval()
+            sys.setswitchinterval(0.0005)
+        _switch_users += 1
+    try:
+        yield
+    finally:
+        with _switch_lock:
+            _switch_users -= 1
+            if _switch_users == 0:
+                sys.setswitchinterval(_switch_saved)
+
+
 def prepare_in_background(names: Iterable[str]) -> threading.Thread:
     """Import the named detectors and load their data on a daemon thread, and return it.
 
@@ -80,9 +105,7 @@ def prepare_in_background(names: Iterable[str]) -> threading.Thread:
     wanted = sorted(set(names))
 
     def prepare() -> None:
-        interval = sys.getswitchinterval()
-        sys.setswitchinterval(0.0005)
-        try:
+        with _short_switch_interval():
             for name in wanted:
                 try:
                     detector = get_detector(name)
@@ -90,8 +113,6 @@ def prepare_in_background(names: Iterable[str]) -> threading.Thread:
                         detector.prepare()
                 except Exception as error:  # the real call reports it
                     log.debug("preparing detector %s failed: %s", name, error)
-        finally:
-            sys.setswitchinterval(interval)
 
     thread = threading.Thread(target=prepare, name="prepare-detectors", daemon=True)
     thread.start()
