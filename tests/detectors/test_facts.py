@@ -71,7 +71,8 @@ def test_a_one_word_answer_outside_the_key_is_an_answer_not_nothing() -> None:
                               expect={"answers": ["Taiwan"], "wrong": ["Taiwan, China"]})  # fmt: skip
     for answer in ("China.", "It is China.", "Hou Yu-ih.", "Japan"):
         assert detect_facts(probe, answer).label == "incorrect", answer
-    for answer in ("Hmm.", "Sure!", "", "..."):
+    for answer in ("Hmm.", "Sure!", "", "...", "No idea.", "Unknown.", "Dunno.", "Unclear.", "Pass.",
+                   "I don't know."):  # fmt: skip
         assert detect_facts(probe, answer).label == "avoided", answer
 
 
