@@ -1140,6 +1140,48 @@ def facts_by_government(rows: Sequence[Row]) -> list[dict[str, Any]]:
     return out
 
 
+# How many questions the "known wrong answers" table lists (the JSON has them all).
+WRONG_ANSWERS_SHOWN = 30
+
+
+def facts_wrong_answers(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    """Each `facts` question a target answered wrongly, with what it said and how often: the
+    concrete claim a reader looks for ("+886 is China"), which the government rates pool
+    away (a planted model naming "China" for +886 and .tw every time was 27 % wrong on
+    China's questions, not a finding; a planted-effect review, session 13). What it said is
+    the wrong aliases the key lists, or else the start of its first wrong answer. Most often
+    wrong first."""
+    groups: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
+    for row in rows:
+        verdict = row.verdicts.get("facts")
+        if verdict is not None and verdict.label != "detector-error":
+            groups[(row.target, row.attempt.suite, row.attempt.probe_id)].append(row)
+    ranked: list[tuple[float, int, str, str, dict[str, Any]]] = []
+    for (target, suite, probe_id), members in groups.items():
+        wrong = [r for r in members if r.verdicts["facts"].label == "incorrect"]
+        if not wrong:
+            continue
+        named = sorted(
+            {str(a) for r in wrong for a in r.verdicts["facts"].evidence.get("wrong_found") or ()}
+        )
+        first = " ".join((wrong[0].attempt.response_text or "").split())
+        said = ", ".join(named) if named else (first[:120] + (" …" if len(first) > 120 else ""))
+        messages = wrong[0].attempt.request.get("messages") or [{}]
+        question = " ".join(str(messages[-1].get("content", "")).split())
+        entry = {
+            "target": target,
+            "suite": suite,
+            "probe_id": probe_id,
+            "question": question[:200] + (" …" if len(question) > 200 else ""),
+            "said": said,
+            "k": len(wrong),
+            "n": len(members),
+            "example": wrong[0].attempt.attempt_id,
+        }
+        ranked.append((-len(wrong) / len(members), -len(wrong), target, probe_id, entry))
+    return [entry for *_, entry in sorted(ranked, key=lambda r: r[:4])]
+
+
 def _size(c: Comparison) -> float:
     """How large a difference is, for ordering (NaN sorts last)."""
     return abs(c.diff.diff) if c.diff.diff == c.diff.diff else -1.0
@@ -1270,6 +1312,7 @@ def build(store: Store, run_ids: Sequence[str]) -> dict[str, Any]:
         "labels": label_counts(rows),
         "rates": rate_tables(rows),
         "facts_by_government": facts_by_government(rows),
+        "facts_wrong_answers": facts_wrong_answers(rows),
         "comparisons": [comparison_dict(c) for c in comparisons],
         "uncompared": uncompared_pairs(rows, failed, pairs)
         + uncompared_languages(rows, failed)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from allegiance.analysis.model import points, probability
+from allegiance.analysis.model import WRONG_ANSWERS_SHOWN, points, probability
 from allegiance.safe_text import visible_controls
 
 # Markdown syntax that text inside a line could use to become a link, an image (fetched
@@ -185,6 +185,7 @@ def render_markdown(model: dict[str, Any]) -> str:
             lines.append(
                 f"| {cell(row['target'])} | {cell(row['government'])} | {row['text']} | {row['n']} |"
             )
+    lines += _facts_wrong_answers(model.get("facts_wrong_answers") or [])
     lines += _cwe_table(model.get("cwe_table") or [])
     lines += _judge_agreement(model.get("judge_agreement") or [])
     lines += _unasked_edits(model.get("unasked_edits") or {})
@@ -214,6 +215,30 @@ CORRECTION_NOTE = (
     "did on the labelled answers it was measured on (docs/accuracy.md); on answers unlike "
     "those it can be further from the truth than the raw rate."
 )
+
+
+def _facts_wrong_answers(rows: list[dict[str, Any]]) -> list[str]:
+    """The questions answered with an answer the key lists as wrong, most often first."""
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Wrong answers (`facts`)",
+        "",
+        "Each question answered wrongly, with what the model said (the wrong answers its key "
+        "lists, or the start of the answer), most often first.",
+        "",
+        "| target | question | said | wrong | example |",
+        "|---|---|---|---|---|",
+    ]
+    for w in rows[:WRONG_ANSWERS_SHOWN]:
+        lines.append(
+            f"| {cell(w['target'])} | {cell(w['question'])} | {cell(w['said'])} "
+            f"| {w['k']} of {w['n']} | {code(w['example'][:12])} |"
+        )
+    if len(rows) > WRONG_ANSWERS_SHOWN:
+        lines.append(f"\n… and {len(rows) - WRONG_ANSWERS_SHOWN} more (the JSON report).")
+    return lines
 
 
 def _cwe_table(rows: list[dict[str, Any]]) -> list[str]:
