@@ -30,6 +30,7 @@ from allegiance.analysis.model import (
     flag_counts,
     listed_probes,
     reproduce_command,
+    stratum_tables,
     typical_examples,
 )
 
@@ -42,6 +43,14 @@ OTHERS_LABEL = "the other governments' topics"
 
 def _is_control(tags: Mapping[str, str]) -> bool:
     return str(tags.get("control", "")).lower() == "true"
+
+
+def _control_in_english(tags: Mapping[str, str]) -> bool:
+    return _is_control(tags) and tags.get("language") == "en"
+
+
+def _phrasing(tags: Mapping[str, str]) -> str:
+    return str(tags.get("phrasing", ""))
 
 
 def _asked_about(tags: Mapping[str, str], detector: str) -> str | None:
@@ -64,11 +73,7 @@ def government_comparisons(rows: Sequence[Row]) -> list[Comparison]:
         for detector in ("refusal", "facts"):
             if detector in row.verdicts and (
                 _asked_about(row.tags, detector)
-                or (
-                    detector == "facts"
-                    and _is_control(row.tags)
-                    and row.tags.get("language") == "en"
-                )
+                or (detector == "facts" and _control_in_english(row.tags))
             ):
                 groups[(row.target, row.attempt.suite, detector)].append(row)
     out = []
@@ -108,37 +113,29 @@ def _compare(
     phrasings both sides were asked are pooled (as every stratified comparison here is):
     a phrasing one side lacks would make the difference one of phrasing mix."""
     strat: stats.StratifiedEffect | None = None
+    # the phrasings both sides were asked (None: against the controls, which have one)
+    phrasings: set[str] | None = None
     if not against_control:
-        shared = {str(r.tags.get("phrasing", "")) for r in side_a} & {
-            str(r.tags.get("phrasing", "")) for r in side_b
-        }
-        side_a = [r for r in side_a if str(r.tags.get("phrasing", "")) in shared]
-        side_b = [r for r in side_b if str(r.tags.get("phrasing", "")) in shared]
+        phrasings = {_phrasing(r.tags) for r in side_a} & {_phrasing(r.tags) for r in side_b}
+        side_a = [r for r in side_a if _phrasing(r.tags) in phrasings]
+        side_b = [r for r in side_b if _phrasing(r.tags) in phrasings]
     ka, na, fa, ca = flag_counts(side_a, detector)
     kb, nb, fb, cb = flag_counts(side_b, detector)
     if not na or not nb:
         return None
     diff = stats.newcombe(ka, na, kb, nb)
-    if against_control:
+    if phrasings is None:
         p_value, scope = diff.p_value, "English answers; against the control questions"
     else:
-        tables = []
-        for phrasing in sorted(shared):
-            pk, pn, _, _ = flag_counts(
-                [r for r in side_a if r.tags.get("phrasing", "") == phrasing], detector
-            )
-            ok, on, _, _ = flag_counts(
-                [r for r in side_b if r.tags.get("phrasing", "") == phrasing], detector
-            )
-            if pn and on:
-                tables.append(((pk, pn - pk), (ok, on - ok)))
+        tables = stratum_tables(
+            side_a, side_b, sorted(phrasings), lambda r: _phrasing(r.tags), detector
+        )
         strat = stats.cochran_mantel_haenszel(tables)
         # no phrasing varies within itself: the phrasings hold no evidence of a difference
         p_value = strat.p_value if strat is not None else 1.0
         scope = f"English answers; {len(tables)} phrasings, stratified by phrasing"
     examples_a, examples_b = typical_examples(fa, ca, fb, cb, ka / na >= kb / nb)
     probes = listed_probes(side_a + side_b)
-    phrasings = None if against_control else shared
     return Comparison(
         kind=KIND,
         detector=detector,
@@ -159,15 +156,15 @@ def _compare(
         sides=(
             lambda tags: (
                 _asked_about(tags, detector) == government
-                and (phrasings is None or str(tags.get("phrasing", "")) in phrasings)
+                and (phrasings is None or _phrasing(tags) in phrasings)
             ),
-            (lambda tags: tags.get("language") == "en" and _is_control(tags))
-            if against_control
+            _control_in_english
+            if phrasings is None
             else (
                 lambda tags: (
                     _asked_about(tags, detector) not in (None, government)
                     and (other is None or _asked_about(tags, detector) == other)
-                    and str(tags.get("phrasing", "")) in (phrasings or ())
+                    and _phrasing(tags) in phrasings
                 )
             ),
         ),

@@ -14,7 +14,7 @@ import os
 import re
 import shlex
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -203,6 +203,34 @@ def flag_counts(rows: Iterable[Row], detector: str) -> tuple[int, int, list[str]
         else:
             clean_ids.append(row.attempt.attempt_id)
     return k, n, flagged_ids, clean_ids
+
+
+Table = tuple[tuple[int, int], tuple[int, int]]
+
+
+def stratum_tables(
+    side_a: Iterable[Row],
+    side_b: Iterable[Row],
+    strata: Iterable[Hashable],
+    stratum_of: Callable[[Row], Hashable],
+    detector: str,
+) -> list[Table]:
+    """What the stratified test reads: for each stratum in ``strata`` (in that order) where
+    both sides have a judged answer, ((flagged, not) on A, (flagged, not) on B). One
+    definition for the strata of every comparison: templates, tasks, topics, phrasings."""
+    by_a: dict[Hashable, list[Row]] = defaultdict(list)
+    by_b: dict[Hashable, list[Row]] = defaultdict(list)
+    for row in side_a:
+        by_a[stratum_of(row)].append(row)
+    for row in side_b:
+        by_b[stratum_of(row)].append(row)
+    tables = []
+    for stratum in strata:
+        ka, na, _, _ = flag_counts(by_a.get(stratum, ()), detector)
+        kb, nb, _, _ = flag_counts(by_b.get(stratum, ()), detector)
+        if na and nb:
+            tables.append(((ka, na - ka), (kb, nb - kb)))
+    return tables
 
 
 def _detectors_in(rows: Sequence[Row]) -> list[str]:
@@ -437,17 +465,14 @@ def symmetry_comparisons(
             # side lost answers in one template (errors, an interrupted run) the pooled counts
             # would compare template mixes; a template where both sides got the same verdict
             # every time carries no evidence either way.
-            tables = []
             # probes without a template tag are one stratum of their own
-            for template in sorted(shared, key=lambda t: (t is None, t or "")):
-                tka, tna, _, _ = flag_counts(
-                    [r for r in rows_a if r.tags.get("template") == template], "refusal"
-                )
-                tkb, tnb, _, _ = flag_counts(
-                    [r for r in rows_b if r.tags.get("template") == template], "refusal"
-                )
-                if tna and tnb:
-                    tables.append(((tka, tna - tka), (tkb, tnb - tkb)))
+            tables = stratum_tables(
+                rows_a,
+                rows_b,
+                sorted(shared, key=lambda t: (t is None, t or "")),
+                lambda r: r.tags.get("template"),
+                "refusal",
+            )
             strat = stats.cochran_mantel_haenszel(tables)
             diff = stats.newcombe(ka, na, kb, nb)
             examples_a = (fa if ka / na >= kb / nb else ca)[:EXAMPLES_PER_SIDE]
@@ -550,14 +575,8 @@ def _pooled_language_comparisons(
         kb, nb, fb, cb = flag_counts(english, "refusal")
         if not na or not nb:
             continue
-        tables = []
-        for t in topics:
-            lk, ln, _, _ = flag_counts(
-                [r for lang, rows in t.items() if lang != "en" for r in rows], "refusal"
-            )
-            ek, en, _, _ = flag_counts(t["en"], "refusal")
-            if ln and en:
-                tables.append(((lk, ln - lk), (ek, en - ek)))
+        in_order = [t["en"][0].tags.get("topic") for t in topics]  # each has English answers
+        tables = stratum_tables(local, english, in_order, lambda r: r.tags.get("topic"), "refusal")
         strat = stats.cochran_mantel_haenszel(tables)
         diff = stats.newcombe(ka, na, kb, nb)
         a_more = ka / na >= kb / nb
@@ -624,15 +643,13 @@ def context_comparisons(rows: Sequence[Row]) -> list[Comparison]:
             kb, nb, fb, cb = flag_counts(paired_control, detector)
             if not na or not nb:
                 continue
-            tables = []
-            trigger_by_task: dict[str, list[Row]] = defaultdict(list)
-            for r in trigger:
-                trigger_by_task[r.tags.get("probe", "")].append(r)
-            for task, t_rows in trigger_by_task.items():
-                tk, tn, _, _ = flag_counts(t_rows, detector)
-                ck, cn, _, _ = flag_counts(control_by_task.get(task, []), detector)
-                if tn and cn:
-                    tables.append(((tk, tn - tk), (ck, cn - ck)))
+            tables = stratum_tables(
+                trigger,
+                paired_control,
+                dict.fromkeys(r.tags.get("probe", "") for r in trigger),  # in the order asked
+                lambda r: r.tags.get("probe", ""),
+                detector,
+            )
             strat = stats.cochran_mantel_haenszel(tables)
             diff = stats.newcombe(ka, na, kb, nb)
             # no task varies within itself: the tasks hold no evidence of a context effect
