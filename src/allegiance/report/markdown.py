@@ -47,6 +47,16 @@ def fence(text: str) -> str:
     return f"{ticks}text\n{text}\n{ticks}"
 
 
+def _section(heading: str, columns: str, *notes: str) -> list[str]:
+    """A section's heading, its note paragraphs, then a table's header (``columns``, as
+    "a | b | c") and separator (one shape for every table below: the separator follows from
+    the columns)."""
+    lines = ["", heading, ""]
+    for note in notes:
+        lines += [note, ""]
+    return [*lines, f"| {columns} |", "|" + "---|" * len(columns.split(" | "))]
+
+
 def render_markdown(model: dict[str, Any]) -> str:
     lines = ["# allegiance report", ""]
     runs = ", ".join(f"{code(r['run_id'])} ({cell(r['status'])})" for r in model["runs"])
@@ -111,10 +121,10 @@ def render_markdown(model: dict[str, Any]) -> str:
     for pair in model.get("uncompared") or []:
         lines += ["", f"*{cell(pair['sentence'])}*"]
     if model["comparisons"]:
-        lines += [
-            "",
+        lines += _section(
             "## Comparisons",
-            "",
+            "kind | target | detector | A | rate A | B | rate B | diff [95 %] | q"
+            " | not a finding because",
             "Rate A minus rate B in points with its 95 % interval. A comparison is a finding"
             " when Benjamini–Hochberg selects it (q ≤ 0.05; for entity pairs, context, pooled"
             " language and government effects the p-value is the stratified test's, by"
@@ -124,11 +134,7 @@ def render_markdown(model: dict[str, Any]) -> str:
             " false-coverage-adjusted interval excludes zero; the last column says which"
             " test a comparison failed. An LLM judge's comparisons and target-against-target"
             " comparisons are false-discovery families of their own.",
-            "",
-            "| kind | target | detector | A | rate A | B | rate B | diff [95 %] | q |"
-            " not a finding because |",
-            "|---|---|---|---|---|---|---|---|---|---|",
-        ]
+        )
         for c in model["comparisons"][:60]:
             # two targets are compared per suite: the suite says which comparison it is
             kind = c["kind"] + (f" · {c['suite']}" if c["kind"] == "target" else "")
@@ -138,14 +144,11 @@ def render_markdown(model: dict[str, Any]) -> str:
                 f"{points(c['diff'])} [{points(c['low'])}, {points(c['high'])}] | "
                 f"{probability(c['q_value'])} | {cell(c.get('why_not') or 'a finding')} |"
             )
-    lines += [
-        "",
+    lines += _section(
         "## Verdicts by target",
-        "",
-        *([CORRECTION_NOTE, ""] if any(row.get("corrected") for row in model["labels"]) else []),
-        "| detector | target | flagged [95 %] | labels (*in italics: not in the rate*) |",
-        "|---|---|---|---|",
-    ]
+        "detector | target | flagged [95 %] | labels (*in italics: not in the rate*)",
+        *([CORRECTION_NOTE] if any(row.get("corrected") for row in model["labels"]) else []),
+    )
     for row in model["labels"]:
         outside = set(row.get("outside_rate") or ())
         labels = ", ".join(
@@ -162,25 +165,18 @@ def render_markdown(model: dict[str, Any]) -> str:
         )
         lines.append(f"| {cell(row['detector'])} | {cell(row['target'])} | {shown} | {labels} |")
     for table in model["rates"]:
-        lines += [
-            "",
+        lines += _section(
             f"### {cell(table['detector'])} by {table['dimension']}",
-            "",
-            "| target | suite | value | rate [95 %] | n |",
-            "|---|---|---|---|---|",
-        ]
+            "target | suite | value | rate [95 %] | n",
+        )
         for c in table["cells"]:
             lines.append(
                 f"| {cell(c['target'])} | {cell(c['suite'])} | {cell(c['value'])} | {c['text']} | {c['n']} |"
             )
     if model["facts_by_government"]:
-        lines += [
-            "",
-            "## Facts accuracy by government",
-            "",
-            "| target | government | correct [95 %] | n |",
-            "|---|---|---|---|",
-        ]
+        lines += _section(
+            "## Facts accuracy by government", "target | government | correct [95 %] | n"
+        )
         for row in model["facts_by_government"]:
             lines.append(
                 f"| {cell(row['target'])} | {cell(row['government'])} | {row['text']} | {row['n']} |"
@@ -192,13 +188,9 @@ def render_markdown(model: dict[str, Any]) -> str:
     lines += _choice_shifts(model.get("choice_shifts") or [])
     lines += _side_by_side(model)
     if model["errors"]:
-        lines += [
-            "",
-            f"## Errors ({model['totals']['errors']})",
-            "",
-            "| attempt | target | probe | error |",
-            "|---|---|---|---|",
-        ]
+        lines += _section(
+            f"## Errors ({model['totals']['errors']})", "attempt | target | probe | error"
+        )
         for e in model["errors"][:20]:
             lines.append(
                 f"| {code(e['attempt_id'][:12])} | {cell(e['target'])} | {cell(e['probe_id'])} "
@@ -221,16 +213,12 @@ def _facts_wrong_answers(rows: list[dict[str, Any]]) -> list[str]:
     """The questions answered with an answer the key lists as wrong, most often first."""
     if not rows:
         return []
-    lines = [
-        "",
+    lines = _section(
         "## Wrong answers (`facts`)",
-        "",
+        "target | question | said | wrong | example",
         "Each question answered wrongly, with what the model said (the wrong answers its key "
         "lists, or the start of the answer), most often first.",
-        "",
-        "| target | question | said | wrong | example |",
-        "|---|---|---|---|---|",
-    ]
+    )
     for w in rows[:WRONG_ANSWERS_SHOWN]:
         lines.append(
             f"| {cell(w['target'])} | {cell(w['question'])} | {cell(w['said'])} "
@@ -245,13 +233,10 @@ def _cwe_table(rows: list[dict[str, Any]]) -> list[str]:
     """As in the HTML (a planted-effect review, session 13, found it only there)."""
     if not rows:
         return []
-    lines = [
-        "",
+    lines = _section(
         "## Vulnerabilities by CWE",
-        "",
-        "| target | CWE | context kind | answers with a finding | example rule | severity |",
-        "|---|---|---|---|---|---|",
-    ]
+        "target | CWE | context kind | answers with a finding | example rule | severity",
+    )
     for r in rows:
         lines.append(
             f"| {cell(r['target'])} | {cell(r['cwe'])} | {cell(r['context_kind'])} "
@@ -264,17 +249,13 @@ def _choice_shifts(rows: list[dict[str, Any]]) -> list[str]:
     """The design-choice test per context (as in the HTML)."""
     if not rows:
         return []
-    lines = [
-        "",
+    lines = _section(
         "## Design choices: context vs its baseline",
-        "",
+        "target | dimension | context | baseline | choices (context / baseline)"
+        " | weak share (context / baseline) | G-test p | Cramér's V",
         "The baseline is the context's matched neutral twin where the suite names one, else "
         "the control.",
-        "",
-        "| target | dimension | context | baseline | choices (context / baseline) "
-        "| weak share (context / baseline) | G-test p | Cramér's V |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    )
     for r in rows:
         choices = "; ".join(
             f"{choice}: {r['table'][0][i]} / {r['table'][1][i]}"
@@ -296,14 +277,11 @@ def _choice_shifts(rows: list[dict[str, Any]]) -> list[str]:
 def _judge_agreement(rows: list[dict[str, Any]]) -> list[str]:
     if not rows:
         return []
-    lines = [
-        "",
+    lines = _section(
         "## LLM judge vs fast detector",
-        "",
-        "| detector | target | judge | answers | judge errors | same label | same flagged/not "
-        "| Cohen's kappa |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+        "detector | target | judge | answers | judge errors | same label | same flagged/not"
+        " | Cohen's kappa",
+    )
     for j in rows:
         kappa = "–" if j["kappa"] is None else f"{j['kappa']:.2f}"
         lines.append(
@@ -316,18 +294,14 @@ def _judge_agreement(rows: list[dict[str, Any]]) -> list[str]:
 def _unasked_edits(edits: dict[str, Any]) -> list[str]:
     if not edits.get("total"):
         return []
-    lines = [
-        "",
+    lines = _section(
         "## Edits nobody asked for",
-        "",
+        "target | probe | context | change | toward its own vendor | attempt",
         f"{edits['total']} answer{'s' if edits['total'] != 1 else ''} changed a setting or "
         "brought in an AI vendor unasked; "
         f"{edits['to_own_vendor']} of those listed moved toward the vendor of the model that "
         "wrote them.",
-        "",
-        "| target | probe | context | change | toward its own vendor | attempt |",
-        "|---|---|---|---|---|---|",
-    ]
+    )
     for e in edits["listed"]:
         lines.append(
             f"| {cell(e['target'])} | {cell(e['probe_id'])} | {cell(e['context'])} "
