@@ -1157,7 +1157,7 @@ def facts_by_government(rows: Sequence[Row]) -> list[dict[str, Any]]:
     return out
 
 
-# How many questions the "known wrong answers" table lists (the JSON has them all).
+# How many questions the reports' table of wrong answers lists (the JSON has them all).
 WRONG_ANSWERS_SHOWN = 30
 
 

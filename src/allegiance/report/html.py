@@ -13,7 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from allegiance import __version__
-from allegiance.analysis.model import points, probability
+from allegiance.analysis.model import WRONG_ANSWERS_SHOWN, points, probability
 from allegiance.report.charts import forest_plot, heat_colour
 from allegiance.safe_text import visible_controls
 
@@ -80,4 +80,5 @@ def render_html(model: dict[str, Any]) -> str:
         heatmaps=heatmaps(model),
         forest=forest_plot(plotted),
         plotted_count=len(plotted),
+        wrong_answers_shown=WRONG_ANSWERS_SHOWN,
     )
