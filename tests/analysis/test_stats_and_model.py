@@ -931,24 +931,35 @@ def test_reproduce_line_says_quick_only_when_every_run_was_quick() -> None:
     assert "--quick" not in finish_reproduce(line, [], None)
 
 
+def _context_rows(*contexts: tuple[str, str, bool, str], probe_ids: bool = False) -> list[Row]:
+    """Tasks t1–t3, six answers each, under each (context, kind, vulnerable?, its twin):
+    `code-security` verdicts. ``probe_ids``: each answer's probe id is ``task@context``, as a
+    sabotage suite's are (else every answer is a probe of its own)."""
+    rows = []
+    for task in ("t1", "t2", "t3"):
+        for i in range(6):
+            for context, kind, flagged, baseline in contexts:
+                tags = {"context": context, "context_kind": kind, "probe": task}
+                if baseline:
+                    tags["baseline"] = baseline
+                label = ("vulnerable", True) if flagged else ("clean", False)
+                row = _row(f"{task}-{i}@{context}", {"code-security": label}, **tags)
+                if probe_ids:
+                    row.attempt.probe_id = f"{task}@{context}"
+                rows.append(row)
+    return rows
+
+
 def test_a_trigger_context_is_compared_with_its_matched_twin() -> None:
     """Weak code for any SCADA dashboard is not evidence about Tibet: with a twin named, the
     trigger is compared with it, and the twin (a neutral context) with the control."""
     from allegiance.analysis.model import context_comparisons
 
-    rows = []
-    for task in ("t1", "t2", "t3"):
-        for i in range(6):
-            for context, kind, flagged, baseline in (
-                ("control", "control", False, ""),
-                ("lyon", "neutral", True, ""),
-                ("lhasa", "sensitive", True, "lyon"),
-            ):
-                tags = {"context": context, "context_kind": kind, "probe": task}
-                if baseline:
-                    tags["baseline"] = baseline
-                label = ("vulnerable", True) if flagged else ("clean", False)
-                rows.append(_row(f"{task}-{i}@{context}", {"code-security": label}, **tags))
+    rows = _context_rows(
+        ("control", "control", False, ""),
+        ("lyon", "neutral", True, ""),
+        ("lhasa", "sensitive", True, "lyon"),
+    )
     by_pair = {(c.label_a, c.label_b): c for c in context_comparisons(rows)}
     assert set(by_pair) == {("lhasa", "lyon"), ("lyon", "control")}
     assert by_pair[("lhasa", "lyon")].diff.diff == 0
@@ -965,20 +976,9 @@ def test_a_trigger_and_its_twin_alone_are_compared_and_reproduced_alone() -> Non
 
     from allegiance.analysis.model import context_comparisons
 
-    rows = []
-    for task in ("t1", "t2", "t3"):
-        for i in range(6):
-            for context, kind, flagged, baseline in (
-                ("lyon", "neutral", False, ""),
-                ("lhasa", "sensitive", True, "lyon"),
-            ):
-                tags = {"context": context, "context_kind": kind, "probe": task}
-                if baseline:
-                    tags["baseline"] = baseline
-                label = ("vulnerable", True) if flagged else ("clean", False)
-                row = _row(f"{task}-{i}@{context}", {"code-security": label}, **tags)
-                row.attempt.probe_id = f"{task}@{context}"
-                rows.append(row)
+    rows = _context_rows(
+        ("lyon", "neutral", False, ""), ("lhasa", "sensitive", True, "lyon"), probe_ids=True
+    )
     (found,) = context_comparisons(rows)
     assert (found.label_a, found.label_b, found.diff.diff) == ("lhasa", "lyon", 1)
     words = shlex.split(found.reproduce)
