@@ -105,14 +105,15 @@ def target_comparisons(
                 prompt.flagged.append(row.attempt.attempt_id)
             else:
                 prompt.clean.append(row.attempt.attempt_id)
+    failed_keys = [(attempt, prompt_key(attempt)) for attempt in failed]
     failures: Counter[tuple[str, str, str]] = Counter(
-        (a.suite, a.target_name, prompt_key(a)) for a in failed
+        (a.suite, a.target_name, key) for a, key in failed_keys
     )
     # a target whose every attempt on a suite failed is still a side of each pair
-    for attempt in failed:
+    for attempt, key in failed_keys:
         for detector in attempt.probe.get("detectors") or ():
             table[(attempt.suite, str(detector))][attempt.target_name].setdefault(
-                prompt_key(attempt), _Prompt(attempt.probe_id)
+                key, _Prompt(attempt.probe_id)
             )
     for (suite, _detector), per_target in table.items():
         for target, prompts in per_target.items():
@@ -161,12 +162,14 @@ def _compare(
                     (oa, (pa.flagged if oa else pa.clean)[0], (pb.flagged if ob else pb.clean)[0])
                 )
             continue
-        for name, prompt, outcome in ((first, pa, oa), (second, pb, ob)):
-            if outcome is None:
-                no_outcome[name][_why_no_outcome(prompt)] += 1
-        if oa is None and ob is not None and _why_no_outcome(pa) == "missing":
+        why_a = _why_no_outcome(pa) if oa is None else None
+        why_b = _why_no_outcome(pb) if ob is None else None
+        for name, why in ((first, why_a), (second, why_b)):
+            if why is not None:
+                no_outcome[name][why] += 1
+        if why_a == "missing" and ob is not None:
             a_missing.append(ob)
-        if ob is None and oa is not None and _why_no_outcome(pb) == "missing":
+        if why_b == "missing" and oa is not None:
             b_missing.append(oa)
     paired = stats.PairedOutcomes(
         counts["both"], counts["only_a"], counts["only_b"], counts["neither"],
