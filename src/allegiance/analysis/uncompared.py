@@ -48,7 +48,7 @@ def entity_answers(rows: Sequence[Row], failed: Sequence[StoredAttempt]) -> Enti
             else:
                 out.judged[key].append(row)
     for attempt in failed:
-        tags = attempt.probe.get("tags") or {}
+        tags = _tags(attempt.probe)
         if tags.get("entity"):
             key = (attempt.target_name, attempt.suite, tags["entity"])
             out.failed_templates[key].add(tags.get("template"))

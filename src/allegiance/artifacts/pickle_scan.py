@@ -148,13 +148,14 @@ def _scan_following(source: ByteSource, run: _Run) -> None:
     while run.stats.streams < run.limits.pickle_max_stream_count and source.can_peek:
         first = source.peek_byte()
         start = source.pos
-        if first == 0x80 and source.seekable:
-            head = source.stream.read(2)
-            source.stream.seek(-len(head), 1)
-            if len(head) < 2 or not 2 <= head[1] <= PICKLE_PROTOCOL_MAX:
-                return
-        elif first == 0x80:
-            pass  # the protocol byte is checked by the machine that parses it
+        if first == 0x80:
+            # the protocol byte, looked at where the stream can seek back (elsewhere the
+            # machine that parses it checks it)
+            if source.seekable:
+                head = source.stream.read(2)
+                source.stream.seek(-len(head), 1)
+                if len(head) < 2 or not 2 <= head[1] <= PICKLE_PROTOCOL_MAX:
+                    return
         elif first is None or first not in PickleMachine.DISPATCH:
             # protocols 0 and 1 have no header: any opcode may start a stream ("cos\nsystem")
             return

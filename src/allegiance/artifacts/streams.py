@@ -58,13 +58,18 @@ class Inflate(io.RawIOBase):
         self.buf = b""
         self.pending = b""
         self.kind = kind
-        self.dec: Any = None  # zip's LZMA decompressor needs the entry's properties first
-        if kind in WBITS:
-            self.dec = zlib.decompressobj(WBITS[kind])
-        elif kind == "bz2":
-            self.dec = bz2.BZ2Decompressor()
-        elif kind == "xz":
-            self.dec = lzma.LZMADecompressor()
+        # zip's LZMA decompressor needs the entry's properties first: made in _more
+        self.dec: Any = self._decompressor()
+
+    def _decompressor(self) -> Any:
+        """A fresh decompressor for this kind (None for zip's LZMA, made from its header)."""
+        if self.kind in WBITS:
+            return zlib.decompressobj(WBITS[self.kind])
+        if self.kind == "bz2":
+            return bz2.BZ2Decompressor()
+        if self.kind == "xz":
+            return lzma.LZMADecompressor()
+        return None
 
     def readable(self) -> bool:
         return True
@@ -120,13 +125,7 @@ class Inflate(io.RawIOBase):
         if not rest.startswith(magic):
             return False
         self.pending = rest
-        self.dec = (
-            zlib.decompressobj(WBITS["gzip"])
-            if self.kind == "gzip"
-            else bz2.BZ2Decompressor()
-            if self.kind == "bz2"
-            else lzma.LZMADecompressor()
-        )
+        self.dec = self._decompressor()
         return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]

@@ -33,18 +33,11 @@ def _entry_stream(f: BinaryIO, info: zipfile.ZipInfo, start: int, limits: Limits
     window = Window(f, start, info.compress_size)
     if info.compress_type == zipfile.ZIP_STORED:
         return io.BufferedReader(window, CHUNK)
-    cap = _inflation_cap(info, limits)
+    cap = min(info.file_size + CHUNK, info.compress_size * limits.zip_max_ratio + 64 * CHUNK)
     kind = {zipfile.ZIP_DEFLATED: "deflate", zipfile.ZIP_BZIP2: "bz2"}.get(
         info.compress_type, "zip-lzma"
     )
     return io.BufferedReader(Inflate(window, kind, cap), CHUNK)
-
-
-def _inflation_cap(info: zipfile.ZipInfo, limits: Limits) -> int:
-    """The most bytes one entry may inflate to before the scan calls it a bomb."""
-    if info.compress_type == zipfile.ZIP_STORED:
-        return info.compress_size
-    return min(info.file_size + CHUNK, info.compress_size * limits.zip_max_ratio + 64 * CHUNK)
 
 
 def _local_data_start(f: BinaryIO, info: zipfile.ZipInfo, result: FileResult) -> int:
@@ -180,15 +173,14 @@ def _scan_entry(
     limits: Limits,
     prefix: str,
     torch_like: bool,
-) -> int:
-    """Scan one entry; returns how many bytes it inflated to (0 if it was not read)."""
+) -> None:
     name = info.filename
     if info.flag_bits & 0x1:
         result.add(Severity.MEDIUM, "zip.encrypted", "encrypted entry cannot be scanned", name)
-        return 0
+        return
     if info.compress_type not in SUPPORTED:
         result.fail(f"{name}: unsupported compression method {info.compress_type}")
-        return 0
+        return
     start = _local_data_start(f, info, result)
     crc, total, head = _crc_pass(_entry_stream(f, info, start, limits))
     if total != info.file_size:
@@ -216,9 +208,9 @@ def _scan_entry(
             f"{name}: ",
             limits,
         )
-        return total
+        return
     if not (is_pickle_name or looks_pickle):
-        return total
+        return
     if is_pickle_name and torch_like and name != f"{prefix}data.pkl":
         result.add(
             Severity.MEDIUM,
@@ -229,7 +221,7 @@ def _scan_entry(
     source = ByteSource(_entry_stream(f, info, start, limits), size=total)
     if is_pickle_name:
         scan_pickle_stream(source, result, f"{name}: ", limits)
-        return total
+        return
     # bytes that start like a pickle but are not named as one: tensor data often does by chance
     probe = FileResult(result.path)
     scan_pickle_stream(source, probe, f"{name}: ", limits)
@@ -243,4 +235,3 @@ def _scan_entry(
         result.findings.extend(f for f in probe.findings if f.rule != "pickle.trailing-data")
     else:
         result.findings.extend(f for f in probe.findings if f.severity >= Severity.HIGH)
-    return total
