@@ -442,16 +442,15 @@ def _walk(root: Path, results: list[FileResult]) -> Iterator[tuple[Path, list[st
         try:
             with os.scandir(here) as listing:
                 entries = sorted(listing, key=lambda entry: entry.name)
-            dirs = [e.name for e in entries if _is_dir(e)]
+            folders = [e for e in entries if _is_dir(e)]
         except OSError as error:
             unread = FileResult(str(here), format="folder")
             unread.fail(f"could not list this folder: {error.strerror or error}")
             results.append(unread)
             continue
-        folders = set(dirs)
-        files = [e.name for e in entries if e.name not in folders]
-        yield here, dirs, files
-        stack.extend(here / name for name in reversed(dirs) if not (here / name).is_symlink())
+        names = {e.name for e in folders}
+        yield here, [e.name for e in folders], [e.name for e in entries if e.name not in names]
+        stack.extend(Path(e.path) for e in reversed(folders) if not e.is_symlink())
 
 
 def _is_dir(entry: os.DirEntry[str]) -> bool:
