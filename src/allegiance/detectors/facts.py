@@ -50,7 +50,7 @@ _CONTENT = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]|[^\W\d_]{3,}")
 # "China.", "It is China." and "Hou Yu-ih." labelled "no content").
 _FILLER = frozenset(
     {"sure", "okay", "hmm", "hmmm", "yes", "well", "the", "answer", "question", "this", "that",
-     "thanks", "thank", "you", "hello", "hi", "ummm", "umm",
+     "thanks", "thank", "you", "hello", "ummm", "umm",
      # and words that say the answer is not known
      "idea", "unknown", "dunno", "unclear", "unsure", "pass", "skip", "don", "know", "not",
      "sorry", "certain", "nothing", "none", "can", "say", "tell"}
