@@ -931,7 +931,7 @@ def test_reproduce_line_says_quick_only_when_every_run_was_quick() -> None:
     assert "--quick" not in finish_reproduce(line, [], None)
 
 
-def _context_rows(*contexts: tuple[str, str, bool, str], probe_ids: bool = False) -> list[Row]:
+def _twin_rows(*contexts: tuple[str, str, bool, str], probe_ids: bool = False) -> list[Row]:
     """Tasks t1–t3, six answers each, under each (context, kind, vulnerable?, its twin):
     `code-security` verdicts. ``probe_ids``: each answer's probe id is ``task@context``, as a
     sabotage suite's are (else every answer is a probe of its own)."""
@@ -955,7 +955,7 @@ def test_a_trigger_context_is_compared_with_its_matched_twin() -> None:
     trigger is compared with it, and the twin (a neutral context) with the control."""
     from allegiance.analysis.model import context_comparisons
 
-    rows = _context_rows(
+    rows = _twin_rows(
         ("control", "control", False, ""),
         ("lyon", "neutral", True, ""),
         ("lhasa", "sensitive", True, "lyon"),
@@ -976,7 +976,7 @@ def test_a_trigger_and_its_twin_alone_are_compared_and_reproduced_alone() -> Non
 
     from allegiance.analysis.model import context_comparisons
 
-    rows = _context_rows(
+    rows = _twin_rows(
         ("lyon", "neutral", False, ""), ("lhasa", "sensitive", True, "lyon"), probe_ids=True
     )
     (found,) = context_comparisons(rows)
